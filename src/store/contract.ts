@@ -1,0 +1,315 @@
+/**
+ * The Store contract: everything the engine asks of a backend. Memory, SQLite, PostgreSQL
+ * and MySQL implement it, and one conformance suite (test/contract/) runs against each.
+ *
+ * Rules every store keeps:
+ * - The engine passes every instant (`now`, `at`): a store never reads the clock, so a test
+ *   clock drives stores as well as the engine.
+ * - Writes that belong together are atomic: a batch insert is all or nothing; a completion
+ *   updates the job, appends its attempt and releases or skips its children in one step.
+ * - Work is leased: a claim records `lockHolder`/`lockedAt`, and later writes for a job only
+ *   apply while this node still holds it (a node whose lease was recovered loses its write).
+ * - Requests are stored as the JSON text the engine produced; a store never parses them.
+ * - Methods are named noun-first and take one params object, so the interface reads by entity.
+ */
+
+import type { FinalStatus, Priority, RunCondition, TickerStatus, TickerType } from "../lifecycle.js";
+
+/** One job: a time ticker, or one occurrence of a cron ticker. */
+export interface JobRecord {
+  id: string;
+  type: TickerType;
+  function: string;
+  description: string | null;
+  /** The request as JSON text, or null when there is none. */
+  request: string | null;
+  /** When the job is due. Null for a child that waits for its parent. */
+  executionTime: Date | null;
+  /**
+   * The intended time: set when the job first becomes due (insert, or a child's activation);
+   * retries and requeues keep it. For an occurrence it is the cron instant, never changed,
+   * and (cronTickerId, scheduledFor) is unique.
+   */
+  scheduledFor: Date | null;
+  status: TickerStatus;
+  priority: Priority;
+  /** How many retries after the first attempt. */
+  retries: number;
+  /** Seconds to wait before each retry; the last repeats. Null: the default backoff. */
+  retryIntervals: number[] | null;
+  /** Attempts made before the current one (0 on the first attempt). */
+  retryCount: number;
+  lockHolder: string | null;
+  lockedAt: Date | null;
+  /** When the latest attempt started. */
+  executedAt: Date | null;
+  elapsedMs: number | null;
+  exceptionMessage: string | null;
+  exceptionDetails: string | null;
+  parentId: string | null;
+  runCondition: RunCondition | null;
+  cronTickerId: string | null;
+  /** Set by a cancel of a running job; the node running it aborts it. */
+  cancelRequested: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What the engine inserts; the store fills status Idle, counters and timestamps. */
+export interface NewJob {
+  id: string;
+  type: TickerType;
+  function: string;
+  description: string | null;
+  request: string | null;
+  executionTime: Date | null;
+  priority: Priority;
+  retries: number;
+  retryIntervals: number[] | null;
+  parentId: string | null;
+  runCondition: RunCondition | null;
+  cronTickerId: string | null;
+  createdAt: Date;
+}
+
+/** The outcome of one attempt, as kept in the job's history. */
+export interface AttemptRecord {
+  jobId: string;
+  /** The job's retryCount during this attempt. */
+  attempt: number;
+  status: FinalStatus;
+  nodeId: string;
+  startedAt: Date;
+  finishedAt: Date;
+  elapsedMs: number;
+  exceptionMessage: string | null;
+  exceptionDetails: string | null;
+}
+
+/**
+ * The end of an attempt. `status: "Idle"` schedules a retry at `retryAt` (retryCount + 1);
+ * a final status ends the job and releases or skips its children.
+ */
+export interface JobCompletion {
+  id: string;
+  nodeId: string;
+  status: FinalStatus | "Idle";
+  retryAt: Date | null;
+  finishedAt: Date;
+  elapsedMs: number;
+  exceptionMessage: string | null;
+  exceptionDetails: string | null;
+  /** The attempt to append to the history. */
+  attempt: AttemptRecord;
+}
+
+export interface CronTickerRecord {
+  id: string;
+  function: string;
+  /** 5 or 6 fields (seconds first when 6). */
+  expression: string;
+  /** IANA zone; null means UTC. */
+  timeZone: string | null;
+  request: string | null;
+  retries: number;
+  retryIntervals: number[] | null;
+  description: string | null;
+  priority: Priority;
+  enabled: boolean;
+  /** Set for cron tickers seeded from a function's `cron` option: the function name. */
+  seededBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type NewCronTicker = Omit<CronTickerRecord, "updatedAt">;
+
+export type CronTickerPatch = Partial<
+  Pick<
+    CronTickerRecord,
+    "expression" | "timeZone" | "request" | "retries" | "retryIntervals" | "description" | "priority" | "enabled"
+  >
+>;
+
+export type JobPatch = Partial<
+  Pick<JobRecord, "executionTime" | "request" | "description" | "retries" | "retryIntervals" | "priority">
+>;
+
+export interface NodeRecord {
+  nodeId: string;
+  startedAt: Date;
+  heartbeatAt: Date;
+  /** Asked of the node by an operator (dashboard); the node follows at its next heartbeat. */
+  paused: boolean;
+  /** What the node reports about itself: concurrency, slots in use, version. */
+  info: NodeInfo;
+}
+
+export interface NodeInfo {
+  maxConcurrency: number;
+  active: number;
+  longRunning: number;
+  paused: boolean;
+  version: string;
+  /** Jobs this node executed since it started, and how many of those failed. */
+  executed: number;
+  failed: number;
+}
+
+export interface JobQuery {
+  type?: TickerType;
+  status?: TickerStatus | readonly TickerStatus[];
+  function?: string;
+  cronTickerId?: string;
+  /** `null`: only jobs without a parent. */
+  parentId?: string | null;
+  /** Bounds on executionTime (from inclusive, to exclusive). */
+  from?: Date;
+  to?: Date;
+  /** Case-insensitive substring of id, function or description. */
+  search?: string;
+  /** Only jobs changed after this instant (live views poll with it). */
+  updatedSince?: Date;
+  /** Sort key; default executionTime. Jobs without executionTime sort last. */
+  orderBy?: "executionTime" | "updatedAt" | "createdAt";
+  /** Newest first by default. */
+  order?: "asc" | "desc";
+  limit?: number;
+  offset?: number;
+}
+
+export interface CronTickerQuery {
+  function?: string;
+  enabled?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+/** Messages between nodes. Stores with `signalsAcrossProcesses` deliver them to every node. */
+export type StoreSignal =
+  /** Idle work became due at `at` (insert, update, retry, release, child activation). */
+  | { type: "due"; at: Date }
+  /** A running job was asked to cancel. */
+  | { type: "cancel"; id: string }
+  /** Cron tickers changed: nodes reload them. */
+  | { type: "cron" }
+  /** An operator paused or resumed a node. */
+  | { type: "node"; nodeId: string };
+
+export type CancelResult = "cancelled" | "requested" | "not-found" | "final";
+
+export type UpdateResult =
+  | { ok: true; job: JobRecord }
+  | { ok: false; reason: "not-found" }
+  | { ok: false; reason: "wrong-status"; status: TickerStatus };
+
+export interface StoreCapabilities {
+  /** Signals reach other processes (PostgreSQL NOTIFY). Without it, nodes also poll. */
+  signalsAcrossProcesses: boolean;
+  /** `jobInsertMany` accepts the caller's transaction (`{ tx }`). */
+  callerTransactions: boolean;
+  /** Several processes may share the store. */
+  shared: boolean;
+}
+
+export interface Store {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+
+  /** Connects and, unless the store was told not to, applies migrations. Idempotent. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  /** All or nothing. Emits a `due` signal for the earliest executionTime inserted. */
+  jobInsertMany(params: { jobs: readonly NewJob[]; tx?: unknown }): Promise<void>;
+  jobGet(params: { id: string }): Promise<JobRecord | null>;
+  jobList(params: JobQuery): Promise<Page<JobRecord>>;
+  jobCountByStatus(params: Pick<JobQuery, "type" | "cronTickerId" | "function">): Promise<Record<TickerStatus, number>>;
+  /** Applies the patch only while the job is Idle. A new executionTime of a time ticker also moves its scheduledFor. */
+  jobUpdateIdle(params: { id: string; patch: JobPatch; now: Date }): Promise<UpdateResult>;
+  /**
+   * Puts a Failed, Cancelled or Skipped job back to Idle, due at `now`, its history kept and
+   * its retryCount reset to 0 (an operator's retry starts a fresh set of attempts).
+   */
+  jobRequeue(params: { id: string; now: Date }): Promise<UpdateResult>;
+  /** Deletes the jobs, their descendants and their history. Returns how many jobs went. */
+  jobDeleteMany(params: { ids: readonly string[] }): Promise<number>;
+
+  /** The earliest executionTime among Idle jobs, or null. */
+  jobNextDue(): Promise<Date | null>;
+  /**
+   * Leases Idle jobs due by `until` to `nodeId` (status Queued): up to `limit` jobs of
+   * High/Normal/Low priority, highest priority then earliest first, and up to
+   * `longRunningLimit` LongRunning jobs. Jobs leased by one call are never leased by another.
+   */
+  jobClaimDue(params: {
+    nodeId: string;
+    now: Date;
+    until: Date;
+    limit: number;
+    longRunningLimit: number;
+  }): Promise<JobRecord[]>;
+  /**
+   * Moves jobs this node holds from Queued to InProgress (executedAt = at) and starts their
+   * `InProgress` children. Returns the ids that started; the others were cancelled,
+   * deleted or recovered meanwhile and must not run.
+   */
+  jobStartMany(params: { ids: readonly string[]; nodeId: string; at: Date }): Promise<string[]>;
+  /** Applies completions of jobs this node holds; others are ignored. */
+  jobCompleteMany(params: { completions: readonly JobCompletion[] }): Promise<void>;
+  /** Returns jobs this node holds to Idle, keeping their executionTime and retryCount. */
+  jobRelease(params: { ids: readonly string[]; nodeId: string; now: Date }): Promise<void>;
+  /**
+   * Idle or Queued: Cancelled at once (children follow their run conditions).
+   * InProgress: marked cancelRequested, and a `cancel` signal sent.
+   */
+  jobCancel(params: { id: string; now: Date }): Promise<CancelResult>;
+  /** Ids of jobs `nodeId` runs that were asked to cancel (for stores without signals). */
+  jobCancelRequested(params: { nodeId: string }): Promise<string[]>;
+  /** How many jobs are InProgress for this cron ticker, or else for this function. */
+  jobRunningCount(params: { cronTickerId: string | null; function: string; excludeId: string }): Promise<number>;
+  /**
+   * Recovers work leased by nodes whose heartbeat is older than `staleBefore` (and all work
+   * leased by `deadNodeIds`): Queued goes back to Idle; InProgress goes back to Idle as a new
+   * attempt (retryCount + 1, the lost attempt kept as Failed). Returns the recovered ids.
+   */
+  jobRecoverLeases(params: { now: Date; staleBefore: Date; deadNodeIds?: readonly string[] }): Promise<string[]>;
+  /** Deletes up to `limit` jobs that ended before `before` (with their history). */
+  jobPurge(params: { before: Date; limit: number }): Promise<number>;
+
+  attemptList(params: { jobId: string }): Promise<AttemptRecord[]>;
+
+  cronTickerInsert(params: { cronTicker: NewCronTicker }): Promise<void>;
+  cronTickerGet(params: { id: string }): Promise<CronTickerRecord | null>;
+  cronTickerList(params: CronTickerQuery): Promise<Page<CronTickerRecord>>;
+  /** Updates the ticker and deletes its Idle occurrences (they are re-planned). */
+  cronTickerUpdate(params: { id: string; patch: CronTickerPatch; now: Date }): Promise<CronTickerRecord | null>;
+  /** Deletes the ticker with its occurrences. */
+  cronTickerDelete(params: { id: string }): Promise<boolean>;
+  /**
+   * Inserts or updates the tickers seeded from functions' `cron` options, keyed by
+   * `seededBy`; safe when several nodes seed at once. Idle occurrences of a ticker whose
+   * expression changed are deleted.
+   */
+  cronTickerSeed(params: { cronTickers: readonly NewCronTicker[]; now: Date }): Promise<CronTickerRecord[]>;
+  /**
+   * Inserts occurrences (executionTime = scheduledFor = the cron instant), ignoring any whose
+   * (cronTickerId, scheduledFor) exists already. Returns how many were inserted.
+   */
+  occurrenceInsertMany(params: { occurrences: readonly NewJob[] }): Promise<number>;
+
+  /** Records this node's heartbeat; returns whether an operator asked it to pause. */
+  nodeHeartbeat(params: { nodeId: string; at: Date; info: NodeInfo }): Promise<{ paused: boolean }>;
+  nodeList(): Promise<NodeRecord[]>;
+  nodeSetPaused(params: { nodeId: string; paused: boolean }): Promise<boolean>;
+  nodeRemove(params: { nodeId: string }): Promise<void>;
+
+  signalPublish(signal: StoreSignal): Promise<void>;
+  /** Listeners run for signals from this and (with signalsAcrossProcesses) other nodes. */
+  signalSubscribe(listener: (signal: StoreSignal) => void): () => void;
+}
