@@ -271,8 +271,18 @@ export interface Store {
   jobCancel(params: { id: string; now: Date }): Promise<CancelResult>;
   /** Ids of jobs `nodeId` runs that were asked to cancel (for stores without signals). */
   jobCancelRequested(params: { nodeId: string }): Promise<string[]>;
-  /** How many jobs are InProgress for this cron ticker, or else for this function. */
-  jobRunningCount(params: { cronTickerId: string | null; function: string; excludeId: string }): Promise<number>;
+  /**
+   * How many jobs other than `excludeId` are InProgress for this cron ticker (or, when
+   * cronTickerId is null, for this function). With `startedBefore`, only those that started
+   * earlier (executedAt < at, or the same instant and a smaller id), so that two runs
+   * starting together do not both skip.
+   */
+  jobRunningCount(params: {
+    cronTickerId: string | null;
+    function: string;
+    excludeId: string;
+    startedBefore?: { at: Date; id: string };
+  }): Promise<number>;
   /**
    * Recovers work leased by nodes whose heartbeat is older than `staleBefore` (and all work
    * leased by `deadNodeIds`): Queued goes back to Idle; InProgress goes back to Idle as a new

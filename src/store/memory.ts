@@ -246,10 +246,20 @@ class MemoryStore implements Store {
     return ids;
   }
 
-  async jobRunningCount(params: { cronTickerId: string | null; function: string; excludeId: string }) {
+  async jobRunningCount(params: {
+    cronTickerId: string | null;
+    function: string;
+    excludeId: string;
+    startedBefore?: { at: Date; id: string };
+  }) {
     let count = 0;
+    const before = params.startedBefore;
     for (const job of this.jobs.values()) {
       if (job.status !== "InProgress" || job.id === params.excludeId) continue;
+      if (before && job.executedAt) {
+        const delta = job.executedAt.getTime() - before.at.getTime();
+        if (delta > 0 || (delta === 0 && job.id >= before.id)) continue;
+      }
       const same = params.cronTickerId ? job.cronTickerId === params.cronTickerId : job.function === params.function;
       if (same) count++;
     }

@@ -1,0 +1,45 @@
+/** What the managers (timeTickers, cronTickers) need from the engine they belong to. */
+
+import type { Clock } from "./clock.js";
+import type { TickerQEvents } from "./events.js";
+import type { AnyFunctionDefinition } from "./functions.js";
+import type { ResolvedOptions } from "./options.js";
+import type { Store } from "./store/contract.js";
+import type { TickerStatus, TickerType } from "./lifecycle.js";
+import { TickerQError } from "./errors.js";
+import { applySchema, serializeRequest } from "./validation.js";
+
+export interface Core {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly nodeId: string;
+  readonly functions: Map<string, AnyFunctionDefinition>;
+  readonly options: ResolvedOptions;
+  readonly events: TickerQEvents;
+  /** Resolves once the store is initialised (migrated); managers work before start(). */
+  ready(): Promise<void>;
+  emitChange(change: { id: string; type: TickerType; function: string; status: TickerStatus; cronTickerId: string | null }): void;
+}
+
+export function requireFunction(core: Core, field: string, name: unknown): AnyFunctionDefinition {
+  const fn = typeof name === "string" ? core.functions.get(name) : undefined;
+  if (!fn) {
+    const known = [...core.functions.keys()].map((n) => JSON.stringify(n)).join(", ") || "none";
+    throw new TickerQError(
+      "UNKNOWN_FUNCTION",
+      `${field} ${JSON.stringify(name)} is not a registered function (registered: ${known})`,
+    );
+  }
+  return fn;
+}
+
+/** Validates a request against the function's schema (if any) and returns its JSON text. */
+export async function encodeRequest(
+  core: Core,
+  fn: AnyFunctionDefinition,
+  field: string,
+  request: unknown,
+): Promise<string | null> {
+  const value = fn.options.schema ? await applySchema(field, fn.options.schema, request) : request;
+  return serializeRequest(field, value, core.options.maxRequestBytes);
+}

@@ -1,0 +1,94 @@
+/**
+ * Cron planning: turns each enabled cron ticker into occurrence rows a little ahead of time.
+ * Every node plans; the store's unique (cronTickerId, scheduledFor) key makes the duplicate
+ * inserts of other nodes no-ops, so an occurrence is created once, and claimed once. Missed
+ * instants while no node ran are not replayed: the occurrence already planned runs once, late.
+ */
+
+import { randomUUID } from "node:crypto";
+import { CronSchedule } from "./cron.js";
+import type { CronTickerRecord, NewJob, Store } from "./store/contract.js";
+
+interface Planned {
+  record: CronTickerRecord;
+  schedule: CronSchedule;
+  /** The last instant planned (ms). */
+  plannedUntil: number;
+}
+
+export class CronScheduler {
+  private readonly tickers = new Map<string, Planned>();
+  private stale = true;
+  private lastLoad = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly store: Store,
+    /** Plan instants up to this far ahead, so other nodes can claim them if this one dies. */
+    private readonly horizonMs: number,
+    /** Reload tickers at least this often (changes on other processes without signals). */
+    private readonly reloadEveryMs: number,
+  ) {}
+
+  /** Cron tickers changed somewhere: reload before the next plan. */
+  invalidate(): void {
+    this.stale = true;
+  }
+
+  async ensure(now: number): Promise<void> {
+    if (this.stale || now - this.lastLoad >= this.reloadEveryMs) await this.reload(now);
+    const occurrences: NewJob[] = [];
+    const createdAt = new Date(now);
+    for (const planned of this.tickers.values()) {
+      let cursor = planned.plannedUntil;
+      for (let i = 0; i < 1000; i++) {
+        if (cursor > now + this.horizonMs) break;
+        const next = planned.schedule.next(new Date(cursor));
+        if (!next) break;
+        occurrences.push(occurrenceOf(planned.record, next, createdAt));
+        cursor = next.getTime();
+      }
+      planned.plannedUntil = cursor;
+    }
+    if (occurrences.length > 0) await this.store.occurrenceInsertMany({ occurrences });
+  }
+
+  private async reload(now: number): Promise<void> {
+    this.stale = false;
+    this.lastLoad = now;
+    const seen = new Set<string>();
+    for (let offset = 0; ; offset += 500) {
+      const page = await this.store.cronTickerList({ enabled: true, limit: 500, offset });
+      for (const record of page.items) {
+        seen.add(record.id);
+        const existing = this.tickers.get(record.id);
+        if (existing && existing.record.updatedAt.getTime() === record.updatedAt.getTime()) continue;
+        try {
+          const schedule = new CronSchedule(record.expression, record.timeZone);
+          this.tickers.set(record.id, { record, schedule, plannedUntil: now });
+        } catch {
+          this.tickers.delete(record.id); // a row written by a newer or broken writer: not ours to run
+        }
+      }
+      if (page.items.length < 500) break;
+    }
+    for (const id of this.tickers.keys()) if (!seen.has(id)) this.tickers.delete(id);
+  }
+}
+
+export function occurrenceOf(ticker: CronTickerRecord, at: Date, createdAt: Date): NewJob {
+  return {
+    id: randomUUID(),
+    type: "CronTickerOccurrence",
+    function: ticker.function,
+    description: ticker.description,
+    request: ticker.request,
+    executionTime: at,
+    priority: ticker.priority,
+    retries: ticker.retries,
+    retryIntervals: ticker.retryIntervals,
+    parentId: null,
+    runCondition: null,
+    cronTickerId: ticker.id,
+    createdAt,
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The dispatcher: decides when this node claims work. It keeps one timer, armed for the
+ * earliest due job (less the look-ahead), and re-arms it when a store signal announces
+ * earlier work. Claims run one at a time; a request during a claim runs one more after it.
+ * A slow safety poll covers signals that cannot cross processes (SQLite, MySQL).
+ */
+
+import type { Clock } from "./clock.js";
+import type { JobRecord, Store } from "./store/contract.js";
+import type { WorkerPool } from "./worker-pool.js";
+import type { CronScheduler } from "./cron-scheduler.js";
+
+export interface DispatcherOptions {
+  nodeId: string;
+  clock: Clock;
+  store: Store;
+  pool: WorkerPool;
+  cron: CronScheduler;
+  lookaheadMs: number;
+  pollIntervalMs: number;
+  isPaused(): boolean;
+  onClaimed(jobs: readonly JobRecord[]): void;
+  reportError(error: unknown, during: string): void;
+}
+
+export class Dispatcher {
+  private timer: unknown = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private cycling: Promise<void> | null = null;
+  private again = false;
+  private active = false;
+  private failures = 0;
+
+  constructor(private readonly o: DispatcherOptions) {}
+
+  start(): void {
+    this.active = true;
+    void this.requestCycle();
+  }
+
+  stop(): void {
+    this.active = false;
+    this.disarm();
+  }
+
+  /** Work became due at `at` (a signal, an add, a retry). */
+  wake(at: Date | null): void {
+    if (!this.active) return;
+    const fireAt = at ? at.getTime() - this.o.lookaheadMs : 0;
+    if (fireAt <= this.o.clock.now()) void this.requestCycle();
+    else this.arm(fireAt);
+  }
+
+  /** Runs a claim cycle now (or right after the one in progress). */
+  requestCycle(): Promise<void> {
+    if (!this.active) return Promise.resolve();
+    if (this.cycling) {
+      this.again = true;
+      return this.cycling;
+    }
+    this.cycling = this.loop();
+    return this.cycling;
+  }
+
+  /** Resolves when no cycle runs. */
+  async settled(): Promise<void> {
+    while (this.cycling) await this.cycling;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        await this.cycle();
+      } while (this.again && this.active);
+    } finally {
+      this.cycling = null;
+    }
+  }
+
+  private async cycle(): Promise<void> {
+    const { o } = this;
+    const now = o.clock.now();
+    let claimed = 0;
+    try {
+      await o.cron.ensure(now);
+      if (!o.isPaused()) {
+        const limit = o.pool.freeSlots;
+        const longRunningLimit = o.pool.freeLongRunning;
+        if (limit > 0 || longRunningLimit > 0) {
+          const jobs = await o.store.jobClaimDue({
+            nodeId: o.nodeId,
+            now: new Date(now),
+            until: new Date(now + o.lookaheadMs),
+            limit,
+            longRunningLimit,
+          });
+          claimed = jobs.length;
+          if (claimed > 0) {
+            o.onClaimed(jobs);
+            o.pool.push(jobs);
+          }
+        }
+      }
+      const next = await o.store.jobNextDue();
+      this.failures = 0;
+      if (!this.active) return;
+      const poll = o.clock.now() + o.pollIntervalMs;
+      if (next === null || o.isPaused()) return this.arm(poll);
+      const fireAt = next.getTime() - o.lookaheadMs;
+      if (fireAt > o.clock.now()) return this.arm(Math.min(fireAt, poll));
+      // Due work remains. With free slots and progress, claim again at once; without slots
+      // the pool's capacity callback wakes us; otherwise retry shortly (another node may
+      // hold it, or only LongRunning slots are full).
+      if (claimed > 0 && (o.pool.freeSlots > 0 || o.pool.freeLongRunning > 0)) this.again = true;
+      else this.arm(Math.min(o.clock.now() + 25, poll));
+    } catch (error) {
+      this.failures++;
+      o.reportError(error, "dispatch");
+      this.arm(o.clock.now() + Math.min(250 * 2 ** Math.min(this.failures, 7), 30_000));
+    }
+  }
+
+  /** Arms the timer for `at`, unless it is already armed earlier (a wake during a cycle wins). */
+  private arm(at: number): void {
+    if (!this.active || this.timerAt <= at) return;
+    this.disarm();
+    this.timerAt = at;
+    this.timer = this.o.clock.setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        void this.requestCycle();
+      },
+      Math.max(0, at - this.o.clock.now()),
+    );
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+}

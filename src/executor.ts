@@ -1,0 +1,259 @@
+/**
+ * The executor: runs one claimed job. It marks the job InProgress, builds the handler's
+ * context and AbortSignal, calls the handler, and turns the outcome into a completion:
+ * DueDone/Done, a retry, Failed, Cancelled, Skipped, or a release back to Idle on shutdown.
+ */
+
+import { TerminateExecutionError, TickerQError } from "./errors.js";
+import type { FinalStatus } from "./lifecycle.js";
+import { retryAt } from "./retry.js";
+import type { AnyFunctionDefinition, TickerContext } from "./functions.js";
+import type { JobCompletion, JobRecord, Store } from "./store/contract.js";
+import type { Clock } from "./clock.js";
+import type { TickerQEvents } from "./events.js";
+import type { WriteBatcher } from "./write-batcher.js";
+
+/** What onException and onCancelled receive about the job. */
+export interface JobInfo {
+  id: string;
+  type: JobRecord["type"];
+  functionName: string;
+  retryCount: number;
+  cronTickerId: string | null;
+  nodeId: string;
+  /** onException only: whether a retry is scheduled. */
+  willRetry?: boolean;
+}
+
+export interface ExecutorDeps {
+  nodeId: string;
+  clock: Clock;
+  store: Store;
+  events: TickerQEvents;
+  functions: Map<string, AnyFunctionDefinition>;
+  starts: WriteBatcher<string, { started: string[]; at: Date }>;
+  completions: WriteBatcher<JobCompletion, void>;
+  dueToleranceMs: number;
+  onException?: (error: unknown, info: JobInfo) => unknown;
+  onCancelled?: (info: JobInfo) => unknown;
+  /** Reports a hook that threw: hooks can never break execution. */
+  reportError(error: unknown, during: string): void;
+  /** Counters for heartbeats and the dashboard. */
+  stats: { executed: number; failed: number };
+}
+
+type StopReason = "cancel" | "shutdown";
+
+export class Executor {
+  /** Jobs running here, for cancel by id and shutdown. */
+  private readonly running = new Map<string, { controller: AbortController; reason: StopReason | null }>();
+
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  get runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Aborts a job running on this node. Returns whether it runs here. */
+  cancel(id: string, reason: StopReason = "cancel"): boolean {
+    const run = this.running.get(id);
+    if (!run) return false;
+    if (run.reason === null) run.reason = reason;
+    if (!run.controller.signal.aborted) {
+      const message = reason === "cancel" ? `job ${id} was cancelled` : `node ${this.deps.nodeId} is shutting down`;
+      run.controller.abort(new TickerQError(reason === "cancel" ? "CANCELLED" : "SHUTDOWN", message));
+    }
+    return true;
+  }
+
+  /** Aborts every running job (the shutdown grace period is over). */
+  abortAll(): void {
+    for (const id of this.running.keys()) this.cancel(id, "shutdown");
+  }
+
+  async run(job: JobRecord): Promise<void> {
+    const { deps } = this;
+    const { started, at: startedAt } = await deps.starts.add(job.id);
+    if (!started.includes(job.id)) return; // cancelled, deleted or recovered since the claim
+    const scheduledFor = job.scheduledFor ?? job.executionTime ?? startedAt;
+    const latenessMs = startedAt.getTime() - scheduledFor.getTime();
+    const isDue = job.retryCount === 0 && latenessMs <= deps.dueToleranceMs;
+    const controller = new AbortController();
+    const run = { controller, reason: null as StopReason | null };
+    this.running.set(job.id, run);
+    this.emitChange(job, "InProgress");
+
+    let error: unknown = null;
+    let threw = false;
+    try {
+      const fn = deps.functions.get(job.function);
+      if (!fn) throw new TickerQError("UNKNOWN_FUNCTION", `function ${JSON.stringify(job.function)} is not registered on node ${deps.nodeId}`);
+      const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, controller);
+      if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
+      await fn.handler(ctx, controller.signal);
+    } catch (caught) {
+      threw = true;
+      error = caught;
+    } finally {
+      this.running.delete(job.id);
+    }
+
+    const finishedAt = new Date(deps.clock.now());
+    const elapsedMs = finishedAt.getTime() - startedAt.getTime();
+    if (run.reason === "shutdown" && threw && !(error instanceof TerminateExecutionError)) {
+      // Interrupted by shutdown: the job is not at fault; it runs again, here or elsewhere.
+      await deps.store.jobRelease({ ids: [job.id], nodeId: deps.nodeId, now: finishedAt }).catch((e) => deps.reportError(e, "release"));
+      this.emitChange(job, "Idle");
+      return;
+    }
+
+    let status: FinalStatus | "Idle";
+    let nextAt: Date | null = null;
+    if (threw && error instanceof TerminateExecutionError) status = "Skipped";
+    else if (run.reason === "cancel") status = "Cancelled";
+    else if (threw) {
+      const canRetry = job.retryCount < job.retries;
+      status = canRetry ? "Idle" : "Failed";
+      if (canRetry) nextAt = retryAt(finishedAt.getTime(), job.retryIntervals, job.retryCount);
+    } else status = isDue ? "DueDone" : "Done";
+
+    const failed = status === "Idle" || status === "Failed";
+    const message = failed || status === "Skipped" || (status === "Cancelled" && threw) ? errorMessage(error) : null;
+    const details = failed ? errorDetails(error) : null;
+    const completion: JobCompletion = {
+      id: job.id,
+      nodeId: deps.nodeId,
+      status,
+      retryAt: nextAt,
+      finishedAt,
+      elapsedMs,
+      exceptionMessage: message,
+      exceptionDetails: details,
+      attempt: {
+        jobId: job.id,
+        attempt: job.retryCount,
+        status: status === "Idle" ? "Failed" : status,
+        nodeId: deps.nodeId,
+        startedAt,
+        finishedAt,
+        elapsedMs,
+        exceptionMessage: message,
+        exceptionDetails: details,
+      },
+    };
+    // The write is batched and not awaited: the slot frees now, and the lease keeps the job
+    // ours until the completion lands.
+    deps.completions.add(completion).catch((e) => deps.reportError(e, "completion"));
+
+    deps.stats.executed++;
+    if (failed) deps.stats.failed++;
+    this.emitChange(job, status);
+    if (deps.events.has("executed")) {
+      deps.events.emit("executed", {
+        id: job.id,
+        type: job.type,
+        function: job.function,
+        status,
+        cronTickerId: job.cronTickerId,
+        nodeId: deps.nodeId,
+        retryCount: job.retryCount,
+        scheduledFor,
+        startedAt,
+        finishedAt,
+        elapsedMs,
+        latenessMs,
+        retryAt: nextAt,
+        error: failed ? error : null,
+      });
+    }
+    const info: JobInfo = {
+      id: job.id,
+      type: job.type,
+      functionName: job.function,
+      retryCount: job.retryCount,
+      cronTickerId: job.cronTickerId,
+      nodeId: deps.nodeId,
+    };
+    if (failed && deps.onException) this.callHook("onException", () => deps.onException!(error, { ...info, willRetry: status === "Idle" }));
+    if (status === "Cancelled" && deps.onCancelled) this.callHook("onCancelled", () => deps.onCancelled!(info));
+  }
+
+  private context(
+    job: JobRecord,
+    fn: AnyFunctionDefinition,
+    scheduledFor: Date,
+    startedAt: Date,
+    isDue: boolean,
+    controller: AbortController,
+  ): TickerContext<unknown> {
+    const { deps } = this;
+    return {
+      id: job.id,
+      type: job.type,
+      functionName: fn.name,
+      scheduledFor,
+      retryCount: job.retryCount,
+      isDue,
+      request: job.request === null ? undefined : JSON.parse(job.request),
+      signal: controller.signal,
+      cronTickerId: job.cronTickerId,
+      parentId: job.parentId,
+      nodeId: deps.nodeId,
+      requestCancellation: () => {
+        this.cancel(job.id, "cancel");
+      },
+      skipIfAlreadyRunning: async () => {
+        const others = await deps.store.jobRunningCount({
+          cronTickerId: job.cronTickerId,
+          function: job.function,
+          excludeId: job.id,
+          startedBefore: { at: startedAt, id: job.id },
+        });
+        if (others > 0) {
+          const what = job.cronTickerId ? `cron ticker ${job.cronTickerId}` : `function ${job.function}`;
+          throw new TerminateExecutionError(`skipped: another run of ${what} is in progress`);
+        }
+      },
+    };
+  }
+
+  private emitChange(job: JobRecord, status: JobRecord["status"]): void {
+    if (!this.deps.events.has("changed")) return;
+    this.deps.events.emit("changed", {
+      id: job.id,
+      type: job.type,
+      function: job.function,
+      status,
+      cronTickerId: job.cronTickerId,
+      nodeId: this.deps.nodeId,
+    });
+  }
+
+  private callHook(name: string, hook: () => unknown): void {
+    try {
+      Promise.resolve(hook()).catch((error) => this.deps.reportError(error, name));
+    } catch (error) {
+      this.deps.reportError(error, name);
+    }
+  }
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === "string") return error;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}
+
+function errorDetails(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  let details = error.stack ?? `${error.name}: ${error.message}`;
+  let cause = error.cause;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause) {
+    details += `\nCaused by: ${cause.stack ?? cause.message}`;
+  }
+  return details;
+}

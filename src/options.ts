@@ -1,0 +1,91 @@
+/** The options of createTickerQ, each with its default, and their validation. */
+
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { invalid } from "./errors.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { AnyFunctionDefinition } from "./functions.js";
+import type { JobInfo } from "./executor.js";
+import type { Store } from "./store/contract.js";
+
+export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = readonly AnyFunctionDefinition[]> {
+  /** The functions this node can run (and whose names `add()` accepts). */
+  functions: F;
+  /** Where tickers live. @default memoryStore() */
+  store?: Store;
+  /** Jobs run at once on this node, LongRunning ones aside. @default 10 */
+  maxConcurrency?: number;
+  /** LongRunning jobs run at once on this node, outside maxConcurrency. @default 100 */
+  maxLongRunning?: number;
+  /** This node's name; unique per running process. @default `${hostname}-${pid}-${random}` */
+  nodeId?: string;
+  /** Called after each failed attempt; can never break execution. */
+  onException?: (error: unknown, info: JobInfo) => unknown;
+  /** Called when a run ends Cancelled; can never break execution. */
+  onCancelled?: (info: JobInfo) => unknown;
+  /** How long stop() lets running jobs finish before aborting them. @default 30000 */
+  shutdownTimeoutMs?: number;
+  /** Claim jobs due within this many ms and start them from an exact in-memory timer. @default 50 (0 with a test clock) */
+  lookaheadMs?: number;
+  /** Safety poll for work announced by other processes. @default 1000 without cross-process signals, else 5000 */
+  pollIntervalMs?: number;
+  /** Heartbeat period of this node. @default 5000 */
+  heartbeatIntervalMs?: number;
+  /** A node silent this long is dead: its leased jobs go back to Idle and run elsewhere. @default 20000 */
+  leaseTimeoutMs?: number;
+  /** A run that starts within this many ms of its scheduled time counts as on time (DueDone). @default 1000 */
+  dueToleranceMs?: number;
+  /** Largest request accepted, as JSON bytes. @default 1048576 */
+  maxRequestBytes?: number;
+  /** Delete finished jobs (and their history) older than this many days. @default null (keep) */
+  retentionDays?: number | null;
+  /** Cron occurrences are planned this far ahead, so any node can run them. @default 2000 */
+  cronHorizonMs?: number;
+  /** Close the store on stop(). A store built on your own pool never closes your pool. @default true */
+  closeStoreOnStop?: boolean;
+  /** Time source; tickerq/testing's TestClock drives the engine without waiting. @default the system clock */
+  clock?: Clock;
+}
+
+export type ResolvedOptions = Required<Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled">> &
+  Pick<TickerQOptions, "onException" | "onCancelled"> & { store: Store };
+
+export function resolveOptions(options: TickerQOptions, store: Store): ResolvedOptions {
+  const clock = options.clock ?? systemClock;
+  const positive = (field: keyof TickerQOptions, fallback: number, min = 1): number => {
+    const value = options[field] ?? fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
+      throw invalid(field, value, `a number of at least ${min}`);
+    }
+    return value;
+  };
+  const retention = options.retentionDays ?? null;
+  if (retention !== null && (typeof retention !== "number" || !(retention > 0))) {
+    throw invalid("retentionDays", retention, "a positive number of days, or null");
+  }
+  const nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
+  if (typeof nodeId !== "string" || nodeId.length === 0 || nodeId.length > 100) {
+    throw invalid("nodeId", nodeId, "a non-empty string of at most 100 characters");
+  }
+  const maxConcurrency = positive("maxConcurrency", 10);
+  if (!Number.isInteger(maxConcurrency)) throw invalid("maxConcurrency", maxConcurrency, "an integer of at least 1");
+  return {
+    store,
+    clock,
+    nodeId,
+    maxConcurrency,
+    maxLongRunning: positive("maxLongRunning", 100),
+    onException: options.onException,
+    onCancelled: options.onCancelled,
+    shutdownTimeoutMs: positive("shutdownTimeoutMs", 30_000, 0),
+    lookaheadMs: positive("lookaheadMs", clock === systemClock ? 50 : 0, 0),
+    pollIntervalMs: positive("pollIntervalMs", store.capabilities.signalsAcrossProcesses ? 5000 : 1000, 10),
+    heartbeatIntervalMs: positive("heartbeatIntervalMs", 5000, 10),
+    leaseTimeoutMs: positive("leaseTimeoutMs", 20_000, 10),
+    dueToleranceMs: positive("dueToleranceMs", 1000, 0),
+    maxRequestBytes: positive("maxRequestBytes", 1_048_576),
+    retentionDays: retention,
+    cronHorizonMs: positive("cronHorizonMs", 2000, 0),
+    closeStoreOnStop: options.closeStoreOnStop ?? true,
+  };
+}

@@ -1,0 +1,195 @@
+/** tq.timeTickers: one-shot jobs, with children, validated before anything is stored. */
+
+import { randomUUID } from "node:crypto";
+import { invalid, TickerQError } from "./errors.js";
+import type { Core } from "./core.js";
+import { encodeRequest, requireFunction } from "./core.js";
+import type { JobPatch, JobQuery, NewJob, Page } from "./store/contract.js";
+import type { TickerStatus } from "./lifecycle.js";
+import {
+  validateDate,
+  validateId,
+  validatePriority,
+  validateRetries,
+  validateRetryIntervals,
+  validateRunCondition,
+  validateText,
+} from "./validation.js";
+import {
+  toTimeTicker,
+  type ChildTickerInput,
+  type TimeTicker,
+  type TimeTickerInput,
+  type TimeTickerPatch,
+} from "./records.js";
+
+export interface TimeTickerQuery {
+  status?: TickerStatus | TickerStatus[];
+  function?: string;
+  /** `null`: only top-level tickers. */
+  parentId?: string | null;
+  /** executionTime from (inclusive) */
+  from?: Date;
+  /** executionTime to (exclusive) */
+  to?: Date;
+  search?: string;
+  orderBy?: JobQuery["orderBy"];
+  order?: "asc" | "desc";
+  /** @default 50 (at most 1000) */
+  limit?: number;
+  offset?: number;
+}
+
+export interface AddOptions {
+  /** The caller's transaction (PostgreSQL, MySQL): the job commits or rolls back with it. */
+  tx?: unknown;
+}
+
+const MAX_DEPTH = 10;
+
+export class TimeTickerManager<M> {
+  constructor(private readonly core: Core) {}
+
+  async add(input: TimeTickerInput<M>, options: AddOptions = {}): Promise<TimeTicker> {
+    const [ticker] = await this.insert([input], "", options);
+    return ticker!;
+  }
+
+  /** All or nothing: one invalid ticker and none is stored. */
+  async addMany(inputs: readonly TimeTickerInput<M>[], options: AddOptions = {}): Promise<TimeTicker[]> {
+    if (!Array.isArray(inputs)) throw invalid("addMany(inputs)", inputs, "an array");
+    return this.insert(inputs, "tickers", options);
+  }
+
+  async get(id: string): Promise<TimeTicker | null> {
+    await this.core.ready();
+    const job = await this.core.store.jobGet({ id: validateId("id", id) });
+    return job && job.type === "TimeTicker" ? toTimeTicker(job) : null;
+  }
+
+  async list(query: TimeTickerQuery = {}): Promise<Page<TimeTicker>> {
+    await this.core.ready();
+    const limit = query.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid("limit", limit, "an integer from 1 to 1000");
+    const page = await this.core.store.jobList({ ...query, type: "TimeTicker", limit });
+    return { items: page.items.map((job) => toTimeTicker(job)), total: page.total };
+  }
+
+  /** Changes an Idle ticker; refused (INVALID_STATE) once it was claimed. */
+  async update(id: string, patch: TimeTickerPatch): Promise<TimeTicker> {
+    const { core } = this;
+    await core.ready();
+    const job = await core.store.jobGet({ id: validateId("id", id) });
+    if (!job || job.type !== "TimeTicker") throw new TickerQError("NOT_FOUND", `time ticker ${JSON.stringify(id)} does not exist`);
+    if (typeof patch !== "object" || patch === null) throw invalid("patch", patch, "an object");
+    const change: JobPatch = {};
+    if (patch.executionTime !== undefined) {
+      if (job.parentId && job.executionTime === null) {
+        throw new TickerQError("INVALID_STATE", `time ticker ${id} is a child waiting for its parent; its time follows the parent`);
+      }
+      change.executionTime = validateDate("executionTime", patch.executionTime);
+    }
+    if ("request" in patch) change.request = await encodeRequest(core, requireFunction(core, "function", job.function), "request", patch.request);
+    if (patch.description !== undefined) change.description = validateText("description", patch.description);
+    if (patch.retries !== undefined) change.retries = validateRetries("retries", patch.retries);
+    if (patch.retryIntervals !== undefined) {
+      change.retryIntervals = patch.retryIntervals === null ? null : validateRetryIntervals("retryIntervals", patch.retryIntervals);
+    }
+    if (patch.priority !== undefined) change.priority = validatePriority("priority", patch.priority);
+    const result = await core.store.jobUpdateIdle({ id, patch: change, now: new Date(core.clock.now()) });
+    if (!result.ok) {
+      if (result.reason === "not-found") throw new TickerQError("NOT_FOUND", `time ticker ${JSON.stringify(id)} does not exist`);
+      throw new TickerQError("INVALID_STATE", `time ticker ${id} is ${result.status}; only an Idle ticker can be updated`);
+    }
+    core.emitChange({ ...result.job, status: "Idle" });
+    return toTimeTicker(result.job);
+  }
+
+  /** Deletes the ticker with its children and history. */
+  async delete(id: string): Promise<boolean> {
+    return (await this.deleteMany([id])) > 0;
+  }
+
+  async deleteMany(ids: readonly string[]): Promise<number> {
+    if (!Array.isArray(ids)) throw invalid("ids", ids, "an array of ids");
+    ids.forEach((id, i) => validateId(`ids[${i}]`, id));
+    await this.core.ready();
+    return this.core.store.jobDeleteMany({ ids });
+  }
+
+  private async insert(inputs: readonly unknown[], prefix: string, options: AddOptions): Promise<TimeTicker[]> {
+    const { core } = this;
+    const now = core.clock.now();
+    const jobs: NewJob[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      await this.build(inputs[i], prefix ? `${prefix}[${i}].` : "", null, now, jobs, 0);
+    }
+    await core.ready();
+    await core.store.jobInsertMany({ jobs, tx: options.tx });
+    const tickers = jobs.filter((job) => job.parentId === null).map((job) => toTimeTicker(fresh(job)));
+    for (const job of jobs) core.emitChange({ ...job, status: "Idle" });
+    return tickers;
+  }
+
+  private async build(
+    input: unknown,
+    field: string,
+    parent: { id: string } | null,
+    now: number,
+    out: NewJob[],
+    depth: number,
+  ): Promise<void> {
+    const { core } = this;
+    if (typeof input !== "object" || input === null) throw invalid(field || "input", input, "an object");
+    if (depth > MAX_DEPTH) throw invalid(`${field}children`, "...", `nested at most ${MAX_DEPTH} deep`);
+    const t = input as Partial<TimeTickerInput<Record<string, unknown>> & ChildTickerInput<Record<string, unknown>>>;
+    const fn = requireFunction(core, `${field}function`, t.function);
+    const id = t.id === undefined ? randomUUID() : validateId(`${field}id`, t.id);
+    if (parent && "executionTime" in t && t.executionTime !== undefined) {
+      throw invalid(`${field}executionTime`, t.executionTime, "absent: a child runs when its parent ends");
+    }
+    const job: NewJob = {
+      id,
+      type: "TimeTicker",
+      function: fn.name,
+      description: validateText(`${field}description`, t.description),
+      request: await encodeRequest(core, fn, `${field}request`, t.request),
+      executionTime: parent ? null : t.executionTime === undefined ? new Date(now) : validateDate(`${field}executionTime`, t.executionTime),
+      priority: validatePriority(`${field}priority`, t.priority ?? fn.options.priority ?? "Normal"),
+      retries: validateRetries(`${field}retries`, t.retries ?? fn.options.retries ?? 0),
+      retryIntervals:
+        t.retryIntervals !== undefined
+          ? validateRetryIntervals(`${field}retryIntervals`, t.retryIntervals)
+          : (fn.options.retryIntervals ?? null),
+      parentId: parent?.id ?? null,
+      runCondition: parent ? validateRunCondition(`${field}runCondition`, t.runCondition) : null,
+      cronTickerId: null,
+      createdAt: new Date(now),
+    };
+    if (!parent && t.runCondition !== undefined) throw invalid(`${field}runCondition`, t.runCondition, "set on children only");
+    out.push(job);
+    const children = t.children ?? [];
+    if (!Array.isArray(children)) throw invalid(`${field}children`, children, "an array");
+    for (let i = 0; i < children.length; i++) {
+      await this.build(children[i], `${field}children[${i}].`, job, now, out, depth + 1);
+    }
+  }
+}
+
+/** The record a just-inserted job has, without reading it back. */
+export function fresh(job: NewJob) {
+  return {
+    ...job,
+    scheduledFor: job.executionTime,
+    status: "Idle" as const,
+    retryCount: 0,
+    lockHolder: null,
+    lockedAt: null,
+    executedAt: null,
+    elapsedMs: null,
+    exceptionMessage: null,
+    exceptionDetails: null,
+    cancelRequested: false,
+    updatedAt: job.createdAt,
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The worker pool: holds jobs this node claimed until they are due and a slot is free, then
+ * starts them. High runs before Normal before Low; LongRunning jobs run outside the
+ * `maxConcurrency` slots so they never starve short ones.
+ */
+
+import { PRIORITY_RANK } from "./lifecycle.js";
+import type { Clock } from "./clock.js";
+import type { JobRecord } from "./store/contract.js";
+
+export interface PoolHooks {
+  /** Starts the job; resolves when its attempt has ended. */
+  run(job: JobRecord): Promise<void>;
+  /** A slot became free and nothing waits: the dispatcher may claim more. */
+  onCapacity(): void;
+}
+
+export class WorkerPool {
+  /** Claimed jobs that are due, waiting for a slot, by priority then due time. */
+  private readonly ready: JobRecord[] = [];
+  /** Claimed jobs not yet due, each released by its own timer at its due time. */
+  private readonly timers = new Map<string, { job: JobRecord; handle: unknown }>();
+  private readonly running = new Set<Promise<void>>();
+  active = 0;
+  activeLongRunning = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly maxConcurrency: number,
+    readonly maxLongRunning: number,
+    private readonly clock: Clock,
+    private readonly hooks: PoolHooks,
+  ) {}
+
+  /** How many more normal-slot jobs the dispatcher should claim now. */
+  get freeSlots(): number {
+    let waiting = 0;
+    for (const job of this.ready) if (job.priority !== "LongRunning") waiting++;
+    for (const { job } of this.timers.values()) if (job.priority !== "LongRunning") waiting++;
+    return Math.max(0, this.maxConcurrency - this.active - waiting);
+  }
+
+  get freeLongRunning(): number {
+    let waiting = 0;
+    for (const job of this.ready) if (job.priority === "LongRunning") waiting++;
+    for (const { job } of this.timers.values()) if (job.priority === "LongRunning") waiting++;
+    return Math.max(0, this.maxLongRunning - this.activeLongRunning - waiting);
+  }
+
+  /** Jobs held but not started: released to the store on shutdown. */
+  get held(): JobRecord[] {
+    return [...this.ready, ...[...this.timers.values()].map((entry) => entry.job)];
+  }
+
+  get isIdle(): boolean {
+    return this.active === 0 && this.activeLongRunning === 0 && this.ready.length === 0 && this.timers.size === 0;
+  }
+
+  push(jobs: readonly JobRecord[]): void {
+    const now = this.clock.now();
+    for (const job of jobs) {
+      const delay = (job.executionTime?.getTime() ?? now) - now;
+      if (delay <= 0) {
+        this.enqueue(job);
+        continue;
+      }
+      const handle = this.clock.setTimeout(() => {
+        this.timers.delete(job.id);
+        this.enqueue(job);
+        this.pump();
+      }, delay);
+      this.timers.set(job.id, { job, handle });
+    }
+    this.pump();
+  }
+
+  /** Drops a held job that must not start (cancelled meanwhile). Returns whether it was held. */
+  drop(id: string): boolean {
+    const timer = this.timers.get(id);
+    if (timer) {
+      this.clock.clearTimeout(timer.handle);
+      this.timers.delete(id);
+      return true;
+    }
+    const index = this.ready.findIndex((job) => job.id === id);
+    if (index >= 0) this.ready.splice(index, 1);
+    return index >= 0;
+  }
+
+  /** Removes and returns every held job (shutdown). */
+  takeHeld(): JobRecord[] {
+    const held = this.held;
+    for (const { handle } of this.timers.values()) this.clock.clearTimeout(handle);
+    this.timers.clear();
+    this.ready.length = 0;
+    return held;
+  }
+
+  /** Resolves when nothing runs, waits or is held. */
+  whenIdle(): Promise<void> {
+    if (this.isIdle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Resolves when every started attempt has ended. */
+  async whenRunningDone(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  private enqueue(job: JobRecord): void {
+    const rank = PRIORITY_RANK[job.priority];
+    const due = job.executionTime?.getTime() ?? 0;
+    let i = this.ready.length;
+    while (i > 0) {
+      const other = this.ready[i - 1]!;
+      const otherRank = PRIORITY_RANK[other.priority];
+      if (otherRank < rank || (otherRank === rank && (other.executionTime?.getTime() ?? 0) <= due)) break;
+      i--;
+    }
+    this.ready.splice(i, 0, job);
+  }
+
+  private pump(): void {
+    for (let i = 0; i < this.ready.length; ) {
+      const job = this.ready[i]!;
+      const longRunning = job.priority === "LongRunning";
+      if (longRunning ? this.activeLongRunning >= this.maxLongRunning : this.active >= this.maxConcurrency) {
+        i++;
+        continue;
+      }
+      this.ready.splice(i, 1);
+      this.start(job, longRunning);
+    }
+  }
+
+  private start(job: JobRecord, longRunning: boolean): void {
+    if (longRunning) this.activeLongRunning++;
+    else this.active++;
+    const attempt = this.hooks
+      .run(job)
+      .catch(() => {})
+      .finally(() => {
+        this.running.delete(attempt);
+        if (longRunning) this.activeLongRunning--;
+        else this.active--;
+        this.pump();
+        if (this.isIdle) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        if (this.ready.length === 0) this.hooks.onCapacity();
+      });
+    this.running.add(attempt);
+  }
+}
