@@ -1,0 +1,103 @@
+/**
+ * What happens to waiting children when their parent ends or starts: run conditions met
+ * release them (due at the parent's end), unmet ones skip them and their whole subtree.
+ */
+
+import type { Kysely } from "kysely";
+import { childRuns } from "../../lifecycle.js";
+import type { FinalStatus, RunCondition } from "../../lifecycle.js";
+import type { StoreSignal } from "../contract.js";
+import type { SqlContext } from "./context.js";
+import { chunks } from "./context.js";
+import type { Database } from "./schema.js";
+
+/** Children still waiting for their parent: Idle without an executionTime. */
+function waitingChildren(ctx: SqlContext, db: Kysely<Database>, parentIds: readonly string[]) {
+  return db
+    .selectFrom(ctx.t.jobs)
+    .select(["id", "parent_id", "run_condition"])
+    .where("parent_id", "in", parentIds)
+    .where("status", "=", "Idle")
+    .where("execution_time", "is", null)
+    .execute();
+}
+
+/** Marks the jobs Skipped, then their waiting descendants, level by level. */
+async function skipSubtree(ctx: SqlContext, db: Kysely<Database>, ids: readonly string[], at: number): Promise<void> {
+  let frontier = [...ids];
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const part of chunks(frontier)) {
+      await db
+        .updateTable(ctx.t.jobs)
+        .set({ status: "Skipped", updated_at: at })
+        .where("id", "in", part)
+        .where("status", "=", "Idle")
+        .execute();
+      const rows = await db
+        .selectFrom(ctx.t.jobs)
+        .select("id")
+        .where("parent_id", "in", part)
+        .where("status", "=", "Idle")
+        .execute();
+      next.push(...rows.map((r) => r.id));
+    }
+    frontier = next;
+  }
+}
+
+/**
+ * Settles the waiting children of parents that just ended (`ended` maps parent id to its
+ * final status). Returns a `due` signal when some child was released.
+ */
+export async function settleChildren(
+  ctx: SqlContext,
+  db: Kysely<Database>,
+  ended: ReadonlyMap<string, FinalStatus>,
+  endedAt: Date,
+): Promise<StoreSignal | null> {
+  if (ended.size === 0) return null;
+  const at = endedAt.getTime();
+  const release: string[] = [];
+  const skip: string[] = [];
+  for (const part of chunks([...ended.keys()])) {
+    for (const child of await waitingChildren(ctx, db, part)) {
+      const parentStatus = ended.get(child.parent_id ?? "");
+      const condition = (child.run_condition ?? "OnSuccess") as RunCondition;
+      if (parentStatus && childRuns(condition, parentStatus)) release.push(child.id);
+      else skip.push(child.id);
+    }
+  }
+  for (const part of chunks(release)) {
+    await db
+      .updateTable(ctx.t.jobs)
+      .set({ execution_time: at, scheduled_for: at, updated_at: at })
+      .where("id", "in", part)
+      .execute();
+  }
+  await skipSubtree(ctx, db, skip, at);
+  return release.length > 0 ? { type: "due", at: endedAt } : null;
+}
+
+/** Makes the `InProgress` children of started parents due at the start. */
+export async function startChildren(
+  ctx: SqlContext,
+  db: Kysely<Database>,
+  parentIds: readonly string[],
+  startedAt: Date,
+): Promise<StoreSignal | null> {
+  const at = startedAt.getTime();
+  let released = 0;
+  for (const part of chunks(parentIds)) {
+    const result = await db
+      .updateTable(ctx.t.jobs)
+      .set({ execution_time: at, scheduled_for: at, updated_at: at })
+      .where("parent_id", "in", part)
+      .where("status", "=", "Idle")
+      .where("execution_time", "is", null)
+      .where("run_condition", "=", "InProgress")
+      .executeTakeFirst();
+    released += Number(result.numUpdatedRows);
+  }
+  return released > 0 ? { type: "due", at: startedAt } : null;
+}

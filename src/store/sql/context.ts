@@ -1,0 +1,21 @@
+/** The handles every shared SQL module works with: the dialect, the qualified table names, chunking. */
+
+import type { SqlDialect } from "./dialect.js";
+import type { TableNames } from "./schema.js";
+
+export interface SqlContext {
+  readonly dialect: SqlDialect;
+  readonly t: TableNames;
+}
+
+/**
+ * Rows per multi-row INSERT and ids per IN list: well under SQLite's 32,766 and PostgreSQL's
+ * 65,535 bound parameters with ~25 columns a row.
+ */
+export const CHUNK = 500;
+
+export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

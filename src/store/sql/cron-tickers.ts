@@ -1,0 +1,208 @@
+/** Cron ticker rows, their seeding from code, and the occurrence rows planned from them. */
+
+import type { Kysely } from "kysely";
+import { TickerQError, show } from "../../errors.js";
+import type {
+  CronTickerPatch,
+  CronTickerQuery,
+  CronTickerRecord,
+  NewCronTicker,
+  NewJob,
+  Page,
+  StoreSignal,
+} from "../contract.js";
+import type { SqlContext } from "./context.js";
+import { chunks } from "./context.js";
+import { deleteJobRows, dueSignal, withDescendants } from "./jobs.js";
+import { cronFromRow, cronToRow, intervalsIn, jobToRow } from "./rows.js";
+import type { CronTickersTable, Database } from "./schema.js";
+
+type Signals = StoreSignal[];
+
+export async function cronTickerInsert(ctx: SqlContext, ticker: NewCronTicker, signals: Signals): Promise<void> {
+  try {
+    await ctx.dialect.db.insertInto(ctx.t.cron_tickers).values(cronToRow(ticker)).execute();
+  } catch (error) {
+    if (ctx.dialect.isUniqueViolation(error)) {
+      throw new TickerQError("INVALID_ARGUMENT", `cronTicker.id must be unique; ${show(ticker.id)} exists already`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  signals.push({ type: "cron" });
+}
+
+export async function cronTickerGet(
+  ctx: SqlContext,
+  db: Kysely<Database>,
+  id: string,
+): Promise<CronTickerRecord | null> {
+  const row = await db.selectFrom(ctx.t.cron_tickers).selectAll().where("id", "=", id).executeTakeFirst();
+  return row ? cronFromRow(row) : null;
+}
+
+export async function cronTickerList(ctx: SqlContext, filter: CronTickerQuery): Promise<Page<CronTickerRecord>> {
+  const { db } = ctx.dialect;
+  const filtered = <Q extends { where: (...args: any[]) => Q }>(query: Q): Q => {
+    let q = query;
+    if (filter.function !== undefined) q = q.where("function", "=", filter.function);
+    if (filter.enabled !== undefined) q = q.where("enabled", "=", filter.enabled ? 1 : 0);
+    return q;
+  };
+  let rows = filtered(db.selectFrom(ctx.t.cron_tickers).selectAll()).orderBy("created_at").orderBy("id");
+  if (filter.limit !== undefined) rows = rows.limit(filter.limit);
+  if (filter.offset)
+    rows =
+      filter.limit === undefined
+        ? rows.limit(Number.MAX_SAFE_INTEGER).offset(filter.offset)
+        : rows.offset(filter.offset);
+  const [items, count] = await Promise.all([
+    rows.execute(),
+    filtered(db.selectFrom(ctx.t.cron_tickers).select((eb) => eb.fn.countAll().as("n"))).executeTakeFirstOrThrow(),
+  ]);
+  return { items: items.map(cronFromRow), total: Number(count.n) };
+}
+
+/** Idle occurrences are plans made from the old schedule: drop them so they are re-planned. */
+async function deleteIdleOccurrences(ctx: SqlContext, db: Kysely<Database>, cronTickerId: string): Promise<void> {
+  const rows = await db
+    .selectFrom(ctx.t.jobs)
+    .select("id")
+    .where("cron_ticker_id", "=", cronTickerId)
+    .where("status", "=", "Idle")
+    .execute();
+  await deleteJobRows(
+    ctx,
+    db,
+    rows.map((r) => r.id),
+  );
+}
+
+function patchToRow(patch: CronTickerPatch): Partial<CronTickersTable> {
+  const set: Partial<CronTickersTable> = {};
+  if (patch.expression !== undefined) set.expression = patch.expression;
+  if (patch.timeZone !== undefined) set.time_zone = patch.timeZone;
+  if (patch.request !== undefined) set.request = patch.request;
+  if (patch.retries !== undefined) set.retries = patch.retries;
+  if (patch.retryIntervals !== undefined) set.retry_intervals = intervalsIn(patch.retryIntervals);
+  if (patch.description !== undefined) set.description = patch.description;
+  if (patch.priority !== undefined) set.priority = patch.priority;
+  if (patch.enabled !== undefined) set.enabled = patch.enabled ? 1 : 0;
+  return set;
+}
+
+export async function cronTickerUpdate(
+  ctx: SqlContext,
+  id: string,
+  patch: CronTickerPatch,
+  now: Date,
+  signals: Signals,
+): Promise<CronTickerRecord | null> {
+  const updated = await ctx.dialect.writeTx(async (tx) => {
+    const result = await tx
+      .updateTable(ctx.t.cron_tickers)
+      .set({ ...patchToRow(patch), updated_at: now.getTime() })
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return null;
+    await deleteIdleOccurrences(ctx, tx, id);
+    return cronTickerGet(ctx, tx, id);
+  });
+  if (updated) signals.push({ type: "cron" });
+  return updated;
+}
+
+export async function cronTickerDelete(ctx: SqlContext, id: string, signals: Signals): Promise<boolean> {
+  const deleted = await ctx.dialect.writeTx(async (tx) => {
+    const occurrences = await tx.selectFrom(ctx.t.jobs).select("id").where("cron_ticker_id", "=", id).execute();
+    await deleteJobRows(
+      ctx,
+      tx,
+      await withDescendants(
+        ctx,
+        tx,
+        occurrences.map((r) => r.id),
+      ),
+    );
+    const result = await tx.deleteFrom(ctx.t.cron_tickers).where("id", "=", id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  });
+  if (deleted) signals.push({ type: "cron" });
+  return deleted;
+}
+
+/** The fields code owns for a seeded ticker; operators own `enabled` and `request`. */
+function seededFields(ticker: NewCronTicker): Partial<CronTickersTable> {
+  return {
+    function: ticker.function,
+    expression: ticker.expression,
+    time_zone: ticker.timeZone,
+    retries: ticker.retries,
+    retry_intervals: intervalsIn(ticker.retryIntervals),
+    description: ticker.description,
+    priority: ticker.priority,
+  };
+}
+
+/**
+ * Insert-if-absent keyed by the unique `seeded_by`, then bring the row in line with the code.
+ * Several nodes may do this at once: the unique key picks one row, and their updates agree.
+ */
+export async function cronTickerSeed(
+  ctx: SqlContext,
+  tickers: readonly NewCronTicker[],
+  now: Date,
+  signals: Signals,
+): Promise<CronTickerRecord[]> {
+  const out: CronTickerRecord[] = [];
+  let changed = false;
+  for (const ticker of tickers) {
+    const seededBy = ticker.seededBy ?? ticker.function;
+    const insert = ctx.dialect.insertIgnoringDuplicates(
+      ctx.dialect.db.insertInto(ctx.t.cron_tickers).values({ ...cronToRow(ticker), seeded_by: seededBy }),
+    );
+    changed = ctx.dialect.insertedRows(await insert.execute()) > 0 || changed;
+    const record = await ctx.dialect.writeTx(async (tx) => {
+      let query = tx.selectFrom(ctx.t.cron_tickers).selectAll().where("seeded_by", "=", seededBy);
+      if (ctx.dialect.skipLocked) query = query.forUpdate();
+      const row = await query.executeTakeFirstOrThrow();
+      const wanted = seededFields(ticker);
+      const differs = (Object.keys(wanted) as (keyof CronTickersTable)[]).some((key) => wanted[key] !== row[key]);
+      if (!differs) return cronFromRow(row);
+      await tx
+        .updateTable(ctx.t.cron_tickers)
+        .set({ ...wanted, updated_at: now.getTime() })
+        .where("id", "=", row.id)
+        .execute();
+      if (wanted.expression !== row.expression || wanted.time_zone !== row.time_zone)
+        await deleteIdleOccurrences(ctx, tx, row.id);
+      changed = true;
+      return cronFromRow({ ...row, ...wanted, updated_at: now.getTime() });
+    });
+    out.push(record);
+  }
+  if (changed) signals.push({ type: "cron" });
+  return out;
+}
+
+/** The unique (cron_ticker_id, occurrence_time) key makes a second insert of one instant a no-op. */
+export async function occurrenceInsertMany(
+  ctx: SqlContext,
+  occurrences: readonly NewJob[],
+  signals: Signals,
+): Promise<number> {
+  let inserted = 0;
+  for (const part of chunks(occurrences)) {
+    const rows = part.map((job) =>
+      jobToRow(job, job.cronTickerId && job.executionTime ? job.executionTime.getTime() : null),
+    );
+    const result = await ctx.dialect
+      .insertIgnoringDuplicates(ctx.dialect.db.insertInto(ctx.t.jobs).values(rows))
+      .execute();
+    inserted += ctx.dialect.insertedRows(result);
+  }
+  const due = inserted > 0 ? dueSignal(occurrences) : null;
+  if (due) signals.push(due);
+  return inserted;
+}

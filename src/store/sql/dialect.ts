@@ -1,0 +1,71 @@
+/**
+ * What differs between SQLite, PostgreSQL and MySQL/MariaDB, behind one small interface: the
+ * shared SQL store (sql-store.ts) is written once against it.
+ */
+
+import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely } from "kysely";
+import type { StoreCapabilities, StoreSignal } from "../contract.js";
+import type { Database } from "./schema.js";
+
+export type DialectKind = "sqlite" | "postgres" | "mysql";
+
+/** Runs one compiled statement on the caller's transaction (pg client, mysql2 connection, Kysely tx). */
+export type CallerExecutor = (query: CompiledQuery) => Promise<void>;
+
+/** Column types for migrations, where the dialects' names differ. */
+export interface ColumnTypes {
+  /** Ids, names, statuses: indexed, so bounded. */
+  key: string;
+  /** Requests and stack traces: may be large. */
+  longText: string;
+  millis: string;
+  int: string;
+}
+
+export interface SqlDialect {
+  readonly kind: DialectKind;
+  readonly db: Kysely<Database>;
+  readonly capabilities: StoreCapabilities;
+  readonly columnTypes: ColumnTypes;
+  /** Claims lock candidate rows with FOR UPDATE SKIP LOCKED (servers) or rely on the write lock (SQLite). */
+  readonly skipLocked: boolean;
+
+  /** Checks the database answers; throws STORE_UNAVAILABLE naming where it looked. */
+  connect(): Promise<void>;
+  /**
+   * Runs `fn` in one write transaction: BEGIN IMMEDIATE on SQLite (so two processes never
+   * deadlock upgrading a read lock), READ COMMITTED on MySQL; retried on deadlock.
+   */
+  writeTx<T>(fn: (tx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Runs migrations under a lock that keeps two nodes from migrating at once. */
+  migrationSession<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** INSERT that skips rows conflicting with a unique key. */
+  insertIgnoringDuplicates<O>(query: InsertQueryBuilder<Database, any, O>): InsertQueryBuilder<Database, any, O>;
+  /** INSERT that updates `set` when `conflictColumn` (a unique key) exists already. */
+  upsert<O>(
+    query: InsertQueryBuilder<Database, any, O>,
+    conflictColumn: string,
+    set: Record<string, unknown>,
+  ): InsertQueryBuilder<Database, any, O>;
+  /** How many rows an INSERT put in. */
+  insertedRows(result: InsertResult[]): number;
+  /** Whether `error` is a unique-key violation. */
+  isUniqueViolation(error: unknown): boolean;
+  /** Wraps a caller's transaction object, or throws INVALID_ARGUMENT for one it does not know. */
+  callerExecutor(tx: unknown): CallerExecutor;
+  /** Sends a signal to other processes, on `executor` when given (so it commits with it). */
+  broadcast?(signal: StoreSignal, origin: string, executor?: CallerExecutor): Promise<void>;
+  /** Starts receiving other processes' signals. */
+  listen?(onSignal: (signal: StoreSignal, origin: string) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The Kysely transaction or instance a caller passed, recognised by shape. */
+export function isKyselyLike(tx: unknown): tx is { executeQuery(query: CompiledQuery): Promise<unknown> } {
+  return (
+    typeof tx === "object" &&
+    tx !== null &&
+    typeof (tx as { executeQuery?: unknown }).executeQuery === "function" &&
+    typeof (tx as { selectFrom?: unknown }).selectFrom === "function"
+  );
+}

@@ -1,0 +1,295 @@
+/** Job rows outside the lease path: insert, read, list, count, edit, requeue, delete, purge, history. */
+
+import type { Kysely, SelectQueryBuilder } from "kysely";
+import { sql } from "kysely";
+import { TickerQError } from "../../errors.js";
+import { FINAL_STATUSES, PRIORITY_RANK, TICKER_STATUSES } from "../../lifecycle.js";
+import type { TickerStatus } from "../../lifecycle.js";
+import type {
+  AttemptRecord,
+  JobPatch,
+  JobQuery,
+  JobRecord,
+  NewJob,
+  Page,
+  StoreSignal,
+  UpdateResult,
+} from "../contract.js";
+import type { SqlContext } from "./context.js";
+import { chunks } from "./context.js";
+import type { CallerExecutor } from "./dialect.js";
+import { attemptFromRow, intervalsIn, jobFromRow, jobToRow, msOrNull, toDateOrNull } from "./rows.js";
+import type { Database, JobsTable } from "./schema.js";
+
+export function dueSignal(jobs: readonly { executionTime: Date | null }[]): StoreSignal | null {
+  let earliest: number | null = null;
+  for (const job of jobs) {
+    const time = job.executionTime?.getTime();
+    if (time !== undefined && (earliest === null || time < earliest)) earliest = time;
+  }
+  return earliest === null ? null : { type: "due", at: new Date(earliest) };
+}
+
+/** One multi-row INSERT per chunk; run in one transaction (ours or the caller's) when there are several. */
+export async function jobInsert(
+  ctx: SqlContext,
+  jobs: readonly NewJob[],
+  caller: CallerExecutor | null,
+): Promise<void> {
+  const { dialect, t } = ctx;
+  const batches = chunks(jobs.map((job) => jobToRow(job, null)));
+  const insert = (db: Kysely<Database>, rows: JobsTable[]) => db.insertInto(t.jobs).values(rows);
+  try {
+    if (caller) {
+      for (const rows of batches) await caller(insert(dialect.db, rows).compile());
+    } else if (batches.length === 1) {
+      await insert(dialect.db, batches[0] ?? []).execute();
+    } else {
+      await dialect.writeTx(async (tx) => {
+        for (const rows of batches) await insert(tx, rows).execute();
+      });
+    }
+  } catch (error) {
+    if (dialect.isUniqueViolation(error)) {
+      throw new TickerQError(
+        "INVALID_ARGUMENT",
+        "jobs[].id must be unique; the batch repeats an id or reuses an existing one, so nothing was inserted",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+export async function jobGet(ctx: SqlContext, db: Kysely<Database>, id: string): Promise<JobRecord | null> {
+  const row = await db.selectFrom(ctx.t.jobs).selectAll().where("id", "=", id).executeTakeFirst();
+  return row ? jobFromRow(row) : null;
+}
+
+/** LIKE pattern for a literal substring; '!' escapes because backslash means different things per dialect. */
+function likePattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
+
+function applyFilters<O>(
+  query: SelectQueryBuilder<Database, "jobs", O>,
+  filter: JobQuery,
+): SelectQueryBuilder<Database, "jobs", O> {
+  let q = query;
+  if (filter.type) q = q.where("type", "=", filter.type);
+  if (filter.status !== undefined) {
+    const statuses = typeof filter.status === "string" ? [filter.status] : [...filter.status];
+    q = statuses.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where("status", "in", statuses);
+  }
+  if (filter.function !== undefined) q = q.where("function", "=", filter.function);
+  if (filter.cronTickerId !== undefined) q = q.where("cron_ticker_id", "=", filter.cronTickerId);
+  if (filter.parentId === null) q = q.where("parent_id", "is", null);
+  else if (filter.parentId !== undefined) q = q.where("parent_id", "=", filter.parentId);
+  if (filter.from) q = q.where("execution_time", ">=", filter.from.getTime());
+  if (filter.to) q = q.where("execution_time", "<", filter.to.getTime());
+  if (filter.updatedSince) q = q.where("updated_at", ">", filter.updatedSince.getTime());
+  if (filter.search) {
+    const pattern = likePattern(filter.search);
+    const like = (column: "id" | "function" | "description") =>
+      sql<boolean>`lower(${sql.ref(column)}) like ${pattern} escape '!'`;
+    q = q.where((eb) => eb.or([like("id"), like("function"), like("description")]));
+  }
+  return q;
+}
+
+const ORDER_COLUMNS = { executionTime: "execution_time", updatedAt: "updated_at", createdAt: "created_at" } as const;
+
+export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<JobRecord>> {
+  const { db } = ctx.dialect;
+  const column = ORDER_COLUMNS[filter.orderBy ?? "executionTime"];
+  const direction = filter.order ?? "desc";
+  let rows = applyFilters(db.selectFrom(ctx.t.jobs).selectAll(), filter)
+    // Jobs without an executionTime sort last either way; portable spelling of NULLS LAST.
+    .orderBy(sql`(case when ${sql.ref(column)} is null then 1 else 0 end)`)
+    .orderBy(column, direction)
+    .orderBy("id", direction);
+  if (filter.limit !== undefined) rows = rows.limit(filter.limit);
+  if (filter.offset)
+    rows =
+      filter.limit === undefined
+        ? rows.limit(Number.MAX_SAFE_INTEGER).offset(filter.offset)
+        : rows.offset(filter.offset);
+  const [items, count] = await Promise.all([
+    rows.execute(),
+    applyFilters(
+      db.selectFrom(ctx.t.jobs).select((eb) => eb.fn.countAll().as("n")),
+      filter,
+    ).executeTakeFirstOrThrow(),
+  ]);
+  return { items: items.map(jobFromRow), total: Number(count.n) };
+}
+
+export async function jobCountByStatus(
+  ctx: SqlContext,
+  filter: Pick<JobQuery, "type" | "cronTickerId" | "function">,
+): Promise<Record<TickerStatus, number>> {
+  const rows = await applyFilters(
+    ctx.dialect.db.selectFrom(ctx.t.jobs).select((eb) => ["status", eb.fn.countAll().as("n")]),
+    filter,
+  )
+    .groupBy("status")
+    .execute();
+  const counts = Object.fromEntries(TICKER_STATUSES.map((s) => [s, 0])) as Record<TickerStatus, number>;
+  for (const row of rows) counts[row.status as TickerStatus] = Number(row.n);
+  return counts;
+}
+
+async function updateResult(ctx: SqlContext, id: string, updated: bigint | number): Promise<UpdateResult> {
+  const job = await jobGet(ctx, ctx.dialect.db, id);
+  if (!job) return { ok: false, reason: "not-found" };
+  return Number(updated) > 0 ? { ok: true, job } : { ok: false, reason: "wrong-status", status: job.status };
+}
+
+/** One guarded UPDATE: the status check and the write cannot be split by a claim. */
+export async function jobUpdateIdle(ctx: SqlContext, id: string, patch: JobPatch, now: Date): Promise<UpdateResult> {
+  const set: Partial<JobsTable> = { updated_at: now.getTime() };
+  if (patch.executionTime !== undefined) {
+    set.execution_time = msOrNull(patch.executionTime);
+    set.scheduled_for = msOrNull(patch.executionTime);
+  }
+  if (patch.request !== undefined) set.request = patch.request;
+  if (patch.description !== undefined) set.description = patch.description;
+  if (patch.retries !== undefined) set.retries = patch.retries;
+  if (patch.retryIntervals !== undefined) set.retry_intervals = intervalsIn(patch.retryIntervals);
+  if (patch.priority !== undefined) {
+    set.priority = patch.priority;
+    set.priority_rank = PRIORITY_RANK[patch.priority];
+  }
+  const result = await ctx.dialect.db
+    .updateTable(ctx.t.jobs)
+    .set(set)
+    .where("id", "=", id)
+    .where("status", "=", "Idle")
+    .executeTakeFirst();
+  return updateResult(ctx, id, result.numUpdatedRows);
+}
+
+export async function jobRequeue(ctx: SqlContext, id: string, now: Date): Promise<UpdateResult> {
+  const at = now.getTime();
+  const result = await ctx.dialect.db
+    .updateTable(ctx.t.jobs)
+    .set({
+      status: "Idle",
+      execution_time: at,
+      scheduled_for: at,
+      retry_count: 0,
+      lock_holder: null,
+      locked_at: null,
+      cancel_requested: 0,
+      updated_at: at,
+    })
+    .where("id", "=", id)
+    .where("status", "in", ["Failed", "Cancelled", "Skipped"])
+    .executeTakeFirst();
+  return updateResult(ctx, id, result.numUpdatedRows);
+}
+
+/** The ids with every descendant, found level by level through the parent_id index. */
+export async function withDescendants(
+  ctx: SqlContext,
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<string[]> {
+  const all = new Set<string>();
+  let frontier = [...new Set(ids)];
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const part of chunks(frontier)) {
+      const rows = await db.selectFrom(ctx.t.jobs).select("id").where("parent_id", "in", part).execute();
+      for (const { id } of rows) if (!all.has(id) && !frontier.includes(id)) next.push(id);
+    }
+    for (const id of frontier) all.add(id);
+    frontier = next;
+  }
+  return [...all];
+}
+
+/** Deletes exactly these jobs and their attempts; returns how many job rows went. */
+export async function deleteJobRows(ctx: SqlContext, db: Kysely<Database>, ids: readonly string[]): Promise<number> {
+  let deleted = 0;
+  for (const part of chunks(ids)) {
+    await db.deleteFrom(ctx.t.attempts).where("job_id", "in", part).execute();
+    const result = await db.deleteFrom(ctx.t.jobs).where("id", "in", part).executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+  }
+  return deleted;
+}
+
+export async function jobDeleteMany(ctx: SqlContext, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  return ctx.dialect.writeTx(async (tx) => deleteJobRows(ctx, tx, await withDescendants(ctx, tx, ids)));
+}
+
+export async function jobPurge(ctx: SqlContext, before: Date, limit: number): Promise<number> {
+  if (limit <= 0) return 0;
+  return ctx.dialect.writeTx(async (tx) => {
+    const rows = await tx
+      .selectFrom(ctx.t.jobs)
+      .select("id")
+      .where("updated_at", "<", before.getTime())
+      .where("status", "in", [...FINAL_STATUSES])
+      .orderBy("updated_at")
+      .limit(limit)
+      .execute();
+    return deleteJobRows(
+      ctx,
+      tx,
+      rows.map((r) => r.id),
+    );
+  });
+}
+
+export async function jobNextDue(ctx: SqlContext): Promise<Date | null> {
+  // ORDER BY + LIMIT 1 rather than MIN() so every planner walks the (status, execution_time) index.
+  const row = await ctx.dialect.db
+    .selectFrom(ctx.t.jobs)
+    .select("execution_time")
+    .where("status", "=", "Idle")
+    .where("execution_time", "is not", null)
+    .orderBy("execution_time")
+    .limit(1)
+    .executeTakeFirst();
+  return toDateOrNull(row?.execution_time ?? null);
+}
+
+export async function jobRunningCount(
+  ctx: SqlContext,
+  cronTickerId: string | null,
+  fn: string,
+  excludeId: string,
+): Promise<number> {
+  let q = ctx.dialect.db
+    .selectFrom(ctx.t.jobs)
+    .select((eb) => eb.fn.countAll().as("n"))
+    .where("status", "=", "InProgress")
+    .where("id", "!=", excludeId);
+  q = cronTickerId === null ? q.where("function", "=", fn) : q.where("cron_ticker_id", "=", cronTickerId);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+export async function jobCancelRequested(ctx: SqlContext, nodeId: string): Promise<string[]> {
+  const rows = await ctx.dialect.db
+    .selectFrom(ctx.t.jobs)
+    .select("id")
+    .where("status", "=", "InProgress")
+    .where("lock_holder", "=", nodeId)
+    .where("cancel_requested", "=", 1)
+    .orderBy("id")
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+export async function attemptList(ctx: SqlContext, jobId: string): Promise<AttemptRecord[]> {
+  const rows = await ctx.dialect.db
+    .selectFrom(ctx.t.attempts)
+    .selectAll()
+    .where("job_id", "=", jobId)
+    .orderBy("seq")
+    .execute();
+  return rows.map(attemptFromRow);
+}

@@ -1,0 +1,309 @@
+/**
+ * The lease path: claiming due jobs, starting, completing, releasing, cancelling and
+ * recovering them. Every write here checks that the job is still held by the writer.
+ */
+
+import type { Kysely } from "kysely";
+import { sql } from "kysely";
+import type { FinalStatus } from "../../lifecycle.js";
+import { isFinal } from "../../lifecycle.js";
+import type { CancelResult, JobCompletion, JobRecord, StoreSignal } from "../contract.js";
+import { settleChildren, startChildren } from "./children.js";
+import type { SqlContext } from "./context.js";
+import { chunks } from "./context.js";
+import { attemptToRow, jobFromRow, toMs } from "./rows.js";
+import type { Database, JobsTable } from "./schema.js";
+
+type Signals = StoreSignal[];
+
+const HELD = ["Queued", "InProgress"];
+
+/** Candidates of one priority rank, oldest first, locked against other claimers. */
+async function candidates(
+  ctx: SqlContext,
+  tx: Kysely<Database>,
+  rank: number,
+  until: number,
+  limit: number,
+): Promise<JobsTable[]> {
+  let query = tx
+    .selectFrom(ctx.t.jobs)
+    .selectAll()
+    .where("status", "=", "Idle")
+    .where("priority_rank", "=", rank)
+    .where("execution_time", "<=", until)
+    .orderBy("execution_time")
+    .orderBy("id")
+    .limit(limit);
+  if (ctx.dialect.skipLocked) query = query.forUpdate().skipLocked();
+  return query.execute();
+}
+
+/**
+ * One query per priority rank (each an index range scan on (status, priority_rank,
+ * execution_time), so the cost does not grow with the number of jobs), then one UPDATE.
+ */
+export async function jobClaimDue(
+  ctx: SqlContext,
+  params: { nodeId: string; now: Date; until: Date; limit: number; longRunningLimit: number },
+): Promise<JobRecord[]> {
+  const { nodeId } = params;
+  const now = params.now.getTime();
+  const until = params.until.getTime();
+  if (params.limit <= 0 && params.longRunningLimit <= 0) return [];
+  return ctx.dialect.writeTx(async (tx) => {
+    const picked: JobsTable[] = [];
+    for (const rank of [0, 1, 2]) {
+      const room = params.limit - picked.length;
+      if (room <= 0) break;
+      picked.push(...(await candidates(ctx, tx, rank, until, room)));
+    }
+    if (params.longRunningLimit > 0) picked.push(...(await candidates(ctx, tx, 3, until, params.longRunningLimit)));
+    if (picked.length === 0) return [];
+    await tx
+      .updateTable(ctx.t.jobs)
+      .set({
+        status: "Queued",
+        lock_holder: nodeId,
+        locked_at: now,
+        updated_at: now,
+        scheduled_for: sql<number>`coalesce(${sql.ref("scheduled_for")}, ${sql.ref("execution_time")})`,
+      })
+      .where(
+        "id",
+        "in",
+        picked.map((row) => row.id),
+      )
+      .execute();
+    return picked.map((row) => ({
+      ...jobFromRow(row),
+      status: "Queued" as const,
+      lockHolder: nodeId,
+      lockedAt: new Date(now),
+      updatedAt: new Date(now),
+      scheduledFor: new Date(toMs(row.scheduled_for ?? row.execution_time)),
+    }));
+  });
+}
+
+/** The rows among `ids` that `nodeId` holds, locked until the transaction ends. */
+async function held(ctx: SqlContext, tx: Kysely<Database>, ids: readonly string[], nodeId: string, statuses: string[]) {
+  const rows: JobsTable[] = [];
+  for (const part of chunks(ids)) {
+    let query = tx
+      .selectFrom(ctx.t.jobs)
+      .selectAll()
+      .where("id", "in", part)
+      .where("lock_holder", "=", nodeId)
+      .where("status", "in", statuses);
+    if (ctx.dialect.skipLocked) query = query.forUpdate();
+    rows.push(...(await query.execute()));
+  }
+  return rows;
+}
+
+export async function jobStartMany(
+  ctx: SqlContext,
+  ids: readonly string[],
+  nodeId: string,
+  at: Date,
+  signals: Signals,
+): Promise<string[]> {
+  if (ids.length === 0) return [];
+  return ctx.dialect.writeTx(async (tx) => {
+    const started = (await held(ctx, tx, ids, nodeId, ["Queued"])).map((row) => row.id);
+    for (const part of chunks(started)) {
+      await tx
+        .updateTable(ctx.t.jobs)
+        .set({ status: "InProgress", executed_at: at.getTime(), updated_at: at.getTime() })
+        .where("id", "in", part)
+        .execute();
+    }
+    const due = await startChildren(ctx, tx, started, at);
+    if (due) signals.push(due);
+    return ids.filter((id) => started.includes(id));
+  });
+}
+
+export async function jobCompleteMany(
+  ctx: SqlContext,
+  completions: readonly JobCompletion[],
+  signals: Signals,
+): Promise<void> {
+  if (completions.length === 0) return;
+  await ctx.dialect.writeTx(async (tx) => {
+    const byId = new Map<string, JobCompletion>();
+    for (const c of completions) byId.set(c.id, c);
+    const holders = new Map<string, string>();
+    for (const c of completions) holders.set(c.id, c.nodeId);
+    const owned = new Set<string>();
+    for (const nodeId of new Set(holders.values())) {
+      const ids = [...holders].filter(([, holder]) => holder === nodeId).map(([id]) => id);
+      for (const row of await held(ctx, tx, ids, nodeId, HELD)) owned.add(row.id);
+    }
+    const attempts = [];
+    const ended = new Map<number, Map<string, FinalStatus>>();
+    for (const c of byId.values()) {
+      if (!owned.has(c.id)) continue;
+      const outcome = {
+        elapsed_ms: Math.round(c.elapsedMs),
+        exception_message: c.exceptionMessage,
+        exception_details: c.exceptionDetails,
+        updated_at: c.finishedAt.getTime(),
+      };
+      if (c.status === "Idle") {
+        const retryAt = (c.retryAt ?? c.finishedAt).getTime();
+        await tx
+          .updateTable(ctx.t.jobs)
+          .set({
+            ...outcome,
+            status: "Idle",
+            execution_time: retryAt,
+            retry_count: sql<number>`${sql.ref("retry_count")} + 1`,
+            lock_holder: null,
+            locked_at: null,
+            cancel_requested: 0,
+          })
+          .where("id", "=", c.id)
+          .execute();
+        signals.push({ type: "due", at: new Date(retryAt) });
+      } else {
+        await tx
+          .updateTable(ctx.t.jobs)
+          .set({ ...outcome, status: c.status })
+          .where("id", "=", c.id)
+          .execute();
+        const group = ended.get(c.finishedAt.getTime()) ?? new Map<string, FinalStatus>();
+        group.set(c.id, c.status);
+        ended.set(c.finishedAt.getTime(), group);
+      }
+      attempts.push(attemptToRow(c.attempt));
+    }
+    for (const [finishedAt, parents] of ended) {
+      const due = await settleChildren(ctx, tx, parents, new Date(finishedAt));
+      if (due) signals.push(due);
+    }
+    for (const part of chunks(attempts)) await tx.insertInto(ctx.t.attempts).values(part).execute();
+  });
+}
+
+export async function jobRelease(
+  ctx: SqlContext,
+  ids: readonly string[],
+  nodeId: string,
+  now: Date,
+  signals: Signals,
+): Promise<void> {
+  if (ids.length === 0) return;
+  await ctx.dialect.writeTx(async (tx) => {
+    const rows = await held(ctx, tx, ids, nodeId, HELD);
+    for (const part of chunks(rows.map((r) => r.id))) {
+      await tx
+        .updateTable(ctx.t.jobs)
+        .set({ status: "Idle", lock_holder: null, locked_at: null, updated_at: now.getTime() })
+        .where("id", "in", part)
+        .execute();
+    }
+    const earliest = Math.min(...rows.map((r) => toMs(r.execution_time ?? now.getTime())));
+    if (rows.length > 0) signals.push({ type: "due", at: new Date(earliest) });
+  });
+}
+
+export async function jobCancel(ctx: SqlContext, id: string, now: Date, signals: Signals): Promise<CancelResult> {
+  return ctx.dialect.writeTx(async (tx) => {
+    let query = tx.selectFrom(ctx.t.jobs).select("status").where("id", "=", id);
+    if (ctx.dialect.skipLocked) query = query.forUpdate();
+    const row = await query.executeTakeFirst();
+    if (!row) return "not-found";
+    const status = row.status as JobRecord["status"];
+    if (isFinal(status)) return "final";
+    if (status === "InProgress") {
+      await tx
+        .updateTable(ctx.t.jobs)
+        .set({ cancel_requested: 1, updated_at: now.getTime() })
+        .where("id", "=", id)
+        .execute();
+      signals.push({ type: "cancel", id });
+      return "requested";
+    }
+    await tx
+      .updateTable(ctx.t.jobs)
+      .set({ status: "Cancelled", updated_at: now.getTime() })
+      .where("id", "=", id)
+      .execute();
+    const due = await settleChildren(ctx, tx, new Map([[id, "Cancelled" as const]]), now);
+    if (due) signals.push(due);
+    return "cancelled";
+  });
+}
+
+/**
+ * Work is recovered when its holder is named dead, heartbeats older than `staleBefore`, or
+ * never heartbeated at all and leased it before `staleBefore`. In-flight work is bounded by
+ * the nodes' concurrency, so scanning the held rows is cheap.
+ */
+export async function jobRecoverLeases(
+  ctx: SqlContext,
+  params: { now: Date; staleBefore: Date; deadNodeIds?: readonly string[] },
+  signals: Signals,
+): Promise<string[]> {
+  const now = params.now.getTime();
+  const staleBefore = params.staleBefore.getTime();
+  return ctx.dialect.writeTx(async (tx) => {
+    const nodes = await tx.selectFrom(ctx.t.nodes).select(["node_id", "heartbeat_at"]).execute();
+    const heartbeats = new Map(nodes.map((n) => [n.node_id, toMs(n.heartbeat_at)]));
+    const dead = new Set(params.deadNodeIds ?? []);
+    let query = tx.selectFrom(ctx.t.jobs).selectAll().where("status", "in", HELD);
+    if (ctx.dialect.skipLocked) query = query.forUpdate().skipLocked();
+    const lost = (await query.execute()).filter((row) => {
+      const holder = row.lock_holder ?? "";
+      const heartbeat = heartbeats.get(holder);
+      if (dead.has(holder)) return true;
+      if (heartbeat !== undefined) return heartbeat < staleBefore;
+      return toMs(row.locked_at ?? 0) < staleBefore;
+    });
+    const attempts = [];
+    for (const row of lost) {
+      if (row.status === "InProgress") {
+        const startedAt = toMs(row.executed_at ?? row.locked_at ?? now);
+        const message = `node ${JSON.stringify(row.lock_holder)} stopped heartbeating while running this job`;
+        await tx
+          .updateTable(ctx.t.jobs)
+          .set({
+            status: "Idle",
+            retry_count: sql<number>`${sql.ref("retry_count")} + 1`,
+            lock_holder: null,
+            locked_at: null,
+            cancel_requested: 0,
+            exception_message: message,
+            exception_details: null,
+            updated_at: now,
+          })
+          .where("id", "=", row.id)
+          .execute();
+        attempts.push(
+          attemptToRow({
+            jobId: row.id,
+            attempt: Number(row.retry_count),
+            status: "Failed",
+            nodeId: row.lock_holder ?? "",
+            startedAt: new Date(startedAt),
+            finishedAt: params.now,
+            elapsedMs: Math.max(0, now - startedAt),
+            exceptionMessage: message,
+            exceptionDetails: null,
+          }),
+        );
+      } else {
+        await tx
+          .updateTable(ctx.t.jobs)
+          .set({ status: "Idle", lock_holder: null, locked_at: null, updated_at: now })
+          .where("id", "=", row.id)
+          .execute();
+      }
+    }
+    for (const part of chunks(attempts)) await tx.insertInto(ctx.t.attempts).values(part).execute();
+    if (lost.length > 0) signals.push({ type: "due", at: params.now });
+    return lost.map((row) => row.id);
+  });
+}

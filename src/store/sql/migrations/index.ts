@@ -1,0 +1,24 @@
+/** The ordered list of schema migrations. Append only: a shipped migration never changes. */
+
+import type { Kysely } from "kysely";
+import type { ColumnTypes, DialectKind } from "../dialect.js";
+import type { TableNames } from "../schema.js";
+import { initialSchema } from "./001-initial-schema.js";
+
+export interface MigrationEnv {
+  kind: DialectKind;
+  t: TableNames;
+  /** Prefixes index names, which SQLite and PostgreSQL scope to the database or schema, not the table. */
+  prefix: string;
+  types: ColumnTypes;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Kysely<any>, env: MigrationEnv): Promise<void>;
+}
+
+export const MIGRATIONS: readonly Migration[] = [initialSchema];
+
+export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -1,0 +1,130 @@
+/**
+ * The shape of tickerq's tables as Kysely sees them, and how table names are qualified by the
+ * user's schema and prefix.
+ *
+ * Every instant is a BIGINT of epoch milliseconds, in all three dialects: one representation,
+ * exact to the millisecond (MySQL's DATETIME would need (3) and a session time zone), cheap to
+ * index and compare, and never shifted by a server or driver time zone. Booleans are 0/1
+ * integers because better-sqlite3 cannot bind JavaScript booleans.
+ */
+
+import type { Generated } from "kysely";
+import { TickerQError, show } from "../../errors.js";
+
+/** Epoch milliseconds. node-postgres returns BIGINT as a string, so reads go through `toMs`. */
+type Millis = number;
+
+export interface JobsTable {
+  id: string;
+  type: string;
+  function: string;
+  description: string | null;
+  request: string | null;
+  execution_time: Millis | null;
+  scheduled_for: Millis | null;
+  /** The cron instant an occurrence was planned for; unique per ticker, kept across retries. */
+  occurrence_time: Millis | null;
+  status: string;
+  priority: string;
+  /** PRIORITY_RANK of `priority`, so a claim walks one index range per rank. */
+  priority_rank: number;
+  retries: number;
+  /** JSON array of seconds, or null. */
+  retry_intervals: string | null;
+  retry_count: number;
+  lock_holder: string | null;
+  locked_at: Millis | null;
+  executed_at: Millis | null;
+  elapsed_ms: Millis | null;
+  exception_message: string | null;
+  exception_details: string | null;
+  parent_id: string | null;
+  run_condition: string | null;
+  cron_ticker_id: string | null;
+  cancel_requested: number;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface AttemptsTable {
+  /** Insertion order: attempt numbers repeat after an operator requeue, so they cannot be the key. */
+  seq: Generated<number>;
+  job_id: string;
+  attempt: number;
+  status: string;
+  node_id: string;
+  started_at: Millis;
+  finished_at: Millis;
+  elapsed_ms: Millis;
+  exception_message: string | null;
+  exception_details: string | null;
+}
+
+export interface CronTickersTable {
+  id: string;
+  function: string;
+  expression: string;
+  time_zone: string | null;
+  request: string | null;
+  retries: number;
+  retry_intervals: string | null;
+  description: string | null;
+  priority: string;
+  enabled: number;
+  seeded_by: string | null;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface NodesTable {
+  node_id: string;
+  started_at: Millis;
+  heartbeat_at: Millis;
+  paused: number;
+  /** NodeInfo as JSON. */
+  info: string;
+}
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  applied_at: Millis;
+}
+
+/** Kysely's view of the database; the runtime names carry the prefix (see `tableNames`). */
+export interface Database {
+  jobs: JobsTable;
+  attempts: AttemptsTable;
+  cron_tickers: CronTickersTable;
+  nodes: NodesTable;
+  migrations: MigrationsTable;
+}
+
+export type TableNames = { readonly [K in keyof Database]: K };
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/;
+
+/** Checks a user-supplied schema or prefix: it becomes part of SQL identifiers, so no quoting games. */
+export function checkIdentifier(field: string, value: string, allowEmpty: boolean): string {
+  if ((allowEmpty && value === "") || IDENTIFIER.test(value)) return value;
+  throw new TickerQError(
+    "INVALID_ARGUMENT",
+    `${field} must be letters, digits and underscores (at most 40, not starting with a digit); got ${show(value)}`,
+  );
+}
+
+/**
+ * The qualified name of each table. Kysely is typed with the bare names; at runtime the
+ * string carries "schema.prefix_name", which Kysely splits and quotes. Columns are therefore
+ * never qualified by table name in queries.
+ */
+export function tableNames(prefix: string, schema: string | null): TableNames {
+  const qualify = (name: string) => `${schema ? `${schema}.` : ""}${prefix}${name}`;
+  return {
+    jobs: qualify("jobs") as "jobs",
+    attempts: qualify("attempts") as "attempts",
+    cron_tickers: qualify("cron_tickers") as "cron_tickers",
+    nodes: qualify("nodes") as "nodes",
+    migrations: qualify("migrations") as "migrations",
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * The Store contract over SQL, written once for SQLite, PostgreSQL and MySQL: it wires the
+ * per-concern modules to a dialect, runs migrations at init and delivers signals after commit.
+ */
+
+import type { Store, StoreCapabilities, StoreSignal } from "../contract.js";
+import type { SqlContext } from "./context.js";
+import * as cron from "./cron-tickers.js";
+import type { SqlDialect } from "./dialect.js";
+import * as jobs from "./jobs.js";
+import * as leases from "./leases.js";
+import { checkSchema, migrate } from "./migrator.js";
+import type { MigrateResult } from "./migrator.js";
+import * as nodes from "./nodes.js";
+import { tableNames } from "./schema.js";
+import { PROCESS_ORIGIN, busPublish, busSubscribe } from "./signal-bus.js";
+
+export interface SqlStoreOptions {
+  name: string;
+  dialect: SqlDialect;
+  /** Prefix of every table and index name. @default "tickerq_" */
+  tablePrefix: string;
+  /** PostgreSQL schema holding the tables; null for the connection's default. */
+  schema: string | null;
+  /** Apply pending migrations at `init()`. @default true */
+  migrate: boolean;
+  /** Identifies the database for in-process signal delivery (file, server, tables). */
+  busKey: string;
+}
+
+export class SqlStore implements Store {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+  private readonly ctx: SqlContext;
+  private readonly options: SqlStoreOptions;
+  private initialised: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(options: SqlStoreOptions) {
+    this.options = options;
+    this.name = options.name;
+    this.capabilities = options.dialect.capabilities;
+    this.ctx = { dialect: options.dialect, t: tableNames(options.tablePrefix, options.schema) };
+  }
+
+  /** Applies pending migrations now, whatever `migrate` says; the CLI's entry point. */
+  async migrate(onProgress?: (message: string) => void): Promise<MigrateResult> {
+    await this.ctx.dialect.connect();
+    return migrate(this.ctx, this.options.tablePrefix, onProgress);
+  }
+
+  init(): Promise<void> {
+    this.initialised ??= (async () => {
+      await this.ctx.dialect.connect();
+      if (this.options.migrate) await migrate(this.ctx, this.options.tablePrefix);
+      else await checkSchema(this.ctx);
+      await this.ctx.dialect.listen?.((signal, origin) => {
+        if (origin !== PROCESS_ORIGIN) busPublish(this.options.busKey, signal);
+      });
+    })().catch((error: unknown) => {
+      this.initialised = null;
+      throw error;
+    });
+    return this.initialised;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ctx.dialect.close();
+  }
+
+  /** Delivers in this process at once, and to other processes when the dialect can. */
+  private async emit(signals: readonly StoreSignal[]): Promise<void> {
+    for (const signal of signals) {
+      busPublish(this.options.busKey, signal);
+      await this.ctx.dialect.broadcast?.(signal, PROCESS_ORIGIN).catch(() => {
+        // Other nodes also poll; a lost broadcast only delays them.
+      });
+    }
+  }
+
+  private async withSignals<T>(fn: (signals: StoreSignal[]) => Promise<T>): Promise<T> {
+    const signals: StoreSignal[] = [];
+    const result = await fn(signals);
+    await this.emit(signals);
+    return result;
+  }
+
+  async jobInsertMany({ jobs: batch, tx }: Parameters<Store["jobInsertMany"]>[0]): Promise<void> {
+    if (batch.length === 0) return;
+    const due = jobs.dueSignal(batch);
+    if (tx === undefined || tx === null) {
+      await jobs.jobInsert(this.ctx, batch, null);
+      if (due) await this.emit([due]);
+      return;
+    }
+    const caller = this.ctx.dialect.callerExecutor(tx);
+    await jobs.jobInsert(this.ctx, batch, caller);
+    if (!due) return;
+    if (this.ctx.dialect.broadcast) {
+      // NOTIFY inside the caller's transaction: it reaches every node, this one included, on commit.
+      await this.ctx.dialect.broadcast(due, "", caller);
+    } else {
+      // No commit hook here: wake local nodes now; if they look before the commit, their poll finds it.
+      busPublish(this.options.busKey, due);
+    }
+  }
+
+  jobGet({ id }: { id: string }) {
+    return jobs.jobGet(this.ctx, this.ctx.dialect.db, id);
+  }
+  jobList(query: Parameters<Store["jobList"]>[0]) {
+    return jobs.jobList(this.ctx, query);
+  }
+  jobCountByStatus(query: Parameters<Store["jobCountByStatus"]>[0]) {
+    return jobs.jobCountByStatus(this.ctx, query);
+  }
+  async jobUpdateIdle({ id, patch, now }: Parameters<Store["jobUpdateIdle"]>[0]) {
+    const result = await jobs.jobUpdateIdle(this.ctx, id, patch, now);
+    if (result.ok && result.job.executionTime) await this.emit([{ type: "due", at: result.job.executionTime }]);
+    return result;
+  }
+  async jobRequeue({ id, now }: { id: string; now: Date }) {
+    const result = await jobs.jobRequeue(this.ctx, id, now);
+    if (result.ok) await this.emit([{ type: "due", at: now }]);
+    return result;
+  }
+  jobDeleteMany({ ids }: { ids: readonly string[] }) {
+    return jobs.jobDeleteMany(this.ctx, ids);
+  }
+  jobNextDue() {
+    return jobs.jobNextDue(this.ctx);
+  }
+  jobClaimDue(params: Parameters<Store["jobClaimDue"]>[0]) {
+    return leases.jobClaimDue(this.ctx, params);
+  }
+  jobStartMany({ ids, nodeId, at }: Parameters<Store["jobStartMany"]>[0]) {
+    return this.withSignals((s) => leases.jobStartMany(this.ctx, ids, nodeId, at, s));
+  }
+  jobCompleteMany({ completions }: Parameters<Store["jobCompleteMany"]>[0]) {
+    return this.withSignals((s) => leases.jobCompleteMany(this.ctx, completions, s));
+  }
+  jobRelease({ ids, nodeId, now }: Parameters<Store["jobRelease"]>[0]) {
+    return this.withSignals((s) => leases.jobRelease(this.ctx, ids, nodeId, now, s));
+  }
+  jobCancel({ id, now }: { id: string; now: Date }) {
+    return this.withSignals((s) => leases.jobCancel(this.ctx, id, now, s));
+  }
+  jobCancelRequested({ nodeId }: { nodeId: string }) {
+    return jobs.jobCancelRequested(this.ctx, nodeId);
+  }
+  jobRunningCount({ cronTickerId, function: fn, excludeId }: Parameters<Store["jobRunningCount"]>[0]) {
+    return jobs.jobRunningCount(this.ctx, cronTickerId, fn, excludeId);
+  }
+  jobRecoverLeases(params: Parameters<Store["jobRecoverLeases"]>[0]) {
+    return this.withSignals((s) => leases.jobRecoverLeases(this.ctx, params, s));
+  }
+  jobPurge({ before, limit }: { before: Date; limit: number }) {
+    return jobs.jobPurge(this.ctx, before, limit);
+  }
+  attemptList({ jobId }: { jobId: string }) {
+    return jobs.attemptList(this.ctx, jobId);
+  }
+
+  cronTickerInsert({ cronTicker }: Parameters<Store["cronTickerInsert"]>[0]) {
+    return this.withSignals((s) => cron.cronTickerInsert(this.ctx, cronTicker, s));
+  }
+  cronTickerGet({ id }: { id: string }) {
+    return cron.cronTickerGet(this.ctx, this.ctx.dialect.db, id);
+  }
+  cronTickerList(query: Parameters<Store["cronTickerList"]>[0]) {
+    return cron.cronTickerList(this.ctx, query);
+  }
+  cronTickerUpdate({ id, patch, now }: Parameters<Store["cronTickerUpdate"]>[0]) {
+    return this.withSignals((s) => cron.cronTickerUpdate(this.ctx, id, patch, now, s));
+  }
+  cronTickerDelete({ id }: { id: string }) {
+    return this.withSignals((s) => cron.cronTickerDelete(this.ctx, id, s));
+  }
+  cronTickerSeed({ cronTickers, now }: Parameters<Store["cronTickerSeed"]>[0]) {
+    return this.withSignals((s) => cron.cronTickerSeed(this.ctx, cronTickers, now, s));
+  }
+  occurrenceInsertMany({ occurrences }: Parameters<Store["occurrenceInsertMany"]>[0]) {
+    return this.withSignals((s) => cron.occurrenceInsertMany(this.ctx, occurrences, s));
+  }
+
+  nodeHeartbeat({ nodeId, at, info }: Parameters<Store["nodeHeartbeat"]>[0]) {
+    return nodes.nodeHeartbeat(this.ctx, nodeId, at, info);
+  }
+  nodeList() {
+    return nodes.nodeList(this.ctx);
+  }
+  nodeSetPaused({ nodeId, paused }: { nodeId: string; paused: boolean }) {
+    return this.withSignals((s) => nodes.nodeSetPaused(this.ctx, nodeId, paused, s));
+  }
+  nodeRemove({ nodeId }: { nodeId: string }) {
+    return nodes.nodeRemove(this.ctx, nodeId);
+  }
+
+  signalPublish(signal: StoreSignal): Promise<void> {
+    return this.emit([signal]);
+  }
+  signalSubscribe(listener: (signal: StoreSignal) => void): () => void {
+    return busSubscribe(this.options.busKey, listener);
+  }
+}

@@ -1,0 +1,123 @@
+/** SQLite through better-sqlite3: one connection in WAL mode, write transactions as BEGIN IMMEDIATE. */
+
+import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
+import type { InsertResult, Kysely as KyselyType } from "kysely";
+import { Kysely, SqliteDialect, sql } from "kysely";
+import { TickerQError } from "../../errors.js";
+import type { SqlDialect } from "./dialect.js";
+import { isKyselyLike } from "./dialect.js";
+import type { Database } from "./schema.js";
+
+export interface SqliteConnectionOptions {
+  /** Database file, or ":memory:". */
+  filename: string;
+  /** An open better-sqlite3 database to use instead of opening `filename`. */
+  database?: BetterSqlite3.Database;
+  /** How long a writer waits for another process's write lock, in ms. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+async function openDatabase(options: SqliteConnectionOptions): Promise<BetterSqlite3.Database> {
+  const db = options.database ?? (await loadDriver(options.filename));
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+  if (options.filename !== ":memory:") db.pragma("journal_mode = WAL");
+  // NORMAL is durable across application crashes in WAL mode; only a power loss may drop the last commits.
+  db.pragma("synchronous = NORMAL");
+  return db;
+}
+
+async function loadDriver(filename: string): Promise<BetterSqlite3.Database> {
+  let Driver: typeof BetterSqlite3;
+  try {
+    Driver = (await import("better-sqlite3")).default;
+  } catch (error) {
+    throw new TickerQError(
+      "STORE_UNAVAILABLE",
+      "sqliteStore needs the better-sqlite3 package: npm install better-sqlite3",
+      { cause: error },
+    );
+  }
+  try {
+    return new Driver(filename);
+  } catch (error) {
+    throw new TickerQError(
+      "STORE_UNAVAILABLE",
+      `cannot open SQLite database ${JSON.stringify(filename)}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+}
+
+export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
+  let opened: BetterSqlite3.Database | undefined;
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({
+      database: async () => (opened = await openDatabase(options)),
+    }),
+  });
+
+  /** Holds Kysely's single connection for the whole transaction, so nothing interleaves. */
+  async function immediate<T>(fn: (tx: KyselyType<Database>) => Promise<T>): Promise<T> {
+    return db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (error) {
+        if (opened?.inTransaction) await sql`rollback`.execute(conn);
+        throw error;
+      }
+    });
+  }
+
+  return {
+    kind: "sqlite",
+    db,
+    capabilities: { signalsAcrossProcesses: false, callerTransactions: false, shared: options.filename !== ":memory:" },
+    columnTypes: { key: "text", longText: "text", millis: "integer", int: "integer" },
+    skipLocked: false,
+    async connect() {
+      await sql`select 1`.execute(db);
+    },
+    async writeTx(fn) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await immediate(fn);
+        } catch (error) {
+          // busy_timeout already waited; one more try covers a lock handed to another waiter.
+          if (!isBusy(error) || attempt >= 3) throw error;
+        }
+      }
+    },
+    migrationSession: (fn) => immediate(fn),
+    insertIgnoringDuplicates: (query) => query.orIgnore(),
+    upsert: (query, column, set) => query.onConflict((oc) => oc.column(column as any).doUpdateSet(set as any)),
+    insertedRows: (results: InsertResult[]) => results.reduce((n, r) => n + Number(r.numInsertedOrUpdatedRows ?? 0), 0),
+    isUniqueViolation(error) {
+      const code = (error as { code?: unknown })?.code;
+      return code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE";
+    },
+    callerExecutor(tx) {
+      if (isKyselyLike(tx)) return async (query) => void (await tx.executeQuery(query));
+      throw new TickerQError(
+        "INVALID_ARGUMENT",
+        "tx must be a Kysely transaction on the SQLite store; better-sqlite3 runs one transaction at a time, so enqueue after your own commits instead",
+      );
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+export function sqliteBusKey(filename: string, prefix: string): string {
+  return `sqlite:${filename === ":memory:" ? `memory:${randomUUID()}` : resolve(filename)}:${prefix}`;
+}

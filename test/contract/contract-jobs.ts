@@ -1,0 +1,265 @@
+/** Contract cases for storing, reading, listing, updating and deleting jobs. */
+
+import { expect, it } from "vitest";
+import { TICKER_STATUSES } from "../../src/lifecycle.js";
+import type { CurrentStore } from "./store-contract.js";
+import { at, claimAndStart, completion, newJob, nextSignal } from "./fixtures.js";
+
+export function jobsContract(get: CurrentStore): void {
+  it("init is idempotent", async () => {
+    await get().init();
+    expect(await get().jobNextDue()).toBeNull();
+  });
+
+  it("inserts jobs and reads them back with every field", async () => {
+    const store = get();
+    const job = newJob({
+      description: "welcome email",
+      request: '{"email":"a@b.c","name":"Ann \\u2603 ☃"}',
+      executionTime: at(1.234),
+      priority: "High",
+      retries: 3,
+      retryIntervals: [60, 0.5, 900],
+      createdAt: at(-10.001),
+    });
+    await store.jobInsertMany({ jobs: [job] });
+    const got = await store.jobGet({ id: job.id });
+    expect(got).toMatchObject({
+      id: job.id,
+      type: "TimeTicker",
+      function: "SendEmail",
+      description: "welcome email",
+      request: job.request,
+      executionTime: at(1.234),
+      status: "Idle",
+      priority: "High",
+      retries: 3,
+      retryIntervals: [60, 0.5, 900],
+      retryCount: 0,
+      lockHolder: null,
+      lockedAt: null,
+      executedAt: null,
+      elapsedMs: null,
+      exceptionMessage: null,
+      exceptionDetails: null,
+      parentId: null,
+      runCondition: null,
+      cronTickerId: null,
+      cancelRequested: false,
+      createdAt: at(-10.001),
+    });
+    expect(got?.updatedAt).toBeInstanceOf(Date);
+    expect(await store.jobGet({ id: "missing" })).toBeNull();
+  });
+
+  it("inserts a batch all or nothing: a duplicate id inserts none of it", async () => {
+    const store = get();
+    const existing = newJob();
+    await store.jobInsertMany({ jobs: [existing] });
+    const fresh = newJob();
+    await expect(store.jobInsertMany({ jobs: [fresh, newJob({ id: existing.id })] })).rejects.toThrow();
+    expect(await store.jobGet({ id: fresh.id })).toBeNull();
+    const twice = newJob();
+    await expect(store.jobInsertMany({ jobs: [twice, { ...twice }] })).rejects.toThrow();
+    expect(await store.jobGet({ id: twice.id })).toBeNull();
+    expect((await store.jobList({})).total).toBe(1);
+  });
+
+  it("inserts an empty batch as a no-op and a large batch whole", async () => {
+    const store = get();
+    await store.jobInsertMany({ jobs: [] });
+    const jobs = Array.from({ length: 1200 }, (_, i) => newJob({ executionTime: at(i) }));
+    await store.jobInsertMany({ jobs });
+    expect((await store.jobList({ limit: 1 })).total).toBe(1200);
+  });
+
+  it("signals due with the earliest executionTime inserted", async () => {
+    const store = get();
+    const due = nextSignal(store, (s) => (s.type === "due" ? s.at : undefined));
+    await store.jobInsertMany({ jobs: [newJob({ executionTime: at(50) }), newJob({ executionTime: at(7) })] });
+    expect(await due).toEqual(at(7));
+  });
+
+  it("lists with every filter, order and page", async () => {
+    const store = get();
+    const parent = newJob({ id: "p-1", function: "Parent", executionTime: at(10), description: "The Parent" });
+    const child = newJob({
+      id: "c-1",
+      function: "Child",
+      executionTime: null,
+      parentId: "p-1",
+      runCondition: "OnSuccess",
+    });
+    const a = newJob({
+      id: "a-1",
+      function: "Alpha",
+      executionTime: at(20),
+      description: "100%_off sale",
+      createdAt: at(-3),
+    });
+    const b = newJob({ id: "b-1", function: "Beta", executionTime: at(30), createdAt: at(-2) });
+    const occ = newJob({
+      id: "o-1",
+      type: "CronTickerOccurrence",
+      function: "Beta",
+      cronTickerId: "cron-1",
+      executionTime: at(40),
+      createdAt: at(-1),
+    });
+    await store.jobInsertMany({ jobs: [parent, child, a, b, occ] });
+    const ids = async (query: Parameters<typeof store.jobList>[0]) =>
+      (await store.jobList(query)).items.map((j) => j.id);
+
+    expect(await ids({})).toEqual(["o-1", "b-1", "a-1", "p-1", "c-1"]);
+    expect(await ids({ order: "asc" })).toEqual(["p-1", "a-1", "b-1", "o-1", "c-1"]);
+    expect(await ids({ type: "CronTickerOccurrence" })).toEqual(["o-1"]);
+    expect(await ids({ function: "Beta", order: "asc" })).toEqual(["b-1", "o-1"]);
+    expect(await ids({ cronTickerId: "cron-1" })).toEqual(["o-1"]);
+    expect(await ids({ parentId: null, order: "asc" })).toEqual(["p-1", "a-1", "b-1", "o-1"]);
+    expect(await ids({ parentId: "p-1" })).toEqual(["c-1"]);
+    expect(await ids({ from: at(20), to: at(40), order: "asc" })).toEqual(["a-1", "b-1"]);
+    expect(await ids({ search: "PARENT" })).toEqual(["p-1"]);
+    expect(await ids({ search: "%_off" })).toEqual(["a-1"]);
+    expect(await ids({ search: "_" })).toEqual(["a-1"]);
+    expect(await ids({ search: "b-" })).toEqual(["b-1"]);
+
+    await claimAndStart(store, "node-a", at(20));
+    expect(await ids({ status: "InProgress", order: "asc" })).toEqual(["p-1", "a-1"]);
+    expect(await ids({ status: ["Idle", "InProgress"], parentId: null, order: "asc" })).toEqual([
+      "p-1",
+      "a-1",
+      "b-1",
+      "o-1",
+    ]);
+    await store.jobCompleteMany({ completions: [completion("a-1", "node-a", "DueDone", at(21))] });
+    expect(await ids({ updatedSince: at(20.5) })).toEqual(["a-1"]);
+    expect(await ids({ orderBy: "updatedAt", order: "desc", limit: 1 })).toEqual(["a-1"]);
+
+    const page = await store.jobList({ order: "asc", limit: 2, offset: 1 });
+    expect(page.items.map((j) => j.id)).toEqual(["a-1", "b-1"]);
+    expect(page.total).toBe(5);
+    const filteredPage = await store.jobList({ parentId: null, limit: 1, offset: 0 });
+    expect(filteredPage.total).toBe(4);
+    expect(filteredPage.items).toHaveLength(1);
+    expect(await store.jobList({ offset: 10 })).toEqual({ items: [], total: 5 });
+  });
+
+  it("orders by createdAt", async () => {
+    const store = get();
+    await store.jobInsertMany({
+      jobs: [
+        newJob({ id: "x", createdAt: at(3) }),
+        newJob({ id: "y", createdAt: at(1) }),
+        newJob({ id: "z", createdAt: at(2) }),
+      ],
+    });
+    expect((await store.jobList({ orderBy: "createdAt", order: "asc" })).items.map((j) => j.id)).toEqual([
+      "y",
+      "z",
+      "x",
+    ]);
+    expect((await store.jobList({ orderBy: "createdAt" })).items.map((j) => j.id)).toEqual(["x", "z", "y"]);
+  });
+
+  it("counts by status, with every status present", async () => {
+    const store = get();
+    await store.jobInsertMany({
+      jobs: [newJob({ function: "A" }), newJob({ function: "A", executionTime: at(100) }), newJob({ function: "B" })],
+    });
+    await claimAndStart(store, "node-a", at(0));
+    const counts = await store.jobCountByStatus({});
+    expect(Object.keys(counts).sort()).toEqual([...TICKER_STATUSES].sort());
+    expect(counts).toMatchObject({ Idle: 1, InProgress: 2, Done: 0, Failed: 0 });
+    expect(await store.jobCountByStatus({ function: "A" })).toMatchObject({ Idle: 1, InProgress: 1 });
+    expect(await store.jobCountByStatus({ type: "CronTickerOccurrence" })).toMatchObject({ Idle: 0, InProgress: 0 });
+  });
+
+  it("updates an Idle job, and refuses one that is not Idle", async () => {
+    const store = get();
+    const job = newJob({ executionTime: at(100) });
+    const running = newJob({ executionTime: at(0) });
+    await store.jobInsertMany({ jobs: [job, running] });
+    await claimAndStart(store, "node-a", at(0));
+
+    const due = nextSignal(store, (s) => (s.type === "due" ? s.at : undefined));
+    const updated = await store.jobUpdateIdle({
+      id: job.id,
+      patch: {
+        executionTime: at(50),
+        request: '{"a":1}',
+        description: "d",
+        retries: 2,
+        retryIntervals: [1.5],
+        priority: "Low",
+      },
+      now: at(1),
+    });
+    expect(updated).toMatchObject({
+      ok: true,
+      job: {
+        executionTime: at(50),
+        request: '{"a":1}',
+        description: "d",
+        retries: 2,
+        retryIntervals: [1.5],
+        priority: "Low",
+        updatedAt: at(1),
+      },
+    });
+    expect(await due).toEqual(at(50));
+    expect(await store.jobGet({ id: job.id })).toMatchObject({ executionTime: at(50), priority: "Low" });
+
+    expect(await store.jobUpdateIdle({ id: running.id, patch: { description: "x" }, now: at(1) })).toEqual({
+      ok: false,
+      reason: "wrong-status",
+      status: "InProgress",
+    });
+    expect((await store.jobGet({ id: running.id }))?.description).toBeNull();
+    expect(await store.jobUpdateIdle({ id: "missing", patch: {}, now: at(1) })).toEqual({
+      ok: false,
+      reason: "not-found",
+    });
+  });
+
+  it("requeues a Failed, Cancelled or Skipped job as Idle due now, keeping its history", async () => {
+    const store = get();
+    const job = newJob({ retries: 0 });
+    const done = newJob();
+    await store.jobInsertMany({ jobs: [job, done] });
+    await claimAndStart(store, "node-a", at(0));
+    await store.jobCompleteMany({
+      completions: [
+        completion(job.id, "node-a", "Failed", at(1), { error: "boom" }),
+        completion(done.id, "node-a", "DueDone", at(1)),
+      ],
+    });
+    const result = await store.jobRequeue({ id: job.id, now: at(5) });
+    expect(result).toMatchObject({
+      ok: true,
+      job: { status: "Idle", executionTime: at(5), retryCount: 0, lockHolder: null },
+    });
+    expect(await store.attemptList({ jobId: job.id })).toHaveLength(1);
+    expect(await store.jobNextDue()).toEqual(at(5));
+    expect(await store.jobRequeue({ id: done.id, now: at(5) })).toEqual({
+      ok: false,
+      reason: "wrong-status",
+      status: "DueDone",
+    });
+    expect(await store.jobRequeue({ id: "missing", now: at(5) })).toEqual({ ok: false, reason: "not-found" });
+  });
+
+  it("deletes jobs with their descendants and history", async () => {
+    const store = get();
+    const parent = newJob({ id: "parent" });
+    const child = newJob({ id: "child", parentId: "parent", executionTime: null, runCondition: "OnSuccess" });
+    const grandchild = newJob({ id: "grandchild", parentId: "child", executionTime: null, runCondition: "OnSuccess" });
+    const other = newJob({ id: "other" });
+    await store.jobInsertMany({ jobs: [parent, child, grandchild, other] });
+    await claimAndStart(store, "node-a", at(0));
+    await store.jobCompleteMany({ completions: [completion("other", "node-a", "DueDone", at(1))] });
+    expect(await store.jobDeleteMany({ ids: ["parent", "other", "missing"] })).toBe(4);
+    expect((await store.jobList({})).total).toBe(0);
+    expect(await store.attemptList({ jobId: "other" })).toEqual([]);
+    expect(await store.jobDeleteMany({ ids: [] })).toBe(0);
+  });
+}

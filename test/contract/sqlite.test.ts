@@ -1,0 +1,25 @@
+/** Runs the store contract against SQLite: a fresh database file per test, deleted afterwards. */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "vitest";
+import { sqliteStore } from "../../src/sqlite.js";
+import { describeStoreContract } from "./store-contract.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tickerq-sqlite-contract-"));
+let counter = 0;
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeStoreContract("sqlite", async () => {
+  const filename = join(dir, `store-${++counter}.db`);
+  const store = sqliteStore({ filename, tablePrefix: "tq_" });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${filename}${suffix}`, { force: true });
+    },
+  };
+});
