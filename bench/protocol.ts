@@ -1,0 +1,38 @@
+/** The messages between the bench runner and a worker child process. */
+import type { ProducePlan, ProduceResult } from "./workloads/produce.js";
+
+export type ToChild =
+  | {
+      type: "jobs";
+      system: string;
+      variant: string;
+      concurrency: number;
+      /** Jobs to see started before the run counts as done. */
+      expected: number;
+      capMs: number;
+      /** Keep start − payload.t for every job (W3, W4). */
+      collect: boolean;
+      /** In-process stores only: added by the child, `seed` before the worker starts, `live` after. */
+      seed?: ProducePlan;
+      live?: ProducePlan;
+    }
+  | { type: "cron"; system: string }
+  | { type: "stop" };
+
+export type FromChild =
+  | { type: "ready"; at: number }
+  | { type: "progress"; count: number }
+  | {
+      type: "done";
+      count: number;
+      /** Before the worker started, and when every expected job was started and finished in the store. */
+      workerStartAt: number;
+      finishedAt: number;
+      timedOut: boolean;
+      rssBytes: number;
+      delays: number[];
+      produced: ProduceResult | null;
+    }
+  | { type: "tick"; scheduledFor: number; startedAt: number }
+  | { type: "stopped" }
+  | { type: "error"; message: string };

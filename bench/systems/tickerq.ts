@@ -1,0 +1,295 @@
+/**
+ * tickerq on each of its stores (memory, SQLite, PostgreSQL, MySQL/MariaDB), driven through
+ * its public API. Modules are imported by path at run time so the bench still runs, and
+ * says what is missing, while the engine or a store is not written yet.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { MYSQL_URI, PG_URL } from "../config.js";
+import { mysqlRecreateDatabase, mysqlServerVersion, pgQuery, pgServerVersion, pgUnavailable } from "../db.js";
+import type { Backend, BenchPayload, CronSettings, Producer, RunningWorker, System, WorkerSettings } from "./types.js";
+
+/** The slice of tickerq's public API the bench uses (DESIGN.md), kept structural on purpose. */
+interface TickerContextLike {
+  request: unknown;
+  scheduledFor: Date;
+}
+interface TickerQLike {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  timeTickers: {
+    add(job: { function: string; executionTime?: Date; request?: unknown }): Promise<unknown>;
+    addMany(jobs: Array<{ function: string; executionTime?: Date; request?: unknown }>): Promise<unknown>;
+  };
+}
+export interface StoreLike {
+  init(): Promise<void>;
+  close(): Promise<void>;
+  jobCountByStatus(params: Record<string, never>): Promise<Record<string, number>>;
+  jobClaimDue(params: {
+    nodeId: string;
+    now: Date;
+    until: Date;
+    limit: number;
+    longRunningLimit: number;
+  }): Promise<unknown[]>;
+}
+export interface CoreModule {
+  createTickerQ(options: {
+    functions: unknown[];
+    store: StoreLike;
+    maxConcurrency?: number;
+    nodeId?: string;
+    /** The bench opens and closes stores itself. */
+    closeStoreOnStop: false;
+  }): TickerQLike;
+  defineFunction(name: string, options: object, handler: (ctx: TickerContextLike) => unknown): unknown;
+  memoryStore(): StoreLike;
+}
+
+const SRC = new URL("../../src/", import.meta.url);
+export const PG_SCHEMA = "tickerq_bench";
+export const SQLITE_FILE = fileURLToPath(new URL("../.tmp/tickerq-bench.db", import.meta.url));
+const FUNCTION = "BenchJob";
+const CRON_FUNCTION = "BenchTick";
+
+async function importSrc<T>(file: string): Promise<T> {
+  return (await import(new URL(file, SRC).href)) as T;
+}
+
+/** Why `file` (and the core) cannot be used yet, or null. */
+async function missingModules(file: string | null, exportName: string | null): Promise<string | null> {
+  for (const [path, name] of [
+    ["index.ts", "createTickerQ"],
+    ...(file && exportName ? [[file, exportName]] : []),
+  ] as const) {
+    if (!existsSync(new URL(path, SRC))) return `src/${path} is not written yet`;
+    try {
+      const mod = await importSrc<Record<string, unknown>>(path.replace(/\.ts$/, ".js"));
+      if (typeof mod[name] !== "function") return `src/${path} does not export ${name} yet`;
+    } catch (error) {
+      return `src/${path} fails to load (${(error as Error).message.split("\n")[0]})`;
+    }
+  }
+  return null;
+}
+
+interface StoreSpec {
+  id: string;
+  backend: Backend;
+  /** The subpath module and its factory; null for the memory store (from index). */
+  module: string | null;
+  factory: string | null;
+  create(core: CoreModule): Promise<StoreLike>;
+  reset(): Promise<void>;
+  server(): Promise<string>;
+  serverUnavailable(): Promise<string | null>;
+}
+
+let memory: StoreLike | null = null;
+
+const STORES: StoreSpec[] = [
+  {
+    id: "tickerq-memory",
+    backend: "memory",
+    module: null,
+    factory: null,
+    // One store per process: the producer and the worker of an in-process run share it.
+    async create(core) {
+      memory ??= core.memoryStore();
+      return memory;
+    },
+    async reset() {
+      memory = null;
+    },
+    server: async () => "in process",
+    serverUnavailable: async () => null,
+  },
+  {
+    id: "tickerq-sqlite",
+    backend: "sqlite",
+    module: "sqlite.ts",
+    factory: "sqliteStore",
+    async create() {
+      await mkdir(fileURLToPath(new URL("../.tmp/", import.meta.url)), { recursive: true });
+      const mod = await importSrc<{ sqliteStore(options: { filename: string }): StoreLike }>("sqlite.js");
+      return mod.sqliteStore({ filename: SQLITE_FILE });
+    },
+    async reset() {
+      for (const suffix of ["", "-wal", "-shm"]) await rm(SQLITE_FILE + suffix, { force: true });
+    },
+    async server() {
+      const { default: Database } = await import("better-sqlite3");
+      const db = new Database(":memory:");
+      try {
+        return `SQLite ${(db.prepare("select sqlite_version() as v").get() as { v: string }).v}`;
+      } finally {
+        db.close();
+      }
+    },
+    serverUnavailable: async () => null,
+  },
+  {
+    id: "tickerq-pg",
+    backend: "postgres",
+    module: "postgres.ts",
+    factory: "postgresStore",
+    async create() {
+      const mod = await importSrc<{ postgresStore(options: { connectionString: string; schema?: string }): StoreLike }>(
+        "postgres.js",
+      );
+      return mod.postgresStore({ connectionString: PG_URL, schema: PG_SCHEMA });
+    },
+    async reset() {
+      await pgQuery(`drop schema if exists ${PG_SCHEMA} cascade`);
+    },
+    server: pgServerVersion,
+    serverUnavailable: pgUnavailable,
+  },
+  {
+    id: "tickerq-mysql",
+    backend: "mysql",
+    module: "mysql.ts",
+    factory: "mysqlStore",
+    async create() {
+      const mod = await importSrc<{ mysqlStore(options: { uri: string }): StoreLike }>("mysql.js");
+      return mod.mysqlStore({ uri: MYSQL_URI });
+    },
+    reset: mysqlRecreateDatabase,
+    server: mysqlServerVersion,
+    async serverUnavailable() {
+      try {
+        await mysqlServerVersion();
+        return null;
+      } catch (error) {
+        return `MySQL/MariaDB at 127.0.0.1:3306 unreachable (${(error as Error).message})`;
+      }
+    },
+  },
+];
+
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function systemFor(spec: StoreSpec): System {
+  const core = () => importSrc<CoreModule>("index.js");
+  return {
+    id: spec.id,
+    family: "tickerq",
+    backend: spec.backend,
+    inProcess: spec.backend === "memory",
+    variants: { drain: ["default"], precision: ["default"] },
+    variantNotes: { default: "concurrency c = maxConcurrency option; default timings" },
+
+    async unavailable() {
+      return (await missingModules(spec.module, spec.factory)) ?? (await spec.serverUnavailable());
+    },
+
+    async versions() {
+      const { readFile } = await import("node:fs/promises");
+      const manifest = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
+        version: string;
+      };
+      return { tickerq: `${manifest.version} (this tree)`, server: await spec.server() };
+    },
+
+    reset: spec.reset,
+
+    async producer(): Promise<Producer> {
+      const mod = await core();
+      const store = await spec.create(mod);
+      // A producer registers the function but never starts: it only writes tickers.
+      await store.init();
+      const tq = mod.createTickerQ({
+        functions: [mod.defineFunction(FUNCTION, {}, () => undefined)],
+        store,
+        closeStoreOnStop: false,
+      });
+      const toJob = (item: { payload: BenchPayload; runAt?: number }) => ({
+        function: FUNCTION,
+        request: item.payload,
+        ...(item.runAt === undefined ? {} : { executionTime: new Date(item.runAt) }),
+      });
+      return {
+        async add(item) {
+          await tq.timeTickers.add(toJob(item));
+        },
+        async addMany(items) {
+          await tq.timeTickers.addMany(items.map(toJob));
+        },
+        async close() {
+          await tq.stop();
+          // The memory store lives on for the worker in the same process.
+          if (spec.backend !== "memory") await store.close();
+        },
+      };
+    },
+
+    async worker(settings: WorkerSettings): Promise<RunningWorker> {
+      const mod = await core();
+      const store = await spec.create(mod);
+      const handler = (ctx: TickerContextLike) => {
+        settings.onJob(ctx.request as BenchPayload, now());
+      };
+      const tq = mod.createTickerQ({
+        functions: [mod.defineFunction(FUNCTION, {}, handler)],
+        store,
+        maxConcurrency: settings.concurrency,
+        nodeId: `bench-${process.pid}`,
+        closeStoreOnStop: false,
+      });
+      await tq.start();
+      return {
+        async unfinished() {
+          const counts = await store.jobCountByStatus({});
+          return (counts.Idle ?? 0) + (counts.Queued ?? 0) + (counts.InProgress ?? 0);
+        },
+        async stop() {
+          await tq.stop();
+          if (spec.backend !== "memory") await store.close();
+        },
+      };
+    },
+
+    async cron(settings: CronSettings): Promise<RunningWorker> {
+      const mod = await core();
+      const store = await spec.create(mod);
+      const tick = mod.defineFunction(CRON_FUNCTION, { cron: "* * * * * *" }, (ctx) => {
+        settings.onTick(ctx.scheduledFor.getTime(), now());
+      });
+      const tq = mod.createTickerQ({
+        functions: [tick],
+        store,
+        maxConcurrency: 10,
+        nodeId: `bench-cron-${process.pid}`,
+        closeStoreOnStop: false,
+      });
+      await tq.start();
+      return {
+        async unfinished() {
+          return 0;
+        },
+        async stop() {
+          await tq.stop();
+          if (spec.backend !== "memory") await store.close();
+        },
+      };
+    },
+  };
+}
+
+export const tickerqSystems: System[] = STORES.map(systemFor);
+
+/** The engine module and a fresh store of `systemId`, for workloads that time the store itself (W6). */
+export async function openTickerq(
+  systemId: string,
+): Promise<{ core: CoreModule; store: StoreLike; functionName: string }> {
+  const spec = STORES.find((s) => s.id === systemId);
+  if (!spec) throw new Error(`no tickerq store ${systemId}`);
+  const core = await importSrc<CoreModule>("index.js");
+  const store = await spec.create(core);
+  await store.init();
+  return { core, store, functionName: FUNCTION };
+}

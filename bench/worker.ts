@@ -1,0 +1,92 @@
+/**
+ * The worker child process: runs one system's worker (or cron node) under the runner's
+ * orders over IPC, so that its RSS and CPU are its own.
+ */
+import type { FromChild, ToChild } from "./protocol.js";
+import { loadSystem } from "./systems/load.js";
+import type { RunningWorker } from "./systems/types.js";
+import { epochNow, produce, type ProduceResult } from "./workloads/produce.js";
+
+const PROGRESS_MS = 500;
+const UNFINISHED_POLL_MS = 20;
+
+function send(message: FromChild): void {
+  process.send?.(message);
+}
+
+let running: RunningWorker | null = null;
+
+async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void> {
+  const system = await loadSystem(order.system);
+  if (order.seed) await produce(await system.producer(), order.seed).then(() => undefined);
+  let count = 0;
+  const delays: number[] = [];
+  let allStarted!: () => void;
+  const started = new Promise<void>((resolve) => (allStarted = resolve));
+  const workerStartAt = epochNow();
+  running = await system.worker({
+    concurrency: order.concurrency,
+    variant: order.variant,
+    onJob(payload, startedAt) {
+      count += 1;
+      if (order.collect) delays.push(startedAt - payload.t);
+      if (count === order.expected) allStarted();
+    },
+  });
+  send({ type: "ready", at: epochNow() });
+  const progress = setInterval(() => send({ type: "progress", count }), PROGRESS_MS);
+  const deadline = workerStartAt + order.capMs;
+  let produced: ProduceResult | null = null;
+  const live = order.live ? system.producer().then(async (p) => (produced = await produce(p, order.live!))) : null;
+
+  let timedOut = false;
+  const cap = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - epochNow())).unref());
+  await Promise.race([started, cap.then(() => (timedOut = true))]);
+  // All started is not all done: wait until the completions are written too.
+  while (!timedOut && (await running.unfinished()) > 0) {
+    if (epochNow() > deadline) timedOut = true;
+    else await new Promise((resolve) => setTimeout(resolve, UNFINISHED_POLL_MS));
+  }
+  const finishedAt = epochNow();
+  clearInterval(progress);
+  if (live) await live;
+  send({
+    type: "done",
+    count,
+    workerStartAt,
+    finishedAt,
+    timedOut,
+    rssBytes: process.memoryUsage().rss,
+    delays,
+    produced,
+  });
+}
+
+async function runCron(system: string): Promise<void> {
+  running = await (
+    await loadSystem(system)
+  ).cron!({
+    onTick(scheduledFor, startedAt) {
+      send({ type: "tick", scheduledFor, startedAt });
+    },
+  });
+  send({ type: "ready", at: epochNow() });
+}
+
+process.on("message", (message: ToChild) => {
+  const fail = (error: unknown) => {
+    send({ type: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  };
+  if (message.type === "jobs") runJobs(message).catch(fail);
+  else if (message.type === "cron") runCron(message.system).catch(fail);
+  else if (message.type === "stop") {
+    const stopping = running ? running.stop() : Promise.resolve();
+    // The child must end even if a system's stop() hangs.
+    setTimeout(() => process.exit(0), 10_000).unref();
+    stopping.catch(fail).finally(() => {
+      send({ type: "stopped" });
+      process.disconnect?.();
+      setTimeout(() => process.exit(0), 200).unref();
+    });
+  }
+});

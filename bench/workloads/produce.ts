@@ -1,0 +1,43 @@
+/** How jobs are added in each workload, shared by the parent and (for in-process stores) the worker child. */
+import type { EnqueueItem, Producer } from "../systems/types.js";
+
+export type ProducePlan =
+  /** W2 and W6: `count` jobs due now, added through the bulk path in slices of `batch`. */
+  | { kind: "bulk"; count: number; batch: number }
+  /** W3: `count` jobs added one by one, as fast as the producer goes, each stamped with its add time. */
+  | { kind: "stream"; count: number }
+  /** W4: one job per offset, due that many ms after the add, added in one bulk call. */
+  | { kind: "due"; offsetsMs: number[] };
+
+export interface ProduceResult {
+  added: number;
+  startedAt: number;
+  finishedAt: number;
+}
+
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export async function produce(producer: Producer, plan: ProducePlan): Promise<ProduceResult> {
+  const startedAt = epochNow();
+  switch (plan.kind) {
+    case "bulk":
+      for (let from = 0; from < plan.count; from += plan.batch) {
+        const slice: EnqueueItem[] = [];
+        for (let seq = from; seq < Math.min(plan.count, from + plan.batch); seq += 1)
+          slice.push({ payload: { seq, t: 0 } });
+        await producer.addMany(slice);
+      }
+      return { added: plan.count, startedAt, finishedAt: epochNow() };
+    case "stream":
+      for (let seq = 0; seq < plan.count; seq += 1) await producer.add({ payload: { seq, t: epochNow() } });
+      return { added: plan.count, startedAt, finishedAt: epochNow() };
+    case "due": {
+      const base = Date.now();
+      const items = plan.offsetsMs.map((offset, seq) => ({ payload: { seq, t: base + offset }, runAt: base + offset }));
+      await producer.addMany(items);
+      return { added: items.length, startedAt, finishedAt: epochNow() };
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/** W2 drain: a queue of due jobs emptied by one worker process; jobs/s and the worker's RSS. */
+import { drainRun, timeoutNote } from "./drain-run.js";
+import { label, type Measurement, type Workload } from "./types.js";
+
+export const w2Drain: Workload = {
+  id: "W2",
+  title: "drain",
+  metrics: [
+    { key: "rate", label: "jobs/s", digits: 0 },
+    { key: "rss", label: "worker RSS MB", digits: 0 },
+  ],
+  settings: (s) =>
+    `${s.w2Jobs.toLocaleString("en")} due jobs queued in bulk, then one worker child process drains them at ` +
+    `concurrency ${s.w2Concurrency.join(" and ")}; timed from the worker's start until every job has started and ` +
+    `no job is left unfinished in the store (cap ${s.w2CapMs / 1000} s); RSS of the worker process at the end`,
+  applies: () => true,
+  async run(system, ctx): Promise<Measurement[]> {
+    const rows: Measurement[] = [];
+    for (const concurrency of ctx.sizes.w2Concurrency) {
+      for (const variant of system.variants.drain) {
+        if (rows.length > 0) await system.reset();
+        const expected = ctx.sizes.w2Jobs;
+        const result = await drainRun(
+          {
+            system,
+            variant,
+            concurrency,
+            expected,
+            capMs: ctx.sizes.w2CapMs,
+            collect: false,
+            seed: { kind: "bulk", count: expected, batch: 1_000 },
+            tag: `${label(system, variant)} c=${concurrency}`,
+          },
+          ctx,
+        );
+        const rate = (result.count * 1000) / (result.finishedAt - result.workerStartAt);
+        const rss = result.rssBytes / 2 ** 20;
+        ctx.log(`${label(system, variant)} c=${concurrency}: ${rate.toFixed(0)} jobs/s, RSS ${rss.toFixed(0)} MB`);
+        const note = timeoutNote(result, expected, ctx.sizes.w2CapMs);
+        rows.push({
+          system: label(system, variant),
+          case: `c=${concurrency}`,
+          values: { rate, rss },
+          ...(note ? { note } : {}),
+        });
+      }
+    }
+    return rows;
+  },
+};
