@@ -1,0 +1,169 @@
+/** API routes for jobs: time tickers and cron occurrences, their detail, actions and bulk actions. */
+
+import { Hono } from "hono";
+import type { TickerQ } from "../tickerq.js";
+import type { JobQuery } from "../store/contract.js";
+import { HttpError, notFound } from "./http-errors.js";
+import { jsonBody, queryDate, queryEnum, queryInt, queryStatuses } from "./query.js";
+import { attemptView, jobView } from "./views.js";
+
+type AnyTickerQ = TickerQ<any>;
+
+const BULK_ACTIONS = ["delete", "retry", "cancel"] as const;
+
+export function jobRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
+  const app = new Hono();
+  const now = () => tq.options.clock.now();
+
+  app.get("/", async (c) => {
+    const query: JobQuery = {
+      type: queryEnum(c, "type", ["TimeTicker", "CronTickerOccurrence"] as const) ?? "TimeTicker",
+      status: queryStatuses(c),
+      function: c.req.query("function") || undefined,
+      cronTickerId: c.req.query("cronTickerId") || undefined,
+      from: queryDate(c, "from"),
+      to: queryDate(c, "to"),
+      search: c.req.query("search")?.trim() || undefined,
+      orderBy: queryEnum(c, "orderBy", ["executionTime", "updatedAt", "createdAt"] as const),
+      order: queryEnum(c, "order", ["asc", "desc"] as const),
+      limit: queryInt(c, "limit", 50, 1, 500),
+      offset: queryInt(c, "offset", 0, 0, 10_000_000),
+    };
+    const parentId = c.req.query("parentId");
+    if (parentId !== undefined && parentId !== "") query.parentId = parentId;
+    else if (c.req.query("topLevel") === "1") query.parentId = null;
+    const page = await tq.store.jobList(query);
+    // Children counts let the list draw its tree without loading every subtree up front.
+    const childCounts = await Promise.all(
+      page.items.map((job) => tq.store.jobList({ parentId: job.id, limit: 1 }).then((p) => p.total)),
+    );
+    return c.json({
+      items: page.items.map((job, i) => ({ ...jobView(job), childCount: childCounts[i] })),
+      total: page.total,
+    });
+  });
+
+  app.get("/:id", async (c) => {
+    const id = c.req.param("id");
+    const job = await tq.store.jobGet({ id });
+    if (!job) throw notFound("job", id);
+    const [attempts, children, parent, cron] = await Promise.all([
+      tq.store.attemptList({ jobId: id }),
+      tq.store.jobList({ parentId: id, limit: 200, orderBy: "createdAt", order: "asc" }),
+      job.parentId ? tq.store.jobGet({ id: job.parentId }) : null,
+      job.cronTickerId ? tq.store.cronTickerGet({ id: job.cronTickerId }) : null,
+    ]);
+    return c.json({
+      job: jobView(job),
+      attempts: attempts.map(attemptView),
+      children: children.items.map(jobView),
+      parent: parent && { id: parent.id, function: parent.function, status: parent.status },
+      cronTicker: cron && { id: cron.id, function: cron.function, expression: cron.expression },
+    });
+  });
+
+  app.post("/", async (c) => {
+    const body = await jsonBody(c);
+    const ticker = await tq.timeTickers.add(body as never);
+    onChange();
+    return c.json({ job: jobView(ticker) }, 201);
+  });
+
+  app.patch("/:id", async (c) => {
+    const id = c.req.param("id");
+    const body = await jsonBody(c);
+    const patch: Record<string, unknown> = {};
+    if (body.executionTime !== undefined) {
+      const at = new Date(body.executionTime as string);
+      if (typeof body.executionTime === "string" && !Number.isNaN(at.getTime()) && at.getTime() < now()) {
+        throw new HttpError(
+          400,
+          "INVALID_ARGUMENT",
+          `executionTime must not be in the past; got ${at.toISOString()}`,
+          "executionTime",
+        );
+      }
+      patch.executionTime = body.executionTime;
+    }
+    if ("request" in body) patch.request = body.request;
+    if (body.description !== undefined) patch.description = body.description;
+    const job = await tq.store.jobGet({ id });
+    if (!job) throw notFound("job", id);
+    if (job.type !== "TimeTicker")
+      throw new HttpError(409, "INVALID_STATE", `job ${id} is a cron occurrence; edit its cron ticker instead`);
+    const updated = await tq.timeTickers.update(id, patch);
+    onChange();
+    return c.json({ job: jobView(updated) });
+  });
+
+  app.delete("/:id", async (c) => {
+    const id = c.req.param("id");
+    const deleted = await tq.store.jobDeleteMany({ ids: [id] });
+    if (deleted === 0) throw notFound("job", id);
+    onChange();
+    return c.json({ deleted });
+  });
+
+  app.post("/:id/retry", async (c) => {
+    const job = await tq.retry(c.req.param("id"));
+    return c.json({ job: jobView(job) });
+  });
+
+  app.post("/:id/run-now", async (c) => {
+    const job = await tq.runNow(c.req.param("id"));
+    return c.json({ job: jobView(job) });
+  });
+
+  app.post("/:id/cancel", async (c) => {
+    const id = c.req.param("id");
+    const result = await tq.cancel(id);
+    if (result === "not-found") throw notFound("job", id);
+    if (result === "final") throw new HttpError(409, "INVALID_STATE", `job ${id} has already ended`);
+    return c.json({ result });
+  });
+
+  app.post("/bulk", async (c) => {
+    const body = await jsonBody(c);
+    const action = body.action as (typeof BULK_ACTIONS)[number];
+    if (!BULK_ACTIONS.includes(action)) {
+      throw new HttpError(
+        400,
+        "INVALID_ARGUMENT",
+        `action must be one of ${BULK_ACTIONS.join(", ")}; got ${JSON.stringify(body.action)}`,
+        "action",
+      );
+    }
+    const ids = body.ids;
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      ids.length > 1000 ||
+      !ids.every((id) => typeof id === "string" && id !== "")
+    ) {
+      throw new HttpError(400, "INVALID_ARGUMENT", "ids must be an array of 1 to 1000 job ids", "ids");
+    }
+    if (action === "delete") {
+      const deleted = await tq.store.jobDeleteMany({ ids });
+      onChange();
+      return c.json({ action, succeeded: deleted, failed: [] });
+    }
+    const failed: { id: string; message: string }[] = [];
+    let succeeded = 0;
+    for (const id of ids as string[]) {
+      try {
+        if (action === "retry") await tq.retry(id);
+        else {
+          const result = await tq.cancel(id);
+          if (result === "not-found" || result === "final")
+            throw new Error(result === "final" ? "already ended" : "not found");
+        }
+        succeeded++;
+      } catch (error) {
+        failed.push({ id, message: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return c.json({ action, succeeded, failed });
+  });
+
+  return app;
+}

@@ -1,0 +1,114 @@
+/**
+ * createDashboard: the dashboard as one web-standard handler (a Hono app) under a base path:
+ * the UI's files, the JSON API under {basePath}/api and the live stream. Adapters mount it
+ * in node:http, Express, Fastify and Hono.
+ */
+
+import { Hono } from "hono";
+import type { TickerQ } from "../tickerq.js";
+import { TickerQError } from "../errors.js";
+import { authenticator, requireAuth, requireSafeAction, type DashboardAuth } from "./auth.js";
+import { errorResponse } from "./http-errors.js";
+import { jobRoutes } from "./api-jobs.js";
+import { cronRoutes } from "./api-cron.js";
+import { systemRoutes } from "./api-system.js";
+import { LiveHub, type LiveOptions } from "./live.js";
+import { AssetStore } from "./assets.js";
+
+export interface DashboardOptions {
+  /** Where the dashboard lives, e.g. "/tickerq". @default "" (the root) */
+  basePath?: string;
+  /** Required: how requests authenticate. `{ type: "none" }` opts in to an open dashboard. */
+  auth: DashboardAuth;
+  /** Show everything, change nothing: actions are hidden in the UI and refused (403). @default false */
+  readOnly?: boolean;
+  /** Live stream timings. */
+  live?: LiveOptions;
+  /** Where the built UI is. @default the assets folder next to this module */
+  assetsDir?: string;
+}
+
+export interface Dashboard {
+  /** The normalised base path ("" or "/something"). */
+  readonly basePath: string;
+  /** The Hono app; routes include the base path. */
+  readonly app: Hono;
+  /** The web-standard handler. `env` carries Node's request for the auth hook. */
+  fetch(request: Request, env?: unknown): Response | Promise<Response>;
+  /** Whether a request path belongs to the dashboard. */
+  matches(pathname: string): boolean;
+  /** Ends open live streams and stops polling. */
+  close(): void;
+}
+
+type AnyTickerQ = TickerQ<any>;
+
+export function normaliseBasePath(basePath: string | undefined): string {
+  const base = (basePath ?? "").trim();
+  if (base === "" || base === "/") return "";
+  if (!/^\/[\w\-./~]*$/.test(base) || base.includes("//") || base.includes("..")) {
+    throw new TickerQError(
+      "INVALID_ARGUMENT",
+      `basePath must be a path like "/tickerq"; got ${JSON.stringify(basePath)}`,
+    );
+  }
+  return base.replace(/\/+$/, "");
+}
+
+export function createDashboard(tq: AnyTickerQ, options: DashboardOptions): Dashboard {
+  if (!tq || typeof tq !== "object" || !("timeTickers" in tq)) {
+    throw new TickerQError("INVALID_ARGUMENT", "createDashboard(tq, options) needs a TickerQ from createTickerQ()");
+  }
+  if (typeof options !== "object" || options === null)
+    throw new TickerQError("INVALID_ARGUMENT", "createDashboard(tq, options) needs an options object");
+  const base = normaliseBasePath(options.basePath);
+  const auth = authenticator(options.auth);
+  const readOnly = options.readOnly ?? false;
+  const hub = new LiveHub(tq, options.live);
+  const assets = new AssetStore(options.assetsDir);
+  const changed = () => hub.nudge();
+
+  const api = new Hono();
+  api.use("*", async (c, next) => {
+    await next();
+    c.header("cache-control", "no-store");
+    c.header("x-content-type-options", "nosniff");
+  });
+  api.use("*", requireAuth(auth));
+  api.use("*", requireSafeAction(readOnly));
+  api.get("/stream", (c) => hub.stream(c.req.raw.signal));
+  api.route("/jobs", jobRoutes(tq, changed));
+  api.route("/cron", cronRoutes(tq, changed));
+  api.route("/", systemRoutes(tq, { readOnly, auth: auth.kind, authHeader: auth.header }, changed));
+  api.all("*", (c) =>
+    c.json(
+      { error: { code: "NOT_FOUND", message: `no API route ${c.req.method} ${new URL(c.req.url).pathname}` } },
+      404,
+    ),
+  );
+  api.onError((error, c) => {
+    const response = errorResponse(c, error);
+    if (response.status === 500) tq.events.emit("error", { error, during: "dashboard", nodeId: tq.nodeId });
+    return response;
+  });
+
+  const app = new Hono();
+  app.route(`${base}/api`, api);
+  const serve = async (name: string) => {
+    const asset = await assets.get(name);
+    if (!asset) return new Response("not found", { status: 404 });
+    return new Response(asset.body as BodyInit, { headers: asset.headers });
+  };
+  if (base !== "") app.get(base, (c) => c.redirect(`${base}/`, 301));
+  app.get(`${base}/`, () => serve("index.html"));
+  app.get(`${base}/assets/:file`, (c) => serve(`assets/${c.req.param("file")}`));
+  app.notFound((c) => c.text("not found", 404));
+
+  return {
+    basePath: base,
+    app,
+    fetch: (request, env) => app.fetch(request, env as object),
+    matches: (pathname) => pathname === base || pathname.startsWith(`${base}/`),
+    close: () => hub.close(),
+  };
+}

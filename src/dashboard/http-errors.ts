@@ -1,0 +1,67 @@
+/** Turns engine errors into HTTP answers: status, stable code, message and the field at fault. */
+
+import type { Context } from "hono";
+import { TickerQError } from "../errors.js";
+
+export interface ApiError {
+  code: string;
+  message: string;
+  /** The input field the message is about (e.g. "expression", "children[0].function"), for forms. */
+  field?: string;
+}
+
+/** An error raised by the dashboard itself with its HTTP status. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+const STATUS_BY_CODE: Record<string, 400 | 404 | 409 | 413> = {
+  INVALID_ARGUMENT: 400,
+  INVALID_CRON: 400,
+  INVALID_TIME_ZONE: 400,
+  UNKNOWN_FUNCTION: 400,
+  INVALID_REQUEST: 400,
+  REQUEST_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  INVALID_STATE: 409,
+};
+
+/** Engine messages start with the field they name ("executionTime must be …"); forms use it. */
+function fieldOf(message: string): string | undefined {
+  const match = /^([A-Za-z_$][\w$]*(?:\[\d+\]|\.[A-Za-z_$][\w$]*)*)/.exec(message);
+  return match?.[1];
+}
+
+export function toApiError(error: unknown): { status: number; body: { error: ApiError } } | null {
+  if (error instanceof HttpError) {
+    const body: ApiError = { code: error.code, message: error.message };
+    if (error.field) body.field = error.field;
+    return { status: error.status, body: { error: body } };
+  }
+  if (error instanceof TickerQError && STATUS_BY_CODE[error.code]) {
+    const body: ApiError = { code: error.code, message: error.message };
+    const field =
+      STATUS_BY_CODE[error.code] === 400 || error.code === "REQUEST_TOO_LARGE" ? fieldOf(error.message) : undefined;
+    if (field) body.field = field;
+    return { status: STATUS_BY_CODE[error.code]!, body: { error: body } };
+  }
+  return null;
+}
+
+/** The answer for any thrown error; unknown errors become a 500 without internals. */
+export function errorResponse(c: Context, error: unknown): Response {
+  const known = toApiError(error);
+  if (known) return c.json(known.body, known.status as 400);
+  return c.json({ error: { code: "INTERNAL", message: "internal error; see the server log" } }, 500);
+}
+
+export function notFound(what: string, id: string): HttpError {
+  return new HttpError(404, "NOT_FOUND", `${what} ${JSON.stringify(id)} does not exist`);
+}

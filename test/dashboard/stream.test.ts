@@ -1,0 +1,57 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeNode, readEvents, setup } from "./helpers.js";
+
+let t: Awaited<ReturnType<typeof setup>>;
+beforeEach(async () => {
+  t = await setup({ live: { pollIntervalMs: 100 } });
+});
+afterEach(() => t.close());
+
+const open = () =>
+  t.dashboard.fetch(new Request("http://test/jobs/api/stream", { headers: { "x-tickerq-request": "1" } }));
+
+describe("live stream", () => {
+  it("greets, then sends counts and nodes", async () => {
+    const events = await readEvents(await open(), (event) => event === "nodes");
+    expect(events[0]).toMatchObject({ event: "hello", data: { nodeId: "node-a" } });
+    expect(events.find((e) => e.event === "counts")?.data.time).toMatchObject({ Idle: 0 });
+    expect(events.find((e) => e.event === "nodes")?.data[0]).toMatchObject({ nodeId: "node-a", alive: true });
+  });
+
+  it("shows a job added by another node on the same store within a second", async () => {
+    const other = makeNode({ store: t.tq.store, clock: t.clock, nodeId: "node-b" });
+    const response = await open();
+    const id = "added-by-node-b";
+    const arrived = readEvents(response, (event, data) => event === "jobs" && data.some((c: any) => c.id === id), 2000);
+    const started = Date.now();
+    await other.tq.timeTickers.add({
+      id,
+      function: "SendEmail",
+      request: { email: "x@y" },
+      executionTime: new Date("2030-06-01T00:00:00Z"),
+    });
+    const events = await arrived;
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(events.at(-1)!.data.find((c: any) => c.id === id)).toMatchObject({ status: "Idle", function: "SendEmail" });
+  });
+
+  it("pushes this node's changes and new counts after an action", async () => {
+    const response = await open();
+    const done = readEvents(response, (event, data) => event === "counts" && data.time.Failed === 1, 2000);
+    await t.api.post("/jobs", { function: "Explode" });
+    await t.runDue();
+    const events = await done;
+    expect(events.some((e) => e.event === "jobs" && e.data.some((c: any) => c.status === "Failed"))).toBe(true);
+  });
+
+  it("stops polling when the last client leaves and ends streams on close", async () => {
+    const response = await open();
+    await readEvents(response, (event) => event === "hello");
+    const second = await open();
+    t.dashboard.close();
+    const reader = second.body!.getReader();
+    let result = await reader.read();
+    while (!result.done) result = await reader.read();
+    expect(result.done).toBe(true);
+  });
+});
