@@ -461,7 +461,15 @@ class MemoryStore implements Store {
     for (const child of this.jobs.values()) {
       if (child.parentId !== job.id || child.status !== "Idle" || child.executionTime !== null) continue;
       if (child.runCondition && childRuns(child.runCondition, status)) this.activate(child, at);
-      else this.finish(child, "Skipped", at);
+      else this.skipSubtree(child, at);
+    }
+  }
+
+  /** A child whose condition is not met never runs, so neither does anything below it. */
+  private skipSubtree(job: JobRecord, at: Date): void {
+    Object.assign(job, { status: "Skipped", updatedAt: at });
+    for (const child of this.jobs.values()) {
+      if (child.parentId === job.id && child.status === "Idle") this.skipSubtree(child, at);
     }
   }
 
