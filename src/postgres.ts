@@ -1,0 +1,61 @@
+/** `tickerq/postgres`: the PostgreSQL store (node-postgres), with LISTEN/NOTIFY wake-ups across nodes. */
+
+import type { Kysely } from "kysely";
+import type { Pool } from "pg";
+import { TickerQError } from "./errors.js";
+import type { SqlStoreHandle } from "./sqlite.js";
+import { postgresDialect } from "./store/sql/postgres-dialect.js";
+import { checkIdentifier } from "./store/sql/schema.js";
+import { SqlStore } from "./store/sql/sql-store.js";
+
+/** Where the store connects: a URL (it owns the pool), your pool, or your Kysely instance. */
+export type PostgresConnection =
+  | { connectionString: string }
+  | { pool: Pool }
+  /** With only a Kysely instance there is no connection to LISTEN on; pass `pool` too for cross-node signals. */
+  | { kysely: Kysely<any>; pool?: Pool };
+
+export interface PostgresStoreOptions {
+  /** Schema for the tables, created if missing. @default the connection's search_path (usually "public") */
+  schema?: string;
+  /** Prefix of every table and index. @default "tickerq_" */
+  tablePrefix?: string;
+  /** Create or upgrade the tables at `init()`. With false, `init()` only checks the schema version. @default true */
+  migrate?: boolean;
+  /** Give up connecting after this many ms (connection string only). @default 5000 */
+  connectTimeoutMs?: number;
+  /** Pool size when the store creates the pool. @default 10 */
+  poolSize?: number;
+}
+
+/**
+ * A PostgreSQL store. `jobInsertMany({ tx })` accepts your pg client inside BEGIN or a Kysely
+ * transaction, so jobs commit or roll back with your data; its NOTIFY goes out on commit.
+ */
+export function postgresStore(
+  connection: PostgresConnection & PostgresStoreOptions,
+  options: PostgresStoreOptions = {},
+): SqlStoreHandle {
+  const merged = { ...connection, ...options };
+  const source = connection as { connectionString?: string; pool?: Pool; kysely?: Kysely<any> };
+  if (!source.connectionString && !source.pool && !source.kysely) {
+    throw new TickerQError("INVALID_ARGUMENT", "postgresStore needs connectionString, pool or kysely; got none");
+  }
+  const tablePrefix = checkIdentifier("tablePrefix", merged.tablePrefix ?? "tickerq_", true);
+  const schema = merged.schema === undefined ? null : checkIdentifier("schema", merged.schema, false);
+  const dialect = postgresDialect({
+    ...source,
+    schema,
+    tablePrefix,
+    connectTimeoutMs: merged.connectTimeoutMs ?? 5000,
+    poolSize: merged.poolSize ?? 10,
+  });
+  return new SqlStore({
+    name: "postgres",
+    dialect,
+    tablePrefix,
+    schema,
+    migrate: merged.migrate ?? true,
+    busKey: dialect.busKey,
+  });
+}

@@ -1,0 +1,25 @@
+/** Runs the store contract against PostgreSQL: a fresh schema per test, dropped afterwards. */
+
+import { describe, it } from "vitest";
+import { postgresStore } from "../../src/postgres.js";
+import { PG_URL, checkPostgres, postgresScratch } from "../helpers/databases.js";
+import { describeStoreContract } from "./store-contract.js";
+
+const server = await checkPostgres();
+
+if (server.available) {
+  describeStoreContract("postgres", async () => {
+    const scratch = await postgresScratch();
+    const store = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 4 });
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await scratch.drop();
+      },
+    };
+  });
+} else {
+  describe.skip("store contract: postgres (server unreachable; set TICKERQ_PG_URL)", () =>
+    it("needs PostgreSQL", () => {}));
+}
