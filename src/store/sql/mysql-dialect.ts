@@ -1,0 +1,140 @@
+/**
+ * MySQL 8 and MariaDB 10.6+ through mysql2: claims with FOR UPDATE SKIP LOCKED in READ
+ * COMMITTED transactions (fewer gap locks, so fewer deadlocks), migrations under GET_LOCK.
+ * There is no LISTEN here: signals reach this process only, other nodes poll.
+ */
+
+import type { Pool as CallbackPool, PoolOptions } from "mysql2";
+import type { Kysely as KyselyType } from "kysely";
+import { Kysely, MysqlDialect, sql } from "kysely";
+import { TickerQError } from "../../errors.js";
+import type { Endpoint } from "./connect-errors.js";
+import { endpointOf, unavailable } from "./connect-errors.js";
+import type { CallerExecutor, SqlDialect } from "./dialect.js";
+import { isKyselyLike } from "./dialect.js";
+import type { Database } from "./schema.js";
+
+export interface MysqlConnectionOptions {
+  uri?: string;
+  /** A mysql2 pool: callback style (`mysql2.createPool`) or promise style (`mysql2/promise`). */
+  pool?: unknown;
+  tablePrefix: string;
+  connectTimeoutMs: number;
+  poolSize: number;
+}
+
+const DEADLOCK = 1213;
+
+type Mysql2 = typeof import("mysql2");
+
+async function loadMysql(): Promise<Mysql2> {
+  try {
+    // CommonJS: under ESM the functions sit on `default`.
+    const module = (await import("mysql2")) as Mysql2 & { default?: Mysql2 };
+    return module.default ?? module;
+  } catch (error) {
+    throw new TickerQError("STORE_UNAVAILABLE", "mysqlStore needs the mysql2 package: npm install mysql2", {
+      cause: error,
+    });
+  }
+}
+
+/** Kysely drives the callback pool; a promise pool carries one as `.pool`. */
+function callbackPool(pool: unknown): CallbackPool {
+  const inner = (pool as { pool?: unknown }).pool;
+  return (
+    inner && typeof (inner as { getConnection?: unknown }).getConnection === "function" ? inner : pool
+  ) as CallbackPool;
+}
+
+function errno(error: unknown): number | undefined {
+  return (error as { errno?: number })?.errno;
+}
+
+export function mysqlDialect(options: MysqlConnectionOptions): SqlDialect & { busKey: string } {
+  const userPool = options.pool ? callbackPool(options.pool) : null;
+  const poolConfig = (userPool as unknown as { config?: { connectionConfig?: PoolOptions } } | null)?.config
+    ?.connectionConfig;
+  const where: Endpoint = options.uri
+    ? endpointOf(options.uri, 3306)
+    : { host: String(poolConfig?.host ?? "localhost"), port: poolConfig?.port ?? 3306 };
+  const database = options.uri ? new URL(options.uri).pathname.slice(1) : String(poolConfig?.database ?? "");
+  const db: KyselyType<Database> = new Kysely<Database>({
+    dialect: new MysqlDialect({
+      pool: async () =>
+        userPool ??
+        (await loadMysql()).createPool({
+          uri: options.uri,
+          connectTimeout: options.connectTimeoutMs,
+          connectionLimit: options.poolSize,
+          supportBigNumbers: true,
+          bigNumberStrings: false,
+        }),
+    }),
+  });
+
+  return {
+    kind: "mysql",
+    db,
+    busKey: `mysql:${where.host}:${where.port}/${database}:${options.tablePrefix}`,
+    capabilities: { signalsAcrossProcesses: false, callerTransactions: true, shared: true },
+    columnTypes: { key: "varchar(255)", longText: "longtext", millis: "bigint", int: "integer" },
+    skipLocked: true,
+    async connect() {
+      try {
+        await sql`select 1`.execute(db);
+      } catch (error) {
+        throw unavailable("MySQL", where, error);
+      }
+    },
+    async writeTx(fn) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().setIsolationLevel("read committed").execute(fn);
+        } catch (error) {
+          if (errno(error) !== DEADLOCK || attempt >= 5) throw error;
+        }
+      }
+    },
+    migrationSession: (fn) =>
+      db.connection().execute(async (conn) => {
+        // DDL commits implicitly in MySQL, so a transaction cannot serialise migrations: a named lock does.
+        const name = `tickerq:${database}:${options.tablePrefix}`.slice(0, 64);
+        const { rows } = await sql<{ got: number | null }>`select get_lock(${name}, 60) as got`.execute(conn);
+        if (Number(rows[0]?.got) !== 1) {
+          throw new TickerQError(
+            "STORE_UNAVAILABLE",
+            `could not take the migration lock ${JSON.stringify(name)} within 60 s`,
+          );
+        }
+        try {
+          return await fn(conn);
+        } finally {
+          await sql`select release_lock(${name})`.execute(conn);
+        }
+      }),
+    insertIgnoringDuplicates: (query) => query.ignore(),
+    upsert: (query, _column, set) => query.onDuplicateKeyUpdate(set as any),
+    insertedRows: (results) => results.reduce((n, r) => n + Number(r.numInsertedOrUpdatedRows ?? 0), 0),
+    isUniqueViolation: (error) => errno(error) === 1062,
+    callerExecutor(tx): CallerExecutor {
+      if (isKyselyLike(tx)) return async (query) => void (await tx.executeQuery(query));
+      const candidate = tx as { query?: unknown; promise?: () => unknown };
+      if (typeof candidate?.query === "function") {
+        // A callback-style connection offers .promise(); a mysql2/promise connection is one already.
+        const conn = (typeof candidate.promise === "function" ? candidate.promise() : candidate) as {
+          query(sql: string, values: readonly unknown[]): Promise<unknown>;
+        };
+        return async (query) => void (await conn.query(query.sql, query.parameters));
+      }
+      throw new TickerQError(
+        "INVALID_ARGUMENT",
+        "tx must be a mysql2 connection inside a transaction, or a Kysely transaction",
+      );
+    },
+    async close() {
+      // A pool the caller passed stays theirs to end.
+      if (!userPool) await db.destroy();
+    },
+  };
+}
