@@ -215,6 +215,12 @@ export class TickerQ<M = Record<string, unknown>> {
     this._state = "stopping";
     const { clock } = this.options;
     const timeoutMs = options.timeoutMs ?? this.options.shutdownTimeoutMs;
+    // The grace period starts now, before any await.
+    let timer: unknown = null;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      if (timeoutMs <= 0) resolve("timeout");
+      else timer = clock.setTimeout(() => resolve("timeout"), timeoutMs);
+    });
     this.dispatcher.stop();
     await this.dispatcher.settled();
     const held = this.pool.takeHeld();
@@ -224,12 +230,8 @@ export class TickerQ<M = Record<string, unknown>> {
         .jobRelease({ ids: held.map((job) => job.id), nodeId: this.nodeId, now: now() })
         .catch((error) => this.events.emit("error", { error, during: "stop", nodeId: this.nodeId }));
     }
-    let timer: unknown = null;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = clock.setTimeout(() => resolve("timeout"), timeoutMs);
-    });
     const outcome = await Promise.race([this.pool.whenRunningDone().then(() => "done" as const), timedOut]);
-    clock.clearTimeout(timer);
+    if (timer !== null) clock.clearTimeout(timer);
     if (outcome === "timeout") {
       const stuck = this.executor.runningIds;
       this.executor.abortAll();

@@ -1,0 +1,568 @@
+/**
+ * The engine's behaviour suite: every state, run condition, priority, retry, cancel and
+ * shutdown rule of the core, run against each store through a test clock (no sleeps).
+ */
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  defineFunction,
+  TerminateExecutionError,
+  type RunCondition,
+  type Store,
+  type TickerContext,
+  type TickerStatus,
+} from "../../src/index.js";
+import { runDue, TestClock } from "../../src/testing/index.js";
+import { gate, node, T0, waitFor, type StoreFactory } from "../helpers/engine.js";
+
+export function describeEngineContract(name: string, makeStore: StoreFactory): void {
+  describe(`engine on ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    let clock: TestClock;
+    const nodes: { stop(o?: { timeoutMs?: number }): Promise<void> }[] = [];
+    const start = async <N extends { start(): Promise<void>; stop(): Promise<void> }>(n: N) => {
+      nodes.push(n);
+      await n.start();
+      return n;
+    };
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+      clock = new TestClock(T0);
+    });
+    afterEach(async () => {
+      for (const n of nodes.splice(0)) await n.stop({ timeoutMs: 0 });
+      await cleanup();
+    });
+
+    const ok = defineFunction("Ok", async (_ctx: TickerContext<{ n: number } | undefined>) => {});
+    const boom = defineFunction("Boom", async () => {
+      throw new Error("boom");
+    });
+
+    it("runs a due time ticker once and ends it DueDone with its history", async () => {
+      const seen: TickerContext<{ n: number } | undefined>[] = [];
+      const fn = defineFunction("Record", async (ctx: TickerContext<{ n: number } | undefined>) => {
+        seen.push(ctx);
+      });
+      const tq = await start(node(store, clock, [fn]));
+      const job = await tq.timeTickers.add({ function: "Record", request: { n: 7 }, description: "d" });
+      expect(job.status).toBe("Idle");
+      expect(await runDue(tq)).toBe(1);
+      const done = await tq.timeTickers.get(job.id);
+      expect(done).toMatchObject({ status: "DueDone", retryCount: 0, lockHolder: null, description: "d" });
+      expect(done!.executedAt!.getTime()).toBe(T0.getTime());
+      expect(done!.elapsedMs).toBe(0);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({
+        id: job.id,
+        type: "TimeTicker",
+        functionName: "Record",
+        retryCount: 0,
+        isDue: true,
+        request: { n: 7 },
+        cronTickerId: null,
+        parentId: null,
+      });
+      expect(seen[0]!.scheduledFor.getTime()).toBe(T0.getTime());
+      const attempts = await tq.attempts(job.id);
+      expect(attempts).toEqual([expect.objectContaining({ status: "DueDone", attempt: 0, nodeId: tq.nodeId })]);
+    });
+
+    it("does not run a ticker before its time, and runs it when the clock gets there", async () => {
+      const tq = await start(node(store, clock, [ok]));
+      const job = await tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 60_000) });
+      expect(await runDue(tq)).toBe(0);
+      await clock.advance(59_999);
+      await runDue(tq);
+      expect((await tq.timeTickers.get(job.id))!.status).toBe("Idle");
+      await clock.advance(1);
+      await runDue(tq);
+      expect((await tq.timeTickers.get(job.id))!.status).toBe("DueDone");
+    });
+
+    it("moves through Queued and InProgress, visible in events and in the store", async () => {
+      const inside = gate<TickerStatus>();
+      const fn = defineFunction("Look", async (ctx) => {
+        inside.open((await tq.job(ctx.id))!.status);
+      });
+      const tq = await start(node(store, clock, [fn]));
+      const statuses: TickerStatus[] = [];
+      tq.events.on("changed", (change) => statuses.push(change.status));
+      await tq.timeTickers.add({ function: "Look" });
+      await runDue(tq);
+      expect(await inside.promise).toBe("InProgress");
+      expect(statuses).toEqual(["Idle", "Queued", "InProgress", "DueDone"]);
+    });
+
+    it("ends overdue work as Done, not DueDone, and tells the handler it is late", async () => {
+      let isDue: boolean | undefined;
+      const fn = defineFunction("Late", async (ctx) => {
+        isDue = ctx.isDue;
+      });
+      const first = node(store, clock, [fn]);
+      const job = await first.timeTickers.add({ function: "Late", executionTime: new Date(T0.getTime() + 1000) });
+      await clock.advance(60_000); // the process was down when it was due
+      const tq = await start(node(store, clock, [fn]));
+      await runDue(tq);
+      expect(isDue).toBe(false);
+      expect((await tq.timeTickers.get(job.id))!.status).toBe("Done");
+    });
+
+    it("retries with fractional intervals, the last repeating, then fails", async () => {
+      const errors: unknown[] = [];
+      const fn = defineFunction("Flaky", { retries: 3, retryIntervals: [1.5, 0.25] }, async () => {
+        throw new Error("nope");
+      });
+      const tq = await start(node(store, clock, [fn], { onException: (error, info) => errors.push([info.retryCount, info.willRetry]) }));
+      const job = await tq.timeTickers.add({ function: "Flaky" });
+      await runDue(tq);
+      let row = (await tq.timeTickers.get(job.id))!;
+      expect(row).toMatchObject({ status: "Idle", retryCount: 1, exceptionMessage: "nope" });
+      expect(row.executionTime!.getTime()).toBe(T0.getTime() + 1500);
+      expect(row.exceptionDetails).toContain("Error: nope");
+      await clock.advance(1499);
+      expect(await runDue(tq)).toBe(0);
+      await clock.advance(1);
+      await runDue(tq);
+      row = (await tq.timeTickers.get(job.id))!;
+      expect(row.executionTime!.getTime()).toBe(T0.getTime() + 1750);
+      await clock.advance(250);
+      await runDue(tq);
+      row = (await tq.timeTickers.get(job.id))!;
+      expect(row.executionTime!.getTime()).toBe(T0.getTime() + 2000); // 0.25 s again: the last repeats
+      await clock.advance(250);
+      await runDue(tq);
+      row = (await tq.timeTickers.get(job.id))!;
+      expect(row).toMatchObject({ status: "Failed", retryCount: 3 });
+      expect(errors).toEqual([
+        [0, true],
+        [1, true],
+        [2, true],
+        [3, false],
+      ]);
+      const attempts = await tq.attempts(job.id);
+      expect(attempts.map((a) => [a.attempt, a.status])).toEqual([
+        [0, "Failed"],
+        [1, "Failed"],
+        [2, "Failed"],
+        [3, "Failed"],
+      ]);
+    });
+
+    it("uses exponential backoff when a job has retries but no intervals", async () => {
+      const tq = await start(node(store, clock, [boom]));
+      const job = await tq.timeTickers.add({ function: "Boom", retries: 2 });
+      await runDue(tq);
+      expect((await tq.timeTickers.get(job.id))!.executionTime!.getTime()).toBe(T0.getTime() + 30_000);
+      await clock.advance(30_000);
+      await runDue(tq);
+      expect((await tq.timeTickers.get(job.id))!.executionTime!.getTime()).toBe(T0.getTime() + 30_000 + 60_000);
+    });
+
+    it("ends a run Skipped on TerminateExecutionError, without retrying", async () => {
+      const fn = defineFunction("Terminate", { retries: 5 }, async () => {
+        throw new TerminateExecutionError("not today");
+      });
+      const tq = await start(node(store, clock, [fn]));
+      const job = await tq.timeTickers.add({ function: "Terminate" });
+      await runDue(tq);
+      expect(await tq.timeTickers.get(job.id)).toMatchObject({ status: "Skipped", retryCount: 0, exceptionMessage: "not today" });
+    });
+
+    it("ends a run Cancelled on ctx.requestCancellation(), aborting its signal and calling onCancelled", async () => {
+      let aborted = false;
+      const cancelled: string[] = [];
+      const fn = defineFunction("SelfCancel", { retries: 3 }, async (ctx, signal) => {
+        ctx.requestCancellation();
+        aborted = signal.aborted && ctx.signal.aborted;
+      });
+      const tq = await start(node(store, clock, [fn], { onCancelled: (info) => cancelled.push(info.id) }));
+      const job = await tq.timeTickers.add({ function: "SelfCancel" });
+      await runDue(tq);
+      expect(aborted).toBe(true);
+      expect((await tq.timeTickers.get(job.id))!.status).toBe("Cancelled");
+      expect(cancelled).toEqual([job.id]);
+    });
+
+    it("cancels by id: an Idle job at once, a running one through its signal", async () => {
+      const started = gate();
+      const fn = defineFunction("Wait", async (_ctx, signal) => {
+        started.open();
+        await new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+      });
+      const tq = await start(node(store, clock, [fn, ok]));
+      const idle = await tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 5000) });
+      expect(await tq.cancel(idle.id)).toBe("cancelled");
+      expect((await tq.timeTickers.get(idle.id))!.status).toBe("Cancelled");
+      const running = await tq.timeTickers.add({ function: "Wait" });
+      const done = runDue(tq);
+      await started.promise;
+      expect(await tq.cancel(running.id)).toBe("requested");
+      await done;
+      expect((await tq.timeTickers.get(running.id))!.status).toBe("Cancelled");
+      expect(await tq.cancel(running.id)).toBe("final");
+      expect(await tq.cancel("00000000-0000-0000-0000-000000000000")).toBe("not-found");
+    });
+
+    it("runs High before Normal before Low when one slot is free", async () => {
+      const order: string[] = [];
+      const fn = defineFunction("Prio", async (ctx: TickerContext<string>) => {
+        order.push(ctx.request);
+      });
+      const tq = await start(node(store, clock, [fn], { maxConcurrency: 1 }));
+      await tq.timeTickers.addMany([
+        { function: "Prio", request: "low", priority: "Low" },
+        { function: "Prio", request: "normal" },
+        { function: "Prio", request: "high", priority: "High" },
+        { function: "Prio", request: "low2", priority: "Low", executionTime: new Date(T0.getTime() - 1000) },
+      ]);
+      await runDue(tq);
+      expect(order).toEqual(["high", "normal", "low2", "low"]);
+    });
+
+    it("runs LongRunning jobs outside the slots, so they never block short ones", async () => {
+      const release = gate();
+      const ran: string[] = [];
+      const long = defineFunction("Long", { priority: "LongRunning" }, async () => {
+        await release.promise;
+        ran.push("long");
+      });
+      const short = defineFunction("Short", async () => {
+        ran.push("short");
+      });
+      const tq = await start(node(store, clock, [long, short], { maxConcurrency: 1 }));
+      const finished = waitFor<{ function: string }>((l) => tq.events.on("executed", l), (e) => e.function === "Short");
+      await tq.timeTickers.add({ function: "Long" });
+      await tq.timeTickers.add({ function: "Long" });
+      await tq.timeTickers.add({ function: "Short" });
+      void runDue(tq);
+      await finished;
+      expect(ran).toEqual(["short"]);
+      expect(tq.info().longRunning).toBe(2);
+      release.open();
+      await runDue(tq);
+      expect(ran).toEqual(["short", "long", "long"]);
+    });
+
+    it("keeps maxConcurrency: never more handlers at once than slots", async () => {
+      let now = 0;
+      let peak = 0;
+      const fn = defineFunction("Busy", async () => {
+        peak = Math.max(peak, ++now);
+        await new Promise((resolve) => setImmediate(resolve));
+        now--;
+      });
+      const tq = await start(node(store, clock, [fn], { maxConcurrency: 3 }));
+      await tq.timeTickers.addMany(Array.from({ length: 20 }, () => ({ function: "Busy" as const })));
+      expect(await runDue(tq)).toBe(20);
+      expect(peak).toBe(3);
+    });
+
+    it("skipIfAlreadyRunning() skips a second run while the first is in progress", async () => {
+      const release = gate();
+      const fn = defineFunction("Single", async (ctx) => {
+        await ctx.skipIfAlreadyRunning();
+        await release.promise;
+      });
+      const tq = await start(node(store, clock, [fn], { maxConcurrency: 2 }));
+      const firstRunning = waitFor<{ id: string; status: string }>((l) => tq.events.on("changed", l), (c) => c.status === "InProgress");
+      const first = await tq.timeTickers.add({ function: "Single" });
+      void runDue(tq);
+      expect((await firstRunning).id).toBe(first.id);
+      await clock.advance(1); // two runs starting in the same millisecond are ordered by id instead
+      const secondDone = waitFor<{ id: string }>((l) => tq.events.on("executed", l), (e) => e.id !== first.id);
+      const second = await tq.timeTickers.add({ function: "Single" });
+      void runDue(tq);
+      expect((await secondDone).id).toBe(second.id);
+      expect((await tq.timeTickers.get(second.id))!.status).toBe("Skipped");
+      release.open();
+      await runDue(tq);
+      expect((await tq.timeTickers.get(first.id))!.status).toBe("DueDone");
+    });
+
+    describe("children", () => {
+      const outcomes: Record<string, () => Promise<void>> = {
+        success: async () => {},
+        failure: async () => {
+          throw new Error("parent failed");
+        },
+        cancel: async () => {
+          throw new Error("unreachable");
+        },
+      };
+      const parentFn = defineFunction("Parent", async (ctx: TickerContext<string>) => {
+        if (ctx.request === "cancel") ctx.requestCancellation();
+        else await outcomes[ctx.request]!();
+      });
+      const childFn = defineFunction("Child", async () => {});
+      const conditions: RunCondition[] = ["OnSuccess", "OnFailure", "OnCancelled", "OnFailureOrCancelled", "OnAnyCompletedStatus"];
+      const expected: Record<string, RunCondition[]> = {
+        success: ["OnSuccess", "OnAnyCompletedStatus"],
+        failure: ["OnFailure", "OnFailureOrCancelled", "OnAnyCompletedStatus"],
+        cancel: ["OnCancelled", "OnFailureOrCancelled", "OnAnyCompletedStatus"],
+      };
+      for (const outcome of Object.keys(expected)) {
+        it(`after a parent's ${outcome}, runs exactly the children whose condition matches`, async () => {
+          const tq = await start(node(store, clock, [parentFn, childFn]));
+          const parent = await tq.timeTickers.add({
+            function: "Parent",
+            request: outcome,
+            children: conditions.map((runCondition) => ({ function: "Child" as const, runCondition, description: runCondition })),
+          });
+          await runDue(tq);
+          const children = await tq.timeTickers.list({ parentId: parent.id, limit: 10 });
+          const byCondition = Object.fromEntries(children.items.map((c) => [c.runCondition, c.status]));
+          for (const condition of conditions) {
+            expect([condition, byCondition[condition]]).toEqual([condition, expected[outcome]!.includes(condition) ? "DueDone" : "Skipped"]);
+          }
+        });
+      }
+
+      it("starts an InProgress child together with its parent", async () => {
+        const release = gate();
+        const childRan = gate<string | null>();
+        const slow = defineFunction("SlowParent", async () => {
+          await release.promise;
+        });
+        const child = defineFunction("Along", async (ctx) => childRan.open(ctx.parentId));
+        const tq = await start(node(store, clock, [slow, child]));
+        const parent = await tq.timeTickers.add({ function: "SlowParent", children: [{ function: "Along", runCondition: "InProgress" }] });
+        void runDue(tq);
+        expect(await childRan.promise).toBe(parent.id);
+        expect((await tq.timeTickers.get(parent.id))!.status).toBe("InProgress");
+        release.open();
+        await runDue(tq);
+      });
+
+      it("runs grandchildren after children, and skips the descendants of a skipped child", async () => {
+        const tq = await start(node(store, clock, [parentFn, childFn]));
+        const parent = await tq.timeTickers.add({
+          function: "Parent",
+          request: "success",
+          children: [
+            { function: "Child", runCondition: "OnSuccess", description: "ran", children: [{ function: "Child", runCondition: "OnSuccess", description: "grandchild-ran" }] },
+            { function: "Child", runCondition: "OnFailure", description: "skipped", children: [{ function: "Child", runCondition: "OnAnyCompletedStatus", description: "grandchild-skipped" }] },
+          ],
+        });
+        await runDue(tq);
+        const all = await tq.timeTickers.list({ limit: 10 });
+        const status = Object.fromEntries(all.items.map((t) => [t.description ?? "parent", t.status]));
+        expect(status).toEqual({ parent: "DueDone", ran: "DueDone", "grandchild-ran": "DueDone", skipped: "Skipped", "grandchild-skipped": "Skipped" });
+        expect(all.items.find((t) => t.id === parent.id)!.parentId).toBeNull();
+      });
+    });
+
+    describe("cron tickers", () => {
+      it("runs each occurrence once, as its own row, with scheduledFor at the instant", async () => {
+        const at: string[] = [];
+        const fn = defineFunction("Every10s", async (ctx) => {
+          at.push(ctx.scheduledFor.toISOString());
+        });
+        const tq = await start(node(store, clock, [fn]));
+        const cron = await tq.cronTickers.add({ function: "Every10s", expression: "*/10 * * * * *" });
+        expect(cron.nextOccurrence!.toISOString()).toBe("2026-03-02T08:00:10.000Z");
+        for (let i = 0; i < 3; i++) {
+          await clock.advance(10_000);
+          await runDue(tq);
+        }
+        expect(at).toEqual(["2026-03-02T08:00:10.000Z", "2026-03-02T08:00:20.000Z", "2026-03-02T08:00:30.000Z"]);
+        const occurrences = await tq.cronTickers.occurrences(cron.id, { status: "DueDone" });
+        expect(occurrences.total).toBe(3);
+        expect(occurrences.items.every((o) => o.type === "CronTickerOccurrence" && o.cronTickerId === cron.id)).toBe(true);
+      });
+
+      it("seeds functions declared with cron once across nodes, and follows the code's expression", async () => {
+        const v1 = defineFunction("Digest", { cron: "0 0 9 * * *" }, async () => {});
+        const a = await start(node(store, clock, [v1], { nodeId: "a" }));
+        await start(node(store, clock, [v1], { nodeId: "b" }));
+        let list = await a.cronTickers.list();
+        expect(list.items.map((c) => [c.function, c.expression, c.seededBy])).toEqual([["Digest", "0 0 9 * * *", "Digest"]]);
+        const v2 = defineFunction("Digest", { cron: "0 30 9 * * *" }, async () => {});
+        const c = await start(node(store, clock, [v2], { nodeId: "c" }));
+        list = await c.cronTickers.list();
+        expect(list.items.map((t) => t.expression)).toEqual(["0 30 9 * * *"]);
+        expect(list.items[0]!.nextOccurrence!.toISOString()).toBe("2026-03-02T09:30:00.000Z");
+      });
+
+      it("runs a daily digest at 9 AM in its time zone, once, and not while disabled", async () => {
+        let runs = 0;
+        const fn = defineFunction("Daily", async () => {
+          runs++;
+        });
+        const tq = await start(node(store, clock, [fn]));
+        const cron = await tq.cronTickers.add({ function: "Daily", expression: "0 0 9 * * *", timeZone: "Europe/Berlin" });
+        expect(cron.nextOccurrence!.toISOString()).toBe("2026-03-03T08:00:00.000Z"); // 09:00 CET, tomorrow (today's is now)
+        await clock.advance(86_400_000);
+        await runDue(tq);
+        expect(runs).toBe(1);
+        await tq.cronTickers.update(cron.id, { enabled: false });
+        await clock.advance(86_400_000);
+        await runDue(tq);
+        expect(runs).toBe(1);
+        await tq.cronTickers.update(cron.id, { enabled: true });
+        await clock.advance(86_400_000);
+        await runDue(tq);
+        expect(runs).toBe(2);
+      });
+
+      it("trigger() runs a cron ticker once now without changing its schedule", async () => {
+        const fn = defineFunction("Manual", async () => {});
+        const tq = await start(node(store, clock, [fn]));
+        const cron = await tq.cronTickers.add({ function: "Manual", expression: "0 0 0 1 1 *" });
+        const occurrence = await tq.cronTickers.trigger(cron.id);
+        await runDue(tq);
+        expect((await tq.job(occurrence.id))!.status).toBe("DueDone");
+        expect((await tq.cronTickers.get(cron.id))!.nextOccurrence!.toISOString()).toBe("2027-01-01T00:00:00.000Z");
+      });
+
+      it("never runs one occurrence twice with several nodes on the store", async () => {
+        const runs: string[] = [];
+        const fn = defineFunction("Shared", async (ctx) => {
+          runs.push(`${ctx.nodeId}@${ctx.scheduledFor.toISOString()}`);
+        });
+        const nodesHere = [];
+        for (const id of ["n1", "n2", "n3"]) nodesHere.push(await start(node(store, clock, [fn], { nodeId: id })));
+        await nodesHere[0]!.cronTickers.add({ function: "Shared", expression: "* * * * * *" });
+        for (let i = 0; i < 5; i++) {
+          await clock.advance(1000);
+          await Promise.all(nodesHere.map((n) => runDue(n)));
+        }
+        const instants = runs.map((r) => r.split("@")[1]).sort();
+        expect(instants).toEqual(["08:00:01", "08:00:02", "08:00:03", "08:00:04", "08:00:05"].map((t) => `2026-03-02T${t}.000Z`));
+      });
+    });
+
+    it("runs each time ticker once with several nodes on the store", async () => {
+      const counts = new Map<number, number>();
+      const fn = defineFunction("Count", async (ctx: TickerContext<number>) => {
+        counts.set(ctx.request, (counts.get(ctx.request) ?? 0) + 1);
+      });
+      const a = await start(node(store, clock, [fn], { nodeId: "a", maxConcurrency: 4 }));
+      const b = await start(node(store, clock, [fn], { nodeId: "b", maxConcurrency: 4 }));
+      await a.timeTickers.addMany(Array.from({ length: 60 }, (_, i) => ({ function: "Count" as const, request: i })));
+      await Promise.all([runDue(a), runDue(b)]);
+      await Promise.all([runDue(a), runDue(b)]);
+      expect(counts.size).toBe(60);
+      expect([...counts.values()].every((c) => c === 1)).toBe(true);
+    });
+
+    it("re-runs work leased by a node that stopped heartbeating, as a new attempt", async () => {
+      const hang = gate();
+      let runsOnB = 0;
+      const onA = defineFunction("Work", async () => {
+        await hang.promise; // node A "dies" mid-run: it never finishes nor heartbeats again
+      });
+      const onB = defineFunction("Work", async (ctx) => {
+        runsOnB++;
+        expect(ctx.retryCount).toBe(1);
+      });
+      const a = await start(node(store, clock, [onA], { nodeId: "a", heartbeatIntervalMs: 3_600_000 }));
+      const running = waitFor<{ status: string }>((l) => a.events.on("changed", l), (c) => c.status === "InProgress");
+      const job = await a.timeTickers.add({ function: "Work" });
+      void runDue(a);
+      await running;
+      a.pause();
+      const b = await start(node(store, clock, [onB], { nodeId: "b", heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000 }));
+      await clock.advance(6000);
+      await runDue(b);
+      expect(runsOnB).toBe(1);
+      const row = (await b.timeTickers.get(job.id))!;
+      expect(row).toMatchObject({ status: "Done", retryCount: 1 });
+      const attempts = await b.attempts(job.id);
+      expect(attempts.map((x) => [x.nodeId, x.status])).toEqual([
+        ["a", "Failed"],
+        ["b", "Done"],
+      ]);
+      hang.open();
+    });
+
+    it("stop() lets running jobs finish, then aborts a stuck one and returns it to Idle", async () => {
+      const started = gate();
+      let sawAbort = false;
+      const stuck = defineFunction("Stuck", async (_ctx, signal) => {
+        started.open();
+        await new Promise<void>((resolve) => signal.addEventListener("abort", () => ((sawAbort = true), resolve())));
+        throw signal.reason;
+      });
+      const tq = node(store, clock, [stuck]);
+      await tq.start();
+      const job = await tq.timeTickers.add({ function: "Stuck" });
+      const later = await tq.timeTickers.add({ function: "Stuck", executionTime: new Date(T0.getTime() + 60_000) });
+      void runDue(tq);
+      await started.promise;
+      const stopping = tq.stop({ timeoutMs: 5000 });
+      await clock.advance(4999);
+      expect(sawAbort).toBe(false);
+      await clock.advance(1);
+      await stopping;
+      expect(sawAbort).toBe(true);
+      expect(tq.state).toBe("stopped");
+      const row = (await store.jobGet({ id: job.id }))!;
+      expect(row).toMatchObject({ status: "Idle", lockHolder: null });
+      expect((await store.jobGet({ id: later.id }))!.status).toBe("Idle");
+      // another node picks it up and finishes it
+      const fine = defineFunction("Stuck", async () => {});
+      const next = await start(node(store, clock, [fine]));
+      await runDue(next);
+      expect((await store.jobGet({ id: job.id }))!.status).toBe("Done");
+    });
+
+    it("update() changes an Idle ticker and refuses a running one; delete removes children", async () => {
+      const release = gate();
+      const fn = defineFunction("Upd", async () => {
+        await release.promise;
+      });
+      const tq = await start(node(store, clock, [fn]));
+      const job = await tq.timeTickers.add({ function: "Upd", executionTime: new Date(T0.getTime() + 1000) });
+      const moved = await tq.timeTickers.update(job.id, { executionTime: new Date(T0.getTime() + 500), description: "moved" });
+      expect(moved.executionTime!.getTime()).toBe(T0.getTime() + 500);
+      expect(moved.description).toBe("moved");
+      const running = waitFor<{ status: string }>((l) => tq.events.on("changed", l), (c) => c.status === "InProgress");
+      await clock.advance(500);
+      void runDue(tq);
+      await running;
+      await expect(tq.timeTickers.update(job.id, { description: "late" })).rejects.toMatchObject({ code: "INVALID_STATE" });
+      release.open();
+      await runDue(tq);
+      const parent = await tq.timeTickers.add({
+        function: "Upd",
+        executionTime: new Date(T0.getTime() + 9000),
+        children: [{ function: "Upd", runCondition: "OnSuccess" }],
+      });
+      expect(await tq.timeTickers.delete(parent.id)).toBe(true);
+      expect((await tq.timeTickers.list()).items.map((t) => t.id)).toEqual([job.id]);
+    });
+
+    it("retry() puts a Failed job back to Idle, due now, keeping its history", async () => {
+      const tq = await start(node(store, clock, [boom]));
+      const job = await tq.timeTickers.add({ function: "Boom" });
+      await runDue(tq);
+      expect((await tq.timeTickers.get(job.id))!.status).toBe("Failed");
+      await clock.advance(1000);
+      const again = await tq.retry(job.id);
+      expect(again.status).toBe("Idle");
+      await runDue(tq);
+      expect((await tq.attempts(job.id)).length).toBe(2);
+      await expect(tq.retry("missing-id")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    });
+
+    it("an onException that throws never breaks execution", async () => {
+      const errors: string[] = [];
+      const tq = await start(
+        node(store, clock, [boom, ok], {
+          onException: () => {
+            throw new Error("hook broke");
+          },
+        }),
+      );
+      tq.events.on("error", (e) => errors.push(`${e.during}: ${(e.error as Error).message}`));
+      await tq.timeTickers.add({ function: "Boom" });
+      const fine = await tq.timeTickers.add({ function: "Ok" });
+      await runDue(tq);
+      expect((await tq.timeTickers.get(fine.id))!.status).toBe("DueDone");
+      expect(errors).toEqual(["onException: hook broke"]);
+    });
+  });
+}
