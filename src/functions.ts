@@ -88,10 +88,16 @@ export interface FunctionDefinition<TName extends string = string, TRequest = un
 
 export type AnyFunctionDefinition = FunctionDefinition<string, any>;
 
-/** `{ [name]: requestType }` for a list of definitions. */
+/**
+ * `{ [name]: requestType }` for a list of definitions. A definition whose name is not a
+ * literal type (`defineFunction<Req>(name, …)` with an explicit type argument) cannot be
+ * checked by name: its presence makes any name and request acceptable.
+ */
 export type FunctionMap<F extends readonly AnyFunctionDefinition[]> = {
-  [D in F[number] as D["name"]]: D extends FunctionDefinition<string, infer R> ? R : never;
-};
+  [D in F[number] as string extends D["name"] ? never : D["name"]]: D extends FunctionDefinition<string, infer R>
+    ? R
+    : never;
+} & (string extends F[number]["name"] ? Record<string, unknown> : unknown);
 
 /**
  * Declares a function. The name and request type are inferred from the handler's `ctx`
