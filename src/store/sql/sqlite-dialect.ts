@@ -55,13 +55,48 @@ function isBusy(error: unknown): boolean {
   return typeof code === "string" && code.startsWith("SQLITE_BUSY");
 }
 
+interface SharedConnection {
+  db: KyselyType<Database>;
+  handle: { opened?: BetterSqlite3.Database };
+  users: number;
+}
+
+/**
+ * One connection per file per process. better-sqlite3 waits for locks synchronously, so two
+ * connections of one process would block the event loop while the other holds the write lock
+ * and neither could finish: stores on the same file share Kysely's single, mutexed connection.
+ */
+const connections = new Map<unknown, SharedConnection>();
+
+function acquire(options: SqliteConnectionOptions): { shared: SharedConnection; release(): Promise<void> } {
+  const key = options.database ?? (options.filename === ":memory:" ? Symbol("memory") : resolve(options.filename));
+  let shared = connections.get(key);
+  if (!shared) {
+    const handle: SharedConnection["handle"] = {};
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: async () => (handle.opened = await openDatabase(options)) }),
+    });
+    shared = { db, handle, users: 0 };
+    connections.set(key, shared);
+  }
+  shared.users++;
+  const entry = shared;
+  let released = false;
+  return {
+    shared: entry,
+    async release() {
+      if (released) return;
+      released = true;
+      if (--entry.users > 0) return;
+      connections.delete(key);
+      await entry.db.destroy();
+    },
+  };
+}
+
 export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
-  let opened: BetterSqlite3.Database | undefined;
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({
-      database: async () => (opened = await openDatabase(options)),
-    }),
-  });
+  const { shared, release } = acquire(options);
+  const { db } = shared;
 
   /** Holds Kysely's single connection for the whole transaction, so nothing interleaves. */
   async function immediate<T>(fn: (tx: KyselyType<Database>) => Promise<T>): Promise<T> {
@@ -72,7 +107,7 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
         await sql`commit`.execute(conn);
         return result;
       } catch (error) {
-        if (opened?.inTransaction) await sql`rollback`.execute(conn);
+        if (shared.handle.opened?.inTransaction) await sql`rollback`.execute(conn);
         throw error;
       }
     });
@@ -112,9 +147,7 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
         "tx must be a Kysely transaction on the SQLite store; better-sqlite3 runs one transaction at a time, so enqueue after your own commits instead",
       );
     },
-    async close() {
-      await db.destroy();
-    },
+    close: release,
   };
 }
 

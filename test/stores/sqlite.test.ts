@@ -1,0 +1,115 @@
+/** SQLite specifics: migrations and their refusals, several store instances on one file, the CLI. */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli.js";
+import { sqliteStore } from "../../src/sqlite.js";
+import { at, newJob, nextSignal } from "../contract/fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tickerq-sqlite-"));
+let counter = 0;
+const file = () => join(dir, `db-${++counter}.db`);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("sqlite store", () => {
+  it("creates the schema in WAL mode and records the migration", async () => {
+    const filename = file();
+    const store = sqliteStore({ filename });
+    await store.init();
+    await store.close();
+    const db = new Database(filename, { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.prepare("select version, name from tickerq_migrations").all()).toEqual([
+      { version: 1, name: "initial schema" },
+    ]);
+    const indexes = db
+      .prepare("select name from sqlite_master where type = 'index' and tbl_name = 'tickerq_jobs'")
+      .all();
+    expect(indexes.map((i) => (i as { name: string }).name)).toEqual(
+      expect.arrayContaining([
+        "tickerq_jobs_due_ix",
+        "tickerq_jobs_claim_ix",
+        "tickerq_jobs_parent_ix",
+        "tickerq_jobs_updated_ix",
+      ]),
+    );
+    db.close();
+  });
+
+  it("refuses a schema newer than the code with SCHEMA_TOO_NEW", async () => {
+    const filename = file();
+    const first = sqliteStore({ filename });
+    await first.init();
+    await first.close();
+    const db = new Database(filename);
+    db.prepare("insert into tickerq_migrations (version, name, applied_at) values (999, 'from the future', 0)").run();
+    db.close();
+    for (const migrate of [true, false]) {
+      const store = sqliteStore({ filename, migrate });
+      await expect(store.init()).rejects.toMatchObject({
+        code: "SCHEMA_TOO_NEW",
+        message: expect.stringContaining("999"),
+      });
+      await store.close();
+    }
+  });
+
+  it("with migrate: false, refuses missing tables and runs on migrated ones", async () => {
+    const filename = file();
+    const bare = sqliteStore({ filename, migrate: false });
+    await expect(bare.init()).rejects.toMatchObject({
+      code: "INVALID_STATE",
+      message: expect.stringContaining("tickerq migrate"),
+    });
+    await bare.close();
+    expect(await runCli(["migrate", "--db", `sqlite:${filename}`], { out: () => {}, err: () => {} })).toBe(0);
+    const store = sqliteStore({ filename, migrate: false });
+    await store.init();
+    await store.jobInsertMany({ jobs: [newJob({ id: "j" })] });
+    expect(await store.jobGet({ id: "j" })).not.toBeNull();
+    await store.close();
+  });
+
+  it("rejects a table prefix that is not a plain identifier", () => {
+    expect(() => sqliteStore({ filename: file(), tablePrefix: "x; drop table y" })).toThrow(/tablePrefix/);
+  });
+
+  it("keeps two prefixes in one file apart", async () => {
+    const filename = file();
+    const a = sqliteStore({ filename, tablePrefix: "a_" });
+    const b = sqliteStore({ filename, tablePrefix: "b_" });
+    await Promise.all([a.init(), b.init()]);
+    await a.jobInsertMany({ jobs: [newJob({ id: "only-in-a" })] });
+    expect(await b.jobGet({ id: "only-in-a" })).toBeNull();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("lets several store instances share a file: one migrates, all claim without overlap, signals cross", async () => {
+    const filename = file();
+    const stores = [1, 2, 3].map(() => sqliteStore({ filename }));
+    await Promise.all(stores.map((s) => s.init()));
+    const [a, b, c] = stores as [
+      ReturnType<typeof sqliteStore>,
+      ReturnType<typeof sqliteStore>,
+      ReturnType<typeof sqliteStore>,
+    ];
+    const woke = nextSignal(b, (s) => (s.type === "due" ? s.at : undefined));
+    await a.jobInsertMany({
+      jobs: Array.from({ length: 100 }, (_, i) => newJob({ id: `j${i}`, executionTime: at(i / 100) })),
+    });
+    expect(await woke).toEqual(at(0));
+    const claims = await Promise.all(
+      stores.map((s, i) =>
+        s.jobClaimDue({ nodeId: `n${i}`, now: at(5), until: at(5), limit: 40, longRunningLimit: 0 }),
+      ),
+    );
+    const ids = claims.flat().map((j) => j.id);
+    expect(new Set(ids).size).toBe(100);
+    await c.close();
+    await Promise.all([a.close(), b.close()]);
+  });
+});
