@@ -1,7 +1,7 @@
 /** serveDashboard: the dashboard on its own port, for scripts and quick looks. */
 
 import type { AddressInfo } from "node:net";
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { TickerQ } from "../tickerq.js";
 import { createDashboard, type Dashboard, type DashboardOptions } from "./dashboard.js";
 import { nodeHandler } from "./adapters.js";
@@ -17,6 +17,8 @@ export interface DashboardServer {
   readonly url: string;
   readonly port: number;
   readonly dashboard: Dashboard;
+  /** The underlying node:http server. */
+  readonly server: Server;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function serveDashboard(tq: TickerQ<any>, options: ServeDashboardOp
     url: `http://${host}:${port}${dashboard.basePath}/`,
     port,
     dashboard,
+    server,
     close: () =>
       new Promise<void>((resolve) => {
         dashboard.close();

@@ -1,0 +1,44 @@
+/** Loads a page's data now and again whenever live changes arrive (coalesced), keeping the last good data on errors. */
+
+import { onBeforeUnmount, ref, watch, type Ref } from "vue";
+import { state } from "./state";
+
+export function useLive<T>(
+  load: () => Promise<T>,
+  minGapMs = 300,
+): { data: Ref<T | null>; error: Ref<string>; reload: () => Promise<void> } {
+  const data = ref<T | null>(null) as Ref<T | null>;
+  const error = ref("");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight = false;
+  let again = false;
+  let last = 0;
+  const reload = async () => {
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    last = Date.now();
+    try {
+      data.value = await load();
+      error.value = "";
+    } catch (e) {
+      error.value = e instanceof Error ? e.message : String(e);
+    } finally {
+      inFlight = false;
+      if (again) {
+        again = false;
+        schedule();
+      }
+    }
+  };
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(reload, Math.max(0, minGapMs - (Date.now() - last)));
+  };
+  watch(() => state.tick, schedule);
+  onBeforeUnmount(() => clearTimeout(timer));
+  void reload();
+  return { data, error, reload };
+}
