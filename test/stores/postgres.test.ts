@@ -1,0 +1,130 @@
+/** PostgreSQL specifics: caller transactions, NOTIFY across connections and its reconnect, pools, migrations. */
+
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { postgresStore } from "../../src/postgres.js";
+import type { SqlStoreHandle } from "../../src/sqlite.js";
+import { at, newJob, nextSignal } from "../contract/fixtures.js";
+import { PG_URL, checkPostgres, postgresScratch } from "../helpers/databases.js";
+
+const server = await checkPostgres();
+
+describe.skipIf(!server.available)("postgres store", () => {
+  let pool: pg.Pool;
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeAll(() => {
+    pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+  });
+  afterAll(() => pool.end());
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function fresh(options: { schema?: string } = {}): Promise<{ store: SqlStoreHandle; schema: string }> {
+    const scratch = await postgresScratch();
+    const schema = options.schema ?? scratch.schema;
+    const store = postgresStore({ connectionString: PG_URL, schema, poolSize: 3 });
+    cleanups.push(
+      () => scratch.drop(),
+      () => store.close(),
+    );
+    await store.init();
+    return { store, schema };
+  }
+
+  it("fails fast with STORE_UNAVAILABLE naming host and port", async () => {
+    const store = postgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test", connectTimeoutMs: 2000 });
+    await expect(store.init()).rejects.toMatchObject({
+      code: "STORE_UNAVAILABLE",
+      message: expect.stringContaining("127.0.0.1:1"),
+    });
+    await store.close();
+  });
+
+  it("commits or rolls back an insert with the caller's pg transaction, and notifies on commit", async () => {
+    const { store, schema } = await fresh();
+    const client = await pool.connect();
+    try {
+      await client.query(`create table "${schema}".orders (id text primary key)`);
+      await client.query("begin");
+      await client.query(`insert into "${schema}".orders values ('o-1')`);
+      await store.jobInsertMany({ jobs: [newJob({ id: "rolled-back" })], tx: client });
+      await client.query("rollback");
+      expect(await store.jobGet({ id: "rolled-back" })).toBeNull();
+
+      const due = nextSignal(store, (s) => (s.type === "due" ? s.at : undefined));
+      await client.query("begin");
+      await client.query(`insert into "${schema}".orders values ('o-2')`);
+      await store.jobInsertMany({ jobs: [newJob({ id: "committed", executionTime: at(7) })], tx: client });
+      expect(await store.jobGet({ id: "committed" })).toBeNull();
+      await client.query("commit");
+      expect(await due).toEqual(at(7));
+      expect(await store.jobGet({ id: "committed" })).not.toBeNull();
+    } finally {
+      client.release();
+    }
+  });
+
+  it("accepts a Kysely transaction as the caller's transaction", async () => {
+    const { store } = await fresh();
+    const db = new Kysely<any>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: PG_URL, max: 2 }) }),
+    });
+    cleanups.push(() => db.destroy());
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await store.jobInsertMany({ jobs: [newJob({ id: "k-1" })], tx: trx });
+        throw new Error("business rule failed");
+      }),
+    ).rejects.toThrow("business rule failed");
+    expect(await store.jobGet({ id: "k-1" })).toBeNull();
+    await db.transaction().execute((trx) => store.jobInsertMany({ jobs: [newJob({ id: "k-2" })], tx: trx }));
+    expect(await store.jobGet({ id: "k-2" })).not.toBeNull();
+  });
+
+  it("receives signals NOTIFYed by other processes, and resumes after its LISTEN connection drops", async () => {
+    const { store, schema } = await fresh();
+    const channel = `${schema}.tickerq_signals`;
+    const cancel = nextSignal(store, (s) => (s.type === "cancel" ? s.id : undefined));
+    await pool.query("select pg_notify($1, $2)", [
+      channel,
+      JSON.stringify({ o: "another-process", s: { type: "cancel", id: "job-9" } }),
+    ]);
+    expect(await cancel).toBe("job-9");
+
+    const resumed = nextSignal(store, (s) => (s.type === "due" && s.at.getTime() === 0 ? s : undefined));
+    const { rows } = await pool.query("select pid from pg_stat_activity where query = $1", [`LISTEN "${channel}"`]);
+    expect(rows).toHaveLength(1);
+    await pool.query("select pg_terminate_backend($1)", [rows[0].pid]);
+    await resumed;
+    const again = nextSignal(store, (s) => (s.type === "node" ? s.nodeId : undefined));
+    await pool.query("select pg_notify($1, $2)", [
+      channel,
+      JSON.stringify({ o: "another-process", s: { type: "node", nodeId: "n-2" } }),
+    ]);
+    expect(await again).toBe("n-2");
+  });
+
+  it("uses the caller's pool without ending it, and migrates once when nodes start together", async () => {
+    const scratch = await postgresScratch();
+    cleanups.push(() => scratch.drop());
+    const stores = [1, 2, 3].map(() => postgresStore({ pool }, { schema: scratch.schema }));
+    await Promise.all(stores.map((s) => s.init()));
+    const { rows } = await pool.query(`select version from "${scratch.schema}".tickerq_migrations`);
+    expect(rows).toEqual([{ version: 1 }]);
+    await stores[0]?.jobInsertMany({ jobs: [newJob({ id: "shared" })] });
+    expect(await stores[2]?.jobGet({ id: "shared" })).not.toBeNull();
+    await Promise.all(stores.map((s) => s.close()));
+    expect((await pool.query("select 1 as ok")).rows).toEqual([{ ok: 1 }]);
+  });
+
+  it("refuses a schema newer than the code with SCHEMA_TOO_NEW", async () => {
+    const { schema } = await fresh();
+    await pool.query(`insert into "${schema}".tickerq_migrations values (42, 'future', 0)`);
+    const store = postgresStore({ connectionString: PG_URL, schema });
+    cleanups.push(() => store.close());
+    await expect(store.init()).rejects.toMatchObject({ code: "SCHEMA_TOO_NEW" });
+  });
+});
