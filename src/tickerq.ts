@@ -22,6 +22,7 @@ import { toTimeTicker, type TimeTicker } from "./records.js";
 import { validateId } from "./validation.js";
 import type { Core } from "./core.js";
 import { randomUUID } from "node:crypto";
+import type { DashboardServer, ServeDashboardOptions } from "./dashboard/serve.js";
 
 export const VERSION = "0.1.0";
 
@@ -324,6 +325,16 @@ export class TickerQ<M = Record<string, unknown>> {
   async attempts(id: string): Promise<AttemptRecord[]> {
     await this.ready();
     return this.store.attemptList({ jobId: validateId("id", id) });
+  }
+
+  /**
+   * Serves the dashboard on its own port (127.0.0.1 unless `hostname` says otherwise); see
+   * tickerq/dashboard to mount it in your own server instead. Loaded on first call, so apps
+   * that never open a dashboard never load its HTTP stack.
+   */
+  async serveDashboard(options: ServeDashboardOptions): Promise<DashboardServer> {
+    const { serveDashboard } = await import("./dashboard/serve.js");
+    return serveDashboard(this, options);
   }
 
   /** What this node reports in its heartbeat. */

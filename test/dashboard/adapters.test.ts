@@ -144,3 +144,15 @@ describe("adapters", () => {
     }
   });
 });
+
+describe("tq.serveDashboard", () => {
+  it("serves the dashboard from the core object, loading it on demand", async () => {
+    const served = await tq.serveDashboard({ port: 0, auth: { type: "none" } });
+    try {
+      const session = await fetch(`${served.url}api/session`);
+      expect((await session.json()).nodeId).toBe("node-a");
+    } finally {
+      await served.close();
+    }
+  });
+});
