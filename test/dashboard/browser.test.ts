@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startFixture } from "./browser-fixture.js";
+import { serveDashboard } from "../../src/dashboard/index.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUT = fileURLToPath(new URL("../../test-output/", import.meta.url));
@@ -175,6 +176,40 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
     await page.waitForSelector("[data-testid=live-status][data-state=live]", { timeout: 8000 });
   });
 
+  it("pauses and resumes a node from the Nodes page", async () => {
+    await go("/nodes");
+    const row = page.locator("[data-testid=nodes-table] [data-node=web-1]");
+    await row.getByRole("button", { name: "Pause" }).click();
+    await row.getByText("paused").waitFor();
+    await expect.poll(() => fixture.tq.paused).toBe(true);
+    await row.getByRole("button", { name: "Resume" }).click();
+    await row.getByText("running").waitFor();
+    expect(fixture.tq.paused).toBe(false);
+  });
+
+  it("hides every action in read-only mode", async () => {
+    const readOnly = await serveDashboard(fixture.tq, {
+      port: 0,
+      basePath: "/ro",
+      auth: { type: "none" },
+      readOnly: true,
+    });
+    const other = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    try {
+      await other.goto(`${readOnly.url}#/jobs/failing-sync`);
+      await other.waitForSelector("[data-testid=job-detail]");
+      expect(await other.locator("[data-testid=job-actions]").count()).toBe(0);
+      expect(await other.locator("[data-testid=nav-create]").count()).toBe(0);
+      await other.getByText("Read-only").waitFor();
+      await other.evaluate(() => (location.hash = "/cron"));
+      await other.waitForSelector("[data-cron-id]");
+      expect(await other.locator("[data-testid=cron-run-now]").count()).toBe(0);
+    } finally {
+      await other.close();
+      await readOnly.close();
+    }
+  });
+
   it("looks right in dark mode", async () => {
     await page.emulateMedia({ colorScheme: "dark" });
     await go("/");
@@ -187,6 +222,19 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
     await go("/time");
     await page.waitForSelector("[data-testid=jobs-table] [data-job-id]");
     await shot("time-tickers-dark");
+    await go("/cron");
+    await page.waitForSelector("[data-cron-id]");
+    await shot("cron-dark");
+    await go("/functions");
+    await page.waitForSelector("[data-testid=functions-table] tbody tr");
+    await shot("functions-dark");
+    await go("/nodes");
+    await page.waitForSelector("[data-node]");
+    await shot("nodes-dark");
+    await go("/create");
+    await page.waitForSelector("[data-testid=create-form]");
+    await page.click("[data-testid=add-child]");
+    await shot("create-time-dark");
     expect(pageErrors).toEqual([]);
   });
 });
