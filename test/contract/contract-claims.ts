@@ -252,6 +252,37 @@ export function claimContract(get: CurrentStore): void {
     expect(await store.jobRunningCount({ cronTickerId: null, function: "G", excludeId: "x" })).toBe(1);
   });
 
+  it("counts only runs that started earlier with startedBefore, ties broken by id", async () => {
+    const store = get();
+    await store.jobInsertMany({
+      jobs: [
+        newJob({ id: "a", function: "F" }),
+        newJob({ id: "b", function: "F" }),
+        newJob({ id: "c", function: "F", executionTime: at(1) }),
+      ],
+    });
+    await claimAndStart(store, "node-a", at(0));
+    await claimAndStart(store, "node-a", at(1));
+    const count = (id: string, started: Date) =>
+      store.jobRunningCount({ cronTickerId: null, function: "F", excludeId: id, startedBefore: { at: started, id } });
+    expect(await count("a", at(0))).toBe(0);
+    expect(await count("b", at(0))).toBe(1);
+    expect(await count("c", at(1))).toBe(2);
+  });
+
+  it("ends the lease with the attempt: a completed job has no lock holder", async () => {
+    const store = get();
+    await store.jobInsertMany({ jobs: [newJob({ id: "j" })] });
+    await claimAndStart(store, "node-a", at(0));
+    await store.jobCompleteMany({ completions: [completion("j", "node-a", "DueDone", at(1))] });
+    expect(await store.jobGet({ id: "j" })).toMatchObject({
+      status: "DueDone",
+      lockHolder: null,
+      lockedAt: null,
+      executedAt: at(0),
+    });
+  });
+
   it("purges finished jobs that ended before a cutoff, in batches, with their history", async () => {
     const store = get();
     const ids = ["d1", "d2", "d3", "recent", "idle"];
@@ -273,5 +304,21 @@ export function claimContract(get: CurrentStore): void {
     expect((await store.jobList({ order: "asc" })).items.map((j) => j.id).sort()).toEqual(["idle", "recent"]);
     expect(await store.attemptList({ jobId: "d1" })).toEqual([]);
     expect(await store.attemptList({ jobId: "recent" })).toHaveLength(1);
+  });
+
+  it("does not purge a finished parent whose children are still to run", async () => {
+    const store = get();
+    await store.jobInsertMany({
+      jobs: [
+        newJob({ id: "parent" }),
+        newJob({ id: "child", parentId: "parent", executionTime: null, runCondition: "OnSuccess" }),
+      ],
+    });
+    await claimAndStart(store, "node-a", at(0));
+    await store.jobCompleteMany({ completions: [completion("parent", "node-a", "DueDone", at(1))] });
+    expect(await store.jobPurge({ before: at(100), limit: 10 })).toBe(0);
+    await claimAndStart(store, "node-a", at(2));
+    await store.jobCompleteMany({ completions: [completion("child", "node-a", "Done", at(3))] });
+    expect(await store.jobPurge({ before: at(100), limit: 10 })).toBe(2);
   });
 }

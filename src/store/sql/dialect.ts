@@ -27,6 +27,8 @@ export interface SqlDialect {
   readonly db: Kysely<Database>;
   readonly capabilities: StoreCapabilities;
   readonly columnTypes: ColumnTypes;
+  /** Appended to a text column to compare it byte by byte (PostgreSQL's default collation is linguistic). */
+  readonly binaryCollation: string;
   /** Claims lock candidate rows with FOR UPDATE SKIP LOCKED (servers) or rely on the write lock (SQLite). */
   readonly skipLocked: boolean;
 

@@ -150,7 +150,10 @@ export async function jobUpdateIdle(ctx: SqlContext, id: string, patch: JobPatch
   const set: Partial<JobsTable> = { updated_at: now.getTime() };
   if (patch.executionTime !== undefined) {
     set.execution_time = msOrNull(patch.executionTime);
-    set.scheduled_for = msOrNull(patch.executionTime);
+    // An occurrence keeps its cron instant as the intended time; a time ticker's intent moved.
+    set.scheduled_for = sql<
+      number | null
+    >`case when ${sql.ref("cron_ticker_id")} is null then ${msOrNull(patch.executionTime)} else ${sql.ref("scheduled_for")} end` as never;
   }
   if (patch.request !== undefined) set.request = patch.request;
   if (patch.description !== undefined) set.description = patch.description;
@@ -225,15 +228,26 @@ export async function jobDeleteMany(ctx: SqlContext, ids: readonly string[]): Pr
   return ctx.dialect.writeTx(async (tx) => deleteJobRows(ctx, tx, await withDescendants(ctx, tx, ids)));
 }
 
+/** Deletes old finished jobs, oldest first, but never a parent whose children are still to run. */
 export async function jobPurge(ctx: SqlContext, before: Date, limit: number): Promise<number> {
   if (limit <= 0) return 0;
+  const final = [...FINAL_STATUSES];
+  const parents = `${ctx.t.jobs} as p` as "jobs as p";
+  const children = `${ctx.t.jobs} as c` as "jobs as c";
   return ctx.dialect.writeTx(async (tx) => {
     const rows = await tx
-      .selectFrom(ctx.t.jobs)
-      .select("id")
-      .where("updated_at", "<", before.getTime())
-      .where("status", "in", [...FINAL_STATUSES])
-      .orderBy("updated_at")
+      .selectFrom(parents)
+      .select("p.id")
+      .where("p.updated_at", "<", before.getTime())
+      .where("p.status", "in", final)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom(children).select("c.id").whereRef("c.parent_id", "=", "p.id").where("c.status", "not in", final),
+          ),
+        ),
+      )
+      .orderBy("p.updated_at")
       .limit(limit)
       .execute();
     return deleteJobRows(
@@ -259,16 +273,29 @@ export async function jobNextDue(ctx: SqlContext): Promise<Date | null> {
 
 export async function jobRunningCount(
   ctx: SqlContext,
-  cronTickerId: string | null,
-  fn: string,
-  excludeId: string,
+  params: {
+    cronTickerId: string | null;
+    function: string;
+    excludeId: string;
+    startedBefore?: { at: Date; id: string };
+  },
 ): Promise<number> {
   let q = ctx.dialect.db
     .selectFrom(ctx.t.jobs)
     .select((eb) => eb.fn.countAll().as("n"))
     .where("status", "=", "InProgress")
-    .where("id", "!=", excludeId);
-  q = cronTickerId === null ? q.where("function", "=", fn) : q.where("cron_ticker_id", "=", cronTickerId);
+    .where("id", "!=", params.excludeId);
+  q =
+    params.cronTickerId === null
+      ? q.where("function", "=", params.function)
+      : q.where("cron_ticker_id", "=", params.cronTickerId);
+  const before = params.startedBefore;
+  if (before) {
+    const at = before.at.getTime();
+    // Ties on the start instant break by id in byte order, the same in every dialect.
+    const idBefore = sql<boolean>`${sql.ref("id")}${sql.raw(ctx.dialect.binaryCollation)} < ${before.id}`;
+    q = q.where((eb) => eb.or([eb("executed_at", "<", at), eb.and([eb("executed_at", "=", at), idBefore])]));
+  }
   return Number((await q.executeTakeFirstOrThrow()).n);
 }
 

@@ -145,10 +145,14 @@ export async function jobCompleteMany(
     const ended = new Map<number, Map<string, FinalStatus>>();
     for (const c of byId.values()) {
       if (!owned.has(c.id)) continue;
+      // The lease ends with the attempt, whatever comes next.
       const outcome = {
         elapsed_ms: Math.round(c.elapsedMs),
         exception_message: c.exceptionMessage,
         exception_details: c.exceptionDetails,
+        lock_holder: null,
+        locked_at: null,
+        cancel_requested: 0,
         updated_at: c.finishedAt.getTime(),
       };
       if (c.status === "Idle") {
@@ -160,9 +164,6 @@ export async function jobCompleteMany(
             status: "Idle",
             execution_time: retryAt,
             retry_count: sql<number>`${sql.ref("retry_count")} + 1`,
-            lock_holder: null,
-            locked_at: null,
-            cancel_requested: 0,
           })
           .where("id", "=", c.id)
           .execute();
@@ -228,7 +229,7 @@ export async function jobCancel(ctx: SqlContext, id: string, now: Date, signals:
     }
     await tx
       .updateTable(ctx.t.jobs)
-      .set({ status: "Cancelled", updated_at: now.getTime() })
+      .set({ status: "Cancelled", lock_holder: null, locked_at: null, updated_at: now.getTime() })
       .where("id", "=", id)
       .execute();
     const due = await settleChildren(ctx, tx, new Map([[id, "Cancelled" as const]]), now);

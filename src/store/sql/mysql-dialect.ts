@@ -79,6 +79,7 @@ export function mysqlDialect(options: MysqlConnectionOptions): SqlDialect & { bu
     busKey: `mysql:${where.host}:${where.port}/${database}:${options.tablePrefix}`,
     capabilities: { signalsAcrossProcesses: false, callerTransactions: true, shared: true },
     columnTypes: { key: "varchar(255)", longText: "longtext", millis: "bigint", int: "integer" },
+    binaryCollation: "",
     skipLocked: true,
     async connect() {
       try {

@@ -131,6 +131,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     busKey: `postgres:${where.host}:${where.port}/${database}:${options.schema ?? ""}:${options.tablePrefix}`,
     capabilities: { signalsAcrossProcesses: config !== null, callerTransactions: true, shared: true },
     columnTypes: { key: "text", longText: "text", millis: "bigint", int: "integer" },
+    binaryCollation: ' collate "C"',
     skipLocked: true,
     async connect() {
       try {

@@ -150,8 +150,8 @@ export class SqlStore implements Store {
   jobCancelRequested({ nodeId }: { nodeId: string }) {
     return jobs.jobCancelRequested(this.ctx, nodeId);
   }
-  jobRunningCount({ cronTickerId, function: fn, excludeId }: Parameters<Store["jobRunningCount"]>[0]) {
-    return jobs.jobRunningCount(this.ctx, cronTickerId, fn, excludeId);
+  jobRunningCount(params: Parameters<Store["jobRunningCount"]>[0]) {
+    return jobs.jobRunningCount(this.ctx, params);
   }
   jobRecoverLeases(params: Parameters<Store["jobRecoverLeases"]>[0]) {
     return this.withSignals((s) => leases.jobRecoverLeases(this.ctx, params, s));

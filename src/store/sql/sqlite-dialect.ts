@@ -118,6 +118,7 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
     db,
     capabilities: { signalsAcrossProcesses: false, callerTransactions: false, shared: options.filename !== ":memory:" },
     columnTypes: { key: "text", longText: "text", millis: "integer", int: "integer" },
+    binaryCollation: "",
     skipLocked: false,
     async connect() {
       await sql`select 1`.execute(db);
