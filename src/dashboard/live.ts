@@ -25,6 +25,7 @@ interface Subscriber {
 
 /** A row changed this long before the newest one seen is looked at again: writers' clocks and commits are not in order. */
 const OVERLAP_MS = 2000;
+const PAGE = 500;
 const encoder = new TextEncoder();
 
 function frame(event: string, data: unknown): string {
@@ -44,6 +45,8 @@ export class LiveHub {
   private lastNodes = "";
   private pending: JobChange[] = [];
   private polling = false;
+  /** The last poll filled a page: more changes wait to be read. */
+  private behind = false;
   private closed = false;
 
   constructor(
@@ -180,7 +183,8 @@ export class LiveHub {
       // The store may be briefly unreachable; the next poll tries again and the UI keeps its data.
     } finally {
       this.polling = false;
-      if (this.subscribers.size > 0 && !this.closed && !this.timer) this.schedule(this.pollIntervalMs);
+      if (this.subscribers.size > 0 && !this.closed && !this.timer)
+        this.schedule(this.behind ? 0 : this.pollIntervalMs);
     }
   }
 
@@ -188,11 +192,13 @@ export class LiveHub {
     const { store } = this.tq;
     const local = this.pending.splice(0);
     const [page, time, occurrences, nodes] = await Promise.all([
+      // After a full page, read on strictly after it: re-reading the overlap in a burst would stall.
+      // Rows sharing the page's last instant may then go unnamed; the UI reloads on any change anyway.
       store.jobList({
-        updatedSince: new Date(this.cursor - OVERLAP_MS),
+        updatedSince: new Date(this.behind ? this.cursor : this.cursor - OVERLAP_MS),
         orderBy: "updatedAt",
         order: "asc",
-        limit: 500,
+        limit: PAGE,
       }),
       store.jobCountByStatus({ type: "TimeTicker" }),
       store.jobCountByStatus({ type: "CronTickerOccurrence" }),
@@ -221,6 +227,7 @@ export class LiveHub {
         updatedAt: job.updatedAt.toISOString(),
       });
     }
+    this.behind = page.items.length === PAGE;
     for (const [id, at] of this.seen) if (at < this.cursor - 2 * OVERLAP_MS) this.seen.delete(id);
     if (changes.length > 0) this.broadcast("jobs", changes);
     const counts = JSON.stringify({ time, occurrences });

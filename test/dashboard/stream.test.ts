@@ -55,3 +55,35 @@ describe("live stream", () => {
     expect(result.done).toBe(true);
   });
 });
+
+describe("live stream under a burst", () => {
+  it("keeps up when other nodes change more rows than one poll reads", async () => {
+    const other = makeNode({ store: t.tq.store, clock: t.clock, nodeId: "node-b" });
+    const response = await open();
+    const arrived = readEvents(
+      response,
+      (event, data) => event === "jobs" && data.some((c: any) => c.id === "last"),
+      3000,
+    );
+    for (let batch = 0; batch < 3; batch++) {
+      await t.clock.advance(1);
+      await other.tq.timeTickers.addMany(
+        Array.from({ length: 400 }, (_, i) => ({
+          id: `b${batch}-${i}`,
+          function: "SendEmail" as const,
+          request: { email: "x" },
+          executionTime: new Date("2031-01-01T00:00:00Z"),
+        })),
+      );
+    }
+    await t.clock.advance(1);
+    await other.tq.timeTickers.add({
+      id: "last",
+      function: "SendEmail",
+      request: { email: "x" },
+      executionTime: new Date("2031-01-01T00:00:00Z"),
+    });
+    const events = await arrived;
+    expect(events.filter((e) => e.event === "jobs").length).toBeGreaterThan(1);
+  });
+});
