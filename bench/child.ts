@@ -13,10 +13,21 @@ export interface WorkerChild {
   onTick(listener: (scheduledFor: number, startedAt: number) => void): void;
   /** Asks the worker to stop gracefully and waits for the process to end (killed after a grace). */
   stop(): Promise<void>;
+  /** Ends the process at once (a child whose event loop is stuck cannot obey `stop`). */
+  kill(): Promise<void>;
 }
 
 const WORKER_ENTRY = new URL("./worker.ts", import.meta.url);
 const EXIT_GRACE_MS = 15_000;
+
+/** Rejects when `promise` has not settled within `ms`. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${(ms / 1000).toFixed(0)} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 export function startChild(order: ToChild): WorkerChild {
   const child: ChildProcess = fork(WORKER_ENTRY, [], {
@@ -74,6 +85,11 @@ export function startChild(order: ToChild): WorkerChild {
     done,
     onProgress: (listener) => progress.push(listener),
     onTick: (listener) => ticks.push(listener),
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGKILL");
+      await exited;
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       if (child.connected) child.send({ type: "stop" } satisfies ToChild);

@@ -1,11 +1,14 @@
 /** Runs one worker child through a jobs run (W2, W3, W4), printing progress while it works. */
-import { startChild, type DoneMessage } from "../child.js";
+import { startChild, within, type DoneMessage } from "../child.js";
 import type { ToChild } from "../protocol.js";
 import type { System } from "../systems/types.js";
 import { produce, type ProducePlan, type ProduceResult } from "./produce.js";
 import type { RunContext } from "./types.js";
 
 const PROGRESS_EVERY_MS = 2_000;
+/** The child enforces the cap itself; this covers a child whose event loop is stuck. */
+const READY_LIMIT_MS = 60_000;
+const DONE_GRACE_MS = 15_000;
 
 export interface DrainRequest {
   system: System;
@@ -57,8 +60,12 @@ export async function drainRun(request: DrainRequest, ctx: RunContext): Promise<
       ctx.log(`  ${request.tag}: ${count.toLocaleString("en")}/${request.expected.toLocaleString("en")} jobs started`);
     }
   });
+  let stuck = false;
   try {
-    await child.ready;
+    await within(child.ready, READY_LIMIT_MS, `${request.tag} worker start`).catch((error: unknown) => {
+      stuck = true;
+      throw error;
+    });
     let live: ProduceResult | null = null;
     if (request.live && !inChild) {
       const producer = await system.producer();
@@ -68,10 +75,15 @@ export async function drainRun(request: DrainRequest, ctx: RunContext): Promise<
         await producer.close();
       }
     }
-    const done = await child.done;
+    const done = await within(child.done, request.capMs + DONE_GRACE_MS, `${request.tag} worker`).catch(
+      (error: unknown) => {
+        stuck = true;
+        throw error;
+      },
+    );
     return { ...done, live: live ?? done.produced };
   } finally {
-    await child.stop();
+    await (stuck ? child.kill() : child.stop());
   }
 }
 
