@@ -2,6 +2,7 @@
 import type { Machine } from "./machine.js";
 import type { Reference } from "./reference.js";
 import { summarize } from "./stats.js";
+import { checkTargets } from "./targets.js";
 import type { Measurement, Metric } from "./workloads/types.js";
 
 export interface WorkloadResult {
@@ -169,6 +170,15 @@ export function markdown(report: RunReport): string {
     ];
     if (notes.length > 0) out.push(...notes, "");
   }
+  const checks = checkTargets(report.workloads, report.reference);
+  out.push("## Targets (issue 5), from the medians above", "");
+  out.push(
+    mdTable(
+      ["target", "figure", "met"],
+      checks.map((c) => [c.target, c.figure, c.met === null ? "–" : c.met ? "yes" : "no"]),
+    ),
+    "",
+  );
   out.push("## Settings of each system", "");
   out.push(
     mdTable(

@@ -13,6 +13,7 @@ import { FULL, QUICK } from "./config.js";
 import { describeMachine, loadNow } from "./machine.js";
 import { measureReference, type Reference } from "./reference.js";
 import { consoleTable, markdown, type WorkloadResult } from "./report.js";
+import { checkTargets } from "./targets.js";
 import { SYSTEMS } from "./systems/index.js";
 import type { System } from "./systems/types.js";
 import type { RunContext, Workload } from "./workloads/types.js";
@@ -161,6 +162,10 @@ async function main(): Promise<void> {
     unavailable,
     workloads: results,
   });
+  console.log("Targets (issue 5):");
+  for (const check of checkTargets(results, reference)) {
+    console.log(`  ${check.met === null ? "–  " : check.met ? "yes" : "no "} ${check.target}: ${check.figure}`);
+  }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, report);
   log(`wrote ${out}`);

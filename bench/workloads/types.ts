@@ -40,7 +40,7 @@ export interface Workload {
   skipReason?(system: System): string;
   /** In quick mode, the subset to run (the rest are listed as skipped for time). */
   quickSubset?(systems: readonly System[]): System[];
-  /** Runs once per repeat instead of `repeats` times (long fixed-duration workloads). */
+  /** Runs once in all instead of `repeats` times (long workloads whose one run holds many samples). */
   once?: boolean;
   /** One repeat for one system; the runner has reset its state first. */
   run(system: System, ctx: RunContext): Promise<Measurement[]>;

@@ -154,7 +154,7 @@ export const w6Scale: Workload = {
     `${short(s.w6Small)} vs ${short(s.w6Large)} future jobs pending (a template job copied by one INSERT…SELECT), then ` +
     `${s.w6Due.toLocaleString("en")} due jobs drained by the engine in this process (concurrency ${CONCURRENCY}), then ` +
     `${s.w6Due.toLocaleString("en")} more claimed through the store's jobClaimDue (limit ${CLAIM_LIMIT}), each call timed; ` +
-    `the growth row is large ÷ small`,
+    `the growth row is large ÷ small; run once (seeding dominates its time)`,
   // Seeding a million rows dominates; one run holds hundreds of timed claims at each size.
   once: true,
   applies: (system) => system.family === "tickerq" && (system.backend === "postgres" || system.backend === "sqlite"),

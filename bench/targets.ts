@@ -1,0 +1,89 @@
+/** The issue's performance targets, read off the medians of one run, as ratios against the peers. */
+import type { Reference } from "./reference.js";
+import type { WorkloadResult } from "./report.js";
+import { median } from "./stats.js";
+
+export interface TargetCheck {
+  target: string;
+  figure: string;
+  met: boolean | null;
+}
+
+type Lookup = (workload: string, system: (label: string) => boolean, metric: string, caseName?: string) => number[];
+
+function lookupIn(results: readonly WorkloadResult[]): Lookup {
+  return (workload, system, metric, caseName) => {
+    const result = results.find((r) => r.id === workload);
+    if (!result) return [];
+    const bySystem = new Map<string, number[]>();
+    for (const m of result.measurements) {
+      if (!system(m.system) || (caseName !== undefined && m.case !== caseName)) continue;
+      const value = m.values[metric];
+      if (value === null || value === undefined || !Number.isFinite(value)) continue;
+      bySystem.set(m.system, [...(bySystem.get(m.system) ?? []), value]);
+    }
+    // One median per system (and setting), so "best peer" compares medians.
+    return [...bySystem.values()].map((values) => median(values));
+  };
+}
+
+const isPeer = (label: string) => !label.startsWith("tickerq-");
+const is = (id: string) => (label: string) => label === id || label.startsWith(`${id} [`);
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+function ratio(target: string, mine: number[], other: number[], goal: number, unit = "×"): TargetCheck {
+  const a = mine[0];
+  const b = other.length > 0 ? Math.max(...other) : undefined;
+  if (a === undefined || b === undefined || b === 0) return { target, figure: "not measured", met: null };
+  return { target, figure: `${fmt(a / b)}${unit} (${fmt(a, 0)} vs ${fmt(b, 0)})`, met: a / b >= goal };
+}
+
+function atMost(target: string, values: number[], limit: number, unit: string): TargetCheck {
+  const value = values[0];
+  if (value === undefined) return { target, figure: "not measured", met: null };
+  return { target, figure: `${fmt(value, 1)} ${unit}`, met: value <= limit };
+}
+
+export function checkTargets(results: readonly WorkloadResult[], reference: Reference | null): TargetCheck[] {
+  const get = lookupIn(results);
+  const pg = is("tickerq-pg");
+  const checks: TargetCheck[] = [];
+  const w2pg = get("W2", pg, "rate", "c=10");
+  checks.push(ratio("W2 PG c=10 ≥ BullMQ on Redis", w2pg, get("W2", is("bullmq"), "rate", "c=10"), 1));
+  const graphileBest = get("W2", is("graphile-worker"), "rate").map((v) => 2 * v);
+  checks.push(ratio("W2 PG c=10 ≥ 2 × graphile-worker's best", w2pg, graphileBest, 1));
+  checks.push(ratio("W1 PG batched ≥ 1.5 × best peer", get("W1", pg, "batch"), get("W1", isPeer, "batch"), 1.5));
+  const tps = reference?.pgbenchTps;
+  checks.push(ratio("W1 PG one by one ≥ 0.8 × pgbench TPS", get("W1", pg, "single"), tps ? [tps] : [], 0.8));
+  checks.push(
+    ratio("W3 PG end to end ≥ 0.9 × its producer rate", get("W3", pg, "rate"), get("W3", pg, "producer"), 0.9),
+  );
+  checks.push(atMost("W4 PG lateness p99 ≤ 10 ms", get("W4", pg, "p99"), 10, "ms"));
+  checks.push(atMost("W4 memory lateness p99 ≤ 2 ms", get("W4", is("tickerq-memory"), "p99"), 2, "ms"));
+  checks.push(atMost("W4 SQLite lateness p99 ≤ 2 ms", get("W4", is("tickerq-sqlite"), "p99"), 2, "ms"));
+  for (const id of ["tickerq-pg", "tickerq-mysql", "tickerq-sqlite"]) {
+    const missed = get("W5", is(id), "missed")[0];
+    const doubled = get("W5", is(id), "doubled")[0];
+    if (missed === undefined || doubled === undefined) continue;
+    checks.push({
+      target: `W5 ${id}: no missed or doubled second`,
+      figure: `${missed} missed, ${doubled} doubled`,
+      met: missed + doubled === 0,
+    });
+    checks.push(atMost(`W5 ${id}: lateness p99 ≤ 10 ms`, get("W5", is(id), "p99"), 10, "ms"));
+  }
+  for (const id of ["tickerq-pg", "tickerq-sqlite"]) {
+    checks.push(atMost(`W6 ${id}: claim p50 at large ≤ 1.5 × small`, get("W6", is(id), "claim", "growth ×"), 1.5, "×"));
+  }
+  const rss = get("W2", pg, "rss", "c=10")[0];
+  const leanest = get("W2", isPeer, "rss", "c=10");
+  if (rss !== undefined && leanest.length > 0) {
+    const min = Math.min(...leanest);
+    checks.push({
+      target: "W2 worker RSS ≤ leanest peer's",
+      figure: `${fmt(rss, 0)} MB vs ${fmt(min, 0)} MB`,
+      met: rss <= min,
+    });
+  }
+  return checks;
+}
