@@ -19,6 +19,8 @@ export interface Core {
   /** Resolves once the store is initialised (migrated); managers work before start(). */
   ready(): Promise<void>;
   emitChange(change: { id: string; type: TickerType; function: string; status: TickerStatus; cronTickerId: string | null }): void;
+  /** This node changed a cron ticker: re-plan at once, and tell listeners. */
+  cronChanged(id: string): void;
 }
 
 export function requireFunction(core: Core, field: string, name: unknown): AnyFunctionDefinition {

@@ -27,6 +27,12 @@ export class CronScheduler {
     private readonly horizonMs: number,
     /** Reload tickers at least this often (changes on other processes without signals). */
     private readonly reloadEveryMs: number,
+    /**
+     * A ticker first seen here is planned from its last change, but from no further back than
+     * this: long enough to cover how late a change made elsewhere can reach us, short enough
+     * not to replay a long outage (missed instants run once, not once each).
+     */
+    private readonly catchUpMs: number,
   ) {}
 
   /** Cron tickers changed somewhere: reload before the next plan. */
@@ -64,7 +70,8 @@ export class CronScheduler {
         if (existing && existing.record.updatedAt.getTime() === record.updatedAt.getTime()) continue;
         try {
           const schedule = new CronSchedule(record.expression, record.timeZone);
-          this.tickers.set(record.id, { record, schedule, plannedUntil: now });
+          const plannedUntil = Math.min(now, Math.max(record.updatedAt.getTime(), now - this.catchUpMs));
+          this.tickers.set(record.id, { record, schedule, plannedUntil });
         } catch {
           this.tickers.delete(record.id); // a row written by a newer or broken writer: not ours to run
         }

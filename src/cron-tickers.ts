@@ -64,7 +64,7 @@ export class CronTickerManager<M> {
     };
     await core.ready();
     await core.store.cronTickerInsert({ cronTicker: record });
-    core.events.emit("cronChanged", { id: record.id, nodeId: core.nodeId });
+    core.cronChanged(record.id);
     return toCronTicker({ ...record, updatedAt: now }, now);
   }
 
@@ -112,7 +112,7 @@ export class CronTickerManager<M> {
     const now = new Date(core.clock.now());
     const updated = await core.store.cronTickerUpdate({ id, patch: change, now });
     if (!updated) throw new TickerQError("NOT_FOUND", `cron ticker ${JSON.stringify(id)} does not exist`);
-    core.events.emit("cronChanged", { id, nodeId: core.nodeId });
+    core.cronChanged(id);
     return toCronTicker(updated, now);
   }
 
@@ -120,7 +120,7 @@ export class CronTickerManager<M> {
   async delete(id: string): Promise<boolean> {
     await this.core.ready();
     const deleted = await this.core.store.cronTickerDelete({ id: validateId("id", id) });
-    if (deleted) this.core.events.emit("cronChanged", { id, nodeId: this.core.nodeId });
+    if (deleted) this.core.cronChanged(id);
     return deleted;
   }
 

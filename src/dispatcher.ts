@@ -62,6 +62,10 @@ export class Dispatcher {
     return this.cycling;
   }
 
+  get busy(): boolean {
+    return this.cycling !== null;
+  }
+
   /** Resolves when no cycle runs. */
   async settled(): Promise<void> {
     while (this.cycling) await this.cycling;

@@ -141,12 +141,24 @@ export class Executor {
         exceptionDetails: details,
       },
     };
-    // The write is batched and not awaited: the slot frees now, and the lease keeps the job
-    // ours until the completion lands.
-    deps.completions.add(completion).catch((e) => deps.reportError(e, "completion"));
-
     deps.stats.executed++;
     if (failed) deps.stats.failed++;
+    // The write is batched and not awaited: the slot frees now, and the lease keeps the job
+    // ours until the completion lands. Events and hooks follow the write, so what they
+    // report is what the store holds.
+    deps.completions.add(completion).then(
+      () => this.announce(job, completion, { scheduledFor, startedAt, latenessMs, error: failed ? error : null }),
+      (e) => deps.reportError(e, "completion"),
+    );
+  }
+
+  private announce(
+    job: JobRecord,
+    completion: JobCompletion,
+    run: { scheduledFor: Date; startedAt: Date; latenessMs: number; error: unknown },
+  ): void {
+    const { deps } = this;
+    const { status } = completion;
     this.emitChange(job, status);
     if (deps.events.has("executed")) {
       deps.events.emit("executed", {
@@ -157,13 +169,13 @@ export class Executor {
         cronTickerId: job.cronTickerId,
         nodeId: deps.nodeId,
         retryCount: job.retryCount,
-        scheduledFor,
-        startedAt,
-        finishedAt,
-        elapsedMs,
-        latenessMs,
-        retryAt: nextAt,
-        error: failed ? error : null,
+        scheduledFor: run.scheduledFor,
+        startedAt: run.startedAt,
+        finishedAt: completion.finishedAt,
+        elapsedMs: completion.elapsedMs,
+        latenessMs: run.latenessMs,
+        retryAt: completion.retryAt,
+        error: run.error,
       });
     }
     const info: JobInfo = {
@@ -174,7 +186,10 @@ export class Executor {
       cronTickerId: job.cronTickerId,
       nodeId: deps.nodeId,
     };
-    if (failed && deps.onException) this.callHook("onException", () => deps.onException!(error, { ...info, willRetry: status === "Idle" }));
+    const failed = status === "Idle" || status === "Failed";
+    if (failed && deps.onException) {
+      this.callHook("onException", () => deps.onException!(run.error, { ...info, willRetry: status === "Idle" }));
+    }
     if (status === "Cancelled" && deps.onCancelled) this.callHook("onCancelled", () => deps.onCancelled!(info));
   }
 

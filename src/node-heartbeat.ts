@@ -81,13 +81,15 @@ export class NodeHeartbeat {
     }
   }
 
+  /** Fixed rate: the next beat is armed before this one runs; a beat still running is not doubled. */
   private schedule(): void {
     if (!this.active) return;
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = null;
+      this.schedule();
+      if (this.beating) return;
       this.beating = this.beat().finally(() => {
         this.beating = null;
-        this.schedule();
       });
     }, this.o.intervalMs);
   }

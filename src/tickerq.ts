@@ -106,6 +106,11 @@ export class TickerQ<M = Record<string, unknown>> {
       events: this.events,
       ready: () => this.ready(),
       emitChange: (change) => this.emitChange(change),
+      cronChanged: (id) => {
+        this.cron.invalidate();
+        this.dispatcher.wake(null);
+        this.events.emit("cronChanged", { id, nodeId: this.nodeId });
+      },
     };
     this.starts = new WriteBatcher(
       async (ids) => {
@@ -136,7 +141,7 @@ export class TickerQ<M = Record<string, unknown>> {
       run: (job) => this.executor.run(job),
       onCapacity: () => this.dispatcher.wake(null),
     });
-    this.cron = new CronScheduler(this.store, o.cronHorizonMs, o.pollIntervalMs * 5);
+    this.cron = new CronScheduler(this.store, o.cronHorizonMs, o.pollIntervalMs * 5, o.pollIntervalMs * 6);
     this.dispatcher = new Dispatcher({
       nodeId: this.nodeId,
       clock: o.clock,
@@ -354,6 +359,7 @@ export class TickerQ<M = Record<string, unknown>> {
   readonly [ENGINE] = {
     runDue: () => this.runDue(),
     settle: () => this.settle(),
+    heartbeat: () => this.heartbeat.beat(),
   };
 
   private ready(): Promise<void> {
@@ -432,11 +438,14 @@ export class TickerQ<M = Record<string, unknown>> {
     });
   }
 
+  /** Waits until no claim, run or write is in flight (a signal may start a new cycle meanwhile). */
   private async settle(): Promise<void> {
-    await this.dispatcher.settled();
-    await this.pool.whenRunningDone();
-    await this.starts.flush();
-    await this.completions.flush();
+    do {
+      await this.dispatcher.settled();
+      await this.pool.whenRunningDone();
+      await this.starts.flush();
+      await this.completions.flush();
+    } while (this.dispatcher.busy || this.pool.busy || this.starts.size > 0 || this.completions.size > 0);
   }
 
   private async runDue(): Promise<number> {

@@ -52,6 +52,11 @@ export class WorkerPool {
     return [...this.ready, ...[...this.timers.values()].map((entry) => entry.job)];
   }
 
+  /** Something runs or waits for a slot (jobs held for a future instant do not count). */
+  get busy(): boolean {
+    return this.active > 0 || this.activeLongRunning > 0 || this.ready.length > 0;
+  }
+
   get isIdle(): boolean {
     return this.active === 0 && this.activeLongRunning === 0 && this.ready.length === 0 && this.timers.size === 0;
   }

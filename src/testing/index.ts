@@ -92,3 +92,11 @@ export function runDue(tq: TickerQ<any>): Promise<number> {
 export function settle(tq: TickerQ<any>): Promise<void> {
   return tq[ENGINE].settle();
 }
+
+/**
+ * Runs one heartbeat of the node now and waits for it: its liveness record, lease recovery of
+ * dead nodes, operator pause requests and retention.
+ */
+export function heartbeat(tq: TickerQ<any>): Promise<void> {
+  return tq[ENGINE].heartbeat();
+}

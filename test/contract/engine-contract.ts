@@ -12,7 +12,7 @@ import {
   type TickerContext,
   type TickerStatus,
 } from "../../src/index.js";
-import { runDue, TestClock } from "../../src/testing/index.js";
+import { heartbeat, runDue, TestClock } from "../../src/testing/index.js";
 import { gate, node, T0, waitFor, type StoreFactory } from "../helpers/engine.js";
 
 export function describeEngineContract(name: string, makeStore: StoreFactory): void {
@@ -466,6 +466,7 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       a.pause();
       const b = await start(node(store, clock, [onB], { nodeId: "b", heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000 }));
       await clock.advance(6000);
+      await heartbeat(b); // a's last heartbeat is 6 s old, over b's 5 s lease timeout
       await runDue(b);
       expect(runsOnB).toBe(1);
       const row = (await b.timeTickers.get(job.id))!;
