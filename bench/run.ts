@@ -113,8 +113,10 @@ async function main(): Promise<void> {
       applicable = subset;
     }
     log(`${workload.id} ${workload.title}: ${applicable.map((s) => s.id).join(", ") || "no system"}`);
+    // A system that failed once in a workload is not run again in it: a stuck worker costs its whole cap.
+    const failed = new Set<string>();
     for (let repeat = 1; repeat <= runs; repeat += 1) {
-      for (const system of applicable) {
+      for (const system of applicable.filter((s) => !failed.has(s.id))) {
         const ctx: RunContext = {
           sizes,
           quick,
@@ -127,7 +129,8 @@ async function main(): Promise<void> {
           result.measurements.push(...(await workload.run(system, ctx)));
         } catch (error) {
           const message = `${system.id} (repeat ${repeat}): ${(error as Error).message.split("\n")[0]}`;
-          result.errors.push(message);
+          result.errors.push(`${message}; not run again in ${workload.id}`);
+          failed.add(system.id);
           log(`${workload.id} error ${message}`);
         }
       }
