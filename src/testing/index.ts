@@ -48,7 +48,11 @@ export class TestClock implements Clock {
     this.timers.delete(handle as number);
   }
 
-  /** Moves time forward by `ms`, firing each timer at its own instant, oldest first. */
+  /**
+   * Moves time forward by `ms`, firing each timer at its own instant, oldest first, including
+   * the node's safety polls and heartbeats on the way: for jumps of days, give the node long
+   * `pollIntervalMs` and `heartbeatIntervalMs` so the jump stays quick.
+   */
   async advance(ms: number): Promise<void> {
     await this.set(this.current + ms);
   }
