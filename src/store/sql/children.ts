@@ -48,35 +48,37 @@ async function skipSubtree(ctx: SqlContext, db: Kysely<Database>, ids: readonly 
 
 /**
  * Settles the waiting children of parents that just ended (`ended` maps parent id to its
- * final status). Returns a `due` signal when some child was released.
+ * final status and end). Returns `due` signals for released children.
  */
 export async function settleChildren(
   ctx: SqlContext,
   db: Kysely<Database>,
-  ended: ReadonlyMap<string, FinalStatus>,
-  endedAt: Date,
-): Promise<StoreSignal | null> {
-  if (ended.size === 0) return null;
-  const at = endedAt.getTime();
-  const release: string[] = [];
-  const skip: string[] = [];
+  ended: ReadonlyMap<string, { status: FinalStatus; at: Date }>,
+): Promise<StoreSignal[]> {
+  if (ended.size === 0) return [];
+  const release = new Map<number, string[]>();
+  const skip = new Map<number, string[]>();
   for (const part of chunks([...ended.keys()])) {
     for (const child of await waitingChildren(ctx, db, part)) {
-      const parentStatus = ended.get(child.parent_id ?? "");
+      const parent = ended.get(child.parent_id ?? "");
+      if (!parent) continue;
       const condition = (child.run_condition ?? "OnSuccess") as RunCondition;
-      if (parentStatus && childRuns(condition, parentStatus)) release.push(child.id);
-      else skip.push(child.id);
+      const target = childRuns(condition, parent.status) ? release : skip;
+      const at = parent.at.getTime();
+      target.set(at, [...(target.get(at) ?? []), child.id]);
     }
   }
-  for (const part of chunks(release)) {
-    await db
-      .updateTable(ctx.t.jobs)
-      .set({ execution_time: at, scheduled_for: at, updated_at: at })
-      .where("id", "in", part)
-      .execute();
+  for (const [at, ids] of release) {
+    for (const part of chunks(ids)) {
+      await db
+        .updateTable(ctx.t.jobs)
+        .set({ execution_time: at, scheduled_for: at, updated_at: at })
+        .where("id", "in", part)
+        .execute();
+    }
   }
-  await skipSubtree(ctx, db, skip, at);
-  return release.length > 0 ? { type: "due", at: endedAt } : null;
+  for (const [at, ids] of skip) await skipSubtree(ctx, db, ids, at);
+  return [...release.keys()].map((at) => ({ type: "due", at: new Date(at) }));
 }
 
 /** Makes the `InProgress` children of started parents due at the start. */

@@ -11,6 +11,7 @@ import type { CancelResult, JobCompletion, JobRecord, StoreSignal } from "../con
 import { settleChildren, startChildren } from "./children.js";
 import type { SqlContext } from "./context.js";
 import { chunks } from "./context.js";
+import { dueSignal as jobsDue } from "./jobs.js";
 import { attemptToRow, jobFromRow, toMs } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -125,6 +126,16 @@ export async function jobStartMany(
   });
 }
 
+/** `CASE id WHEN … THEN … ELSE column END`: one UPDATE writes a different value per row. */
+function perRow(column: keyof JobsTable, values: readonly (readonly [string, unknown])[]) {
+  const whens = values.map(([id, value]) => sql`when ${id} then ${value}`);
+  return sql<any>`case ${sql.ref("id")} ${sql.join(whens, sql` `)} else ${sql.ref(column)} end`;
+}
+
+/**
+ * Applies a batch of completions in a fixed number of statements, whatever its size: the
+ * ownership check, one UPDATE for retries, one for final outcomes, children, attempts.
+ */
 export async function jobCompleteMany(
   ctx: SqlContext,
   completions: readonly JobCompletion[],
@@ -134,57 +145,71 @@ export async function jobCompleteMany(
   await ctx.dialect.writeTx(async (tx) => {
     const byId = new Map<string, JobCompletion>();
     for (const c of completions) byId.set(c.id, c);
-    const holders = new Map<string, string>();
-    for (const c of completions) holders.set(c.id, c.nodeId);
-    const owned = new Set<string>();
-    for (const nodeId of new Set(holders.values())) {
-      const ids = [...holders].filter(([, holder]) => holder === nodeId).map(([id]) => id);
-      for (const row of await held(ctx, tx, ids, nodeId, HELD)) owned.add(row.id);
+    const owned: JobCompletion[] = [];
+    for (const nodeId of new Set([...byId.values()].map((c) => c.nodeId))) {
+      const ids = [...byId.values()].filter((c) => c.nodeId === nodeId).map((c) => c.id);
+      for (const row of await held(ctx, tx, ids, nodeId, HELD)) owned.push(byId.get(row.id) as JobCompletion);
     }
-    const attempts = [];
-    const ended = new Map<number, Map<string, FinalStatus>>();
-    for (const c of byId.values()) {
-      if (!owned.has(c.id)) continue;
-      // The lease ends with the attempt, whatever comes next.
-      const outcome = {
-        elapsed_ms: Math.round(c.elapsedMs),
-        exception_message: c.exceptionMessage,
-        exception_details: c.exceptionDetails,
-        lock_holder: null,
-        locked_at: null,
-        cancel_requested: 0,
-        updated_at: c.finishedAt.getTime(),
-      };
-      if (c.status === "Idle") {
-        const retryAt = (c.retryAt ?? c.finishedAt).getTime();
+    const retries = owned.filter((c) => c.status === "Idle");
+    const finals = owned.filter((c) => c.status !== "Idle");
+    for (const [batch, isRetry] of [
+      [retries, true],
+      [finals, false],
+    ] as const) {
+      for (const part of chunks(batch, 100)) {
+        const pick = <T>(f: (c: JobCompletion) => T) => part.map((c) => [c.id, f(c)] as const);
         await tx
           .updateTable(ctx.t.jobs)
           .set({
-            ...outcome,
-            status: "Idle",
-            execution_time: retryAt,
-            retry_count: sql<number>`${sql.ref("retry_count")} + 1`,
+            // The lease ends with the attempt, whatever comes next.
+            lock_holder: null,
+            locked_at: null,
+            cancel_requested: 0,
+            status: perRow(
+              "status",
+              pick((c) => c.status),
+            ),
+            elapsed_ms: perRow(
+              "elapsed_ms",
+              pick((c) => Math.round(c.elapsedMs)),
+            ),
+            exception_message: perRow(
+              "exception_message",
+              pick((c) => c.exceptionMessage),
+            ),
+            exception_details: perRow(
+              "exception_details",
+              pick((c) => c.exceptionDetails),
+            ),
+            updated_at: perRow(
+              "updated_at",
+              pick((c) => c.finishedAt.getTime()),
+            ),
+            ...(isRetry
+              ? {
+                  execution_time: perRow(
+                    "execution_time",
+                    pick((c) => (c.retryAt ?? c.finishedAt).getTime()),
+                  ),
+                  retry_count: sql<number>`${sql.ref("retry_count")} + 1`,
+                }
+              : {}),
           })
-          .where("id", "=", c.id)
+          .where(
+            "id",
+            "in",
+            part.map((c) => c.id),
+          )
           .execute();
-        signals.push({ type: "due", at: new Date(retryAt) });
-      } else {
-        await tx
-          .updateTable(ctx.t.jobs)
-          .set({ ...outcome, status: c.status })
-          .where("id", "=", c.id)
-          .execute();
-        const group = ended.get(c.finishedAt.getTime()) ?? new Map<string, FinalStatus>();
-        group.set(c.id, c.status);
-        ended.set(c.finishedAt.getTime(), group);
       }
-      attempts.push(attemptToRow(c.attempt));
     }
-    for (const [finishedAt, parents] of ended) {
-      const due = await settleChildren(ctx, tx, parents, new Date(finishedAt));
-      if (due) signals.push(due);
+    const due = jobsDue(retries.map((c) => ({ executionTime: c.retryAt ?? c.finishedAt })));
+    if (due) signals.push(due);
+    const ended = new Map(finals.map((c) => [c.id, { status: c.status as FinalStatus, at: c.finishedAt }]));
+    for (const signal of await settleChildren(ctx, tx, ended)) signals.push(signal);
+    for (const part of chunks(owned.map((c) => attemptToRow(c.attempt)))) {
+      await tx.insertInto(ctx.t.attempts).values(part).execute();
     }
-    for (const part of chunks(attempts)) await tx.insertInto(ctx.t.attempts).values(part).execute();
   });
 }
 
@@ -232,8 +257,7 @@ export async function jobCancel(ctx: SqlContext, id: string, now: Date, signals:
       .set({ status: "Cancelled", lock_holder: null, locked_at: null, updated_at: now.getTime() })
       .where("id", "=", id)
       .execute();
-    const due = await settleChildren(ctx, tx, new Map([[id, "Cancelled" as const]]), now);
-    if (due) signals.push(due);
+    signals.push(...(await settleChildren(ctx, tx, new Map([[id, { status: "Cancelled" as const, at: now }]]))));
     return "cancelled";
   });
 }
