@@ -18,7 +18,13 @@ export interface Core {
   readonly events: TickerQEvents;
   /** Resolves once the store is initialised (migrated); managers work before start(). */
   ready(): Promise<void>;
-  emitChange(change: { id: string; type: TickerType; function: string; status: TickerStatus; cronTickerId: string | null }): void;
+  emitChange(change: {
+    id: string;
+    type: TickerType;
+    function: string;
+    status: TickerStatus;
+    cronTickerId: string | null;
+  }): void;
   /** This node changed a cron ticker: re-plan at once, and tell listeners. */
   cronChanged(id: string): void;
 }

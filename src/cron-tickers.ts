@@ -55,7 +55,10 @@ export class CronTickerManager<M> {
       timeZone,
       request: await encodeRequest(core, fn, "request", t.request),
       retries: validateRetries("retries", t.retries ?? fn.options.retries ?? 0),
-      retryIntervals: t.retryIntervals !== undefined ? validateRetryIntervals("retryIntervals", t.retryIntervals) : (fn.options.retryIntervals ?? null),
+      retryIntervals:
+        t.retryIntervals !== undefined
+          ? validateRetryIntervals("retryIntervals", t.retryIntervals)
+          : (fn.options.retryIntervals ?? null),
       description: validateText("description", t.description),
       priority: validatePriority("priority", t.priority ?? fn.options.priority ?? "Normal"),
       enabled: t.enabled ?? true,
@@ -97,12 +100,18 @@ export class CronTickerManager<M> {
       change.expression = expression.trim();
     }
     if ("request" in patch) {
-      change.request = await encodeRequest(core, requireFunction(core, "function", existing.function), "request", patch.request);
+      change.request = await encodeRequest(
+        core,
+        requireFunction(core, "function", existing.function),
+        "request",
+        patch.request,
+      );
     }
     if (patch.description !== undefined) change.description = validateText("description", patch.description);
     if (patch.retries !== undefined) change.retries = validateRetries("retries", patch.retries);
     if (patch.retryIntervals !== undefined) {
-      change.retryIntervals = patch.retryIntervals === null ? null : validateRetryIntervals("retryIntervals", patch.retryIntervals);
+      change.retryIntervals =
+        patch.retryIntervals === null ? null : validateRetryIntervals("retryIntervals", patch.retryIntervals);
     }
     if (patch.priority !== undefined) change.priority = validatePriority("priority", patch.priority);
     if (patch.enabled !== undefined) {
@@ -145,7 +154,8 @@ export class CronTickerManager<M> {
     const now = new Date(core.clock.now());
     const occurrence = occurrenceOf(ticker, now, now);
     const inserted = await core.store.occurrenceInsertMany({ occurrences: [occurrence] });
-    if (inserted === 0) throw new TickerQError("INVALID_STATE", `cron ticker ${id} already has an occurrence at ${now.toISOString()}`);
+    if (inserted === 0)
+      throw new TickerQError("INVALID_STATE", `cron ticker ${id} already has an occurrence at ${now.toISOString()}`);
     core.emitChange({ ...occurrence, status: "Idle" });
     return toTimeTicker(fresh(occurrence));
   }

@@ -87,7 +87,11 @@ export class Executor {
     let threw = false;
     try {
       const fn = deps.functions.get(job.function);
-      if (!fn) throw new TickerQError("UNKNOWN_FUNCTION", `function ${JSON.stringify(job.function)} is not registered on node ${deps.nodeId}`);
+      if (!fn)
+        throw new TickerQError(
+          "UNKNOWN_FUNCTION",
+          `function ${JSON.stringify(job.function)} is not registered on node ${deps.nodeId}`,
+        );
       const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, controller);
       if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
       await fn.handler(ctx, controller.signal);
@@ -102,7 +106,9 @@ export class Executor {
     const elapsedMs = finishedAt.getTime() - startedAt.getTime();
     if (run.reason === "shutdown" && threw && !(error instanceof TerminateExecutionError)) {
       // Interrupted by shutdown: the job is not at fault; it runs again, here or elsewhere.
-      await deps.store.jobRelease({ ids: [job.id], nodeId: deps.nodeId, now: finishedAt }).catch((e) => deps.reportError(e, "release"));
+      await deps.store
+        .jobRelease({ ids: [job.id], nodeId: deps.nodeId, now: finishedAt })
+        .catch((e) => deps.reportError(e, "release"));
       this.emitChange(job, "Idle");
       return;
     }

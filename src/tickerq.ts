@@ -8,7 +8,15 @@ import { TickerQEvents } from "./events.js";
 import { functionRegistry, type AnyFunctionDefinition, type FunctionMap } from "./functions.js";
 import { resolveOptions, type ResolvedOptions, type TickerQOptions } from "./options.js";
 import { memoryStore } from "./store/memory.js";
-import type { AttemptRecord, CancelResult, JobCompletion, JobRecord, NodeInfo, Store, StoreSignal } from "./store/contract.js";
+import type {
+  AttemptRecord,
+  CancelResult,
+  JobCompletion,
+  JobRecord,
+  NodeInfo,
+  Store,
+  StoreSignal,
+} from "./store/contract.js";
 import type { TickerStatus, TickerType } from "./lifecycle.js";
 import { WorkerPool } from "./worker-pool.js";
 import { Executor } from "./executor.js";
@@ -79,7 +87,10 @@ export class TickerQ<M = Record<string, unknown>> {
       throw new TickerQError("INVALID_ARGUMENT", "createTickerQ(options) needs an options object");
     }
     if (!Array.isArray(options.functions)) {
-      throw new TickerQError("INVALID_ARGUMENT", `functions must be an array of defineFunction() results; got ${typeof options.functions}`);
+      throw new TickerQError(
+        "INVALID_ARGUMENT",
+        `functions must be an array of defineFunction() results; got ${typeof options.functions}`,
+      );
     }
     this.registry = functionRegistry(options.functions);
     this.store = options.store ?? memoryStore();
@@ -96,7 +107,8 @@ export class TickerQ<M = Record<string, unknown>> {
       hasSchema: fn.options.schema !== undefined,
     }));
     const o = this.options;
-    const reportError = (error: unknown, during: string) => this.events.emit("error", { error, during, nodeId: this.nodeId });
+    const reportError = (error: unknown, during: string) =>
+      this.events.emit("error", { error, during, nodeId: this.nodeId });
     this.core = {
       store: this.store,
       clock: o.clock,
@@ -188,7 +200,10 @@ export class TickerQ<M = Record<string, unknown>> {
    */
   async start(): Promise<void> {
     if (this._state !== "created") {
-      throw new TickerQError("ALREADY_STARTED", `start() was already called on node ${this.nodeId} (state ${this._state})`);
+      throw new TickerQError(
+        "ALREADY_STARTED",
+        `start() was already called on node ${this.nodeId} (state ${this._state})`,
+      );
     }
     this._state = "starting";
     try {
@@ -299,8 +314,12 @@ export class TickerQ<M = Record<string, unknown>> {
     await this.ready();
     const result = await this.store.jobRequeue({ id: validateId("id", id), now: new Date(this.options.clock.now()) });
     if (!result.ok) {
-      if (result.reason === "not-found") throw new TickerQError("NOT_FOUND", `job ${JSON.stringify(id)} does not exist`);
-      throw new TickerQError("INVALID_STATE", `job ${id} is ${result.status}; only Failed, Cancelled or Skipped jobs can be retried`);
+      if (result.reason === "not-found")
+        throw new TickerQError("NOT_FOUND", `job ${JSON.stringify(id)} does not exist`);
+      throw new TickerQError(
+        "INVALID_STATE",
+        `job ${id} is ${result.status}; only Failed, Cancelled or Skipped jobs can be retried`,
+      );
     }
     this.emitChange(result.job);
     return toTimeTicker(result.job);
@@ -312,7 +331,8 @@ export class TickerQ<M = Record<string, unknown>> {
     const now = new Date(this.options.clock.now());
     const result = await this.store.jobUpdateIdle({ id: validateId("id", id), patch: { executionTime: now }, now });
     if (!result.ok) {
-      if (result.reason === "not-found") throw new TickerQError("NOT_FOUND", `job ${JSON.stringify(id)} does not exist`);
+      if (result.reason === "not-found")
+        throw new TickerQError("NOT_FOUND", `job ${JSON.stringify(id)} does not exist`);
       throw new TickerQError("INVALID_STATE", `job ${id} is ${result.status}; only an Idle job can be run now`);
     }
     this.emitChange(result.job);
@@ -426,7 +446,13 @@ export class TickerQ<M = Record<string, unknown>> {
     if (!paused) this.dispatcher.wake(null);
   }
 
-  private emitChange(change: { id: string; type: TickerType; function: string; status: TickerStatus; cronTickerId: string | null }): void {
+  private emitChange(change: {
+    id: string;
+    type: TickerType;
+    function: string;
+    status: TickerStatus;
+    cronTickerId: string | null;
+  }): void {
     if (!this.events.has("changed")) return;
     this.events.emit("changed", {
       id: change.id,

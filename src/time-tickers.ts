@@ -70,7 +70,8 @@ export class TimeTickerManager<M> {
   async list(query: TimeTickerQuery = {}): Promise<Page<TimeTicker>> {
     await this.core.ready();
     const limit = query.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid("limit", limit, "an integer from 1 to 1000");
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw invalid("limit", limit, "an integer from 1 to 1000");
     const page = await this.core.store.jobList({ ...query, type: "TimeTicker", limit });
     return { items: page.items.map((job) => toTimeTicker(job)), total: page.total };
   }
@@ -80,26 +81,41 @@ export class TimeTickerManager<M> {
     const { core } = this;
     await core.ready();
     const job = await core.store.jobGet({ id: validateId("id", id) });
-    if (!job || job.type !== "TimeTicker") throw new TickerQError("NOT_FOUND", `time ticker ${JSON.stringify(id)} does not exist`);
+    if (!job || job.type !== "TimeTicker")
+      throw new TickerQError("NOT_FOUND", `time ticker ${JSON.stringify(id)} does not exist`);
     if (typeof patch !== "object" || patch === null) throw invalid("patch", patch, "an object");
     const change: JobPatch = {};
     if (patch.executionTime !== undefined) {
       if (job.parentId && job.executionTime === null) {
-        throw new TickerQError("INVALID_STATE", `time ticker ${id} is a child waiting for its parent; its time follows the parent`);
+        throw new TickerQError(
+          "INVALID_STATE",
+          `time ticker ${id} is a child waiting for its parent; its time follows the parent`,
+        );
       }
       change.executionTime = validateDate("executionTime", patch.executionTime);
     }
-    if ("request" in patch) change.request = await encodeRequest(core, requireFunction(core, "function", job.function), "request", patch.request);
+    if ("request" in patch)
+      change.request = await encodeRequest(
+        core,
+        requireFunction(core, "function", job.function),
+        "request",
+        patch.request,
+      );
     if (patch.description !== undefined) change.description = validateText("description", patch.description);
     if (patch.retries !== undefined) change.retries = validateRetries("retries", patch.retries);
     if (patch.retryIntervals !== undefined) {
-      change.retryIntervals = patch.retryIntervals === null ? null : validateRetryIntervals("retryIntervals", patch.retryIntervals);
+      change.retryIntervals =
+        patch.retryIntervals === null ? null : validateRetryIntervals("retryIntervals", patch.retryIntervals);
     }
     if (patch.priority !== undefined) change.priority = validatePriority("priority", patch.priority);
     const result = await core.store.jobUpdateIdle({ id, patch: change, now: new Date(core.clock.now()) });
     if (!result.ok) {
-      if (result.reason === "not-found") throw new TickerQError("NOT_FOUND", `time ticker ${JSON.stringify(id)} does not exist`);
-      throw new TickerQError("INVALID_STATE", `time ticker ${id} is ${result.status}; only an Idle ticker can be updated`);
+      if (result.reason === "not-found")
+        throw new TickerQError("NOT_FOUND", `time ticker ${JSON.stringify(id)} does not exist`);
+      throw new TickerQError(
+        "INVALID_STATE",
+        `time ticker ${id} is ${result.status}; only an Idle ticker can be updated`,
+      );
     }
     core.emitChange({ ...result.job, status: "Idle" });
     return toTimeTicker(result.job);
@@ -154,7 +170,11 @@ export class TimeTickerManager<M> {
       function: fn.name,
       description: validateText(`${field}description`, t.description),
       request: await encodeRequest(core, fn, `${field}request`, t.request),
-      executionTime: parent ? null : t.executionTime === undefined ? new Date(now) : validateDate(`${field}executionTime`, t.executionTime),
+      executionTime: parent
+        ? null
+        : t.executionTime === undefined
+          ? new Date(now)
+          : validateDate(`${field}executionTime`, t.executionTime),
       priority: validatePriority(`${field}priority`, t.priority ?? fn.options.priority ?? "Normal"),
       retries: validateRetries(`${field}retries`, t.retries ?? fn.options.retries ?? 0),
       retryIntervals:
@@ -166,7 +186,8 @@ export class TimeTickerManager<M> {
       cronTickerId: null,
       createdAt: new Date(now),
     };
-    if (!parent && t.runCondition !== undefined) throw invalid(`${field}runCondition`, t.runCondition, "set on children only");
+    if (!parent && t.runCondition !== undefined)
+      throw invalid(`${field}runCondition`, t.runCondition, "set on children only");
     out.push(job);
     const children = t.children ?? [];
     if (!Array.isArray(children)) throw invalid(`${field}children`, children, "an array");

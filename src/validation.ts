@@ -46,7 +46,8 @@ export function validateRunCondition(field: string, value: unknown): RunConditio
 
 export function validateText(field: string, value: unknown, max = 2000): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== "string" || value.length > max) throw invalid(field, value, `a string of at most ${max} characters`);
+  if (typeof value !== "string" || value.length > max)
+    throw invalid(field, value, `a string of at most ${max} characters`);
   return value;
 }
 
@@ -69,13 +70,18 @@ export function serializeRequest(field: string, value: unknown, maxBytes: number
       case "bigint":
       case "function":
       case "symbol":
-        throw new TickerQError("INVALID_REQUEST", `${path} is a ${typeof node} (${show(node)}), which JSON cannot carry`);
+        throw new TickerQError(
+          "INVALID_REQUEST",
+          `${path} is a ${typeof node} (${show(node)}), which JSON cannot carry`,
+        );
       case "number":
-        if (!Number.isFinite(node)) throw new TickerQError("INVALID_REQUEST", `${path} is ${node}, which JSON cannot carry`);
+        if (!Number.isFinite(node))
+          throw new TickerQError("INVALID_REQUEST", `${path} is ${node}, which JSON cannot carry`);
         return;
       case "object": {
         if (node === null || node instanceof Date) return;
-        if (ancestors.includes(node)) throw new TickerQError("INVALID_REQUEST", `${path} refers back to itself (a cycle)`);
+        if (ancestors.includes(node))
+          throw new TickerQError("INVALID_REQUEST", `${path} refers back to itself (a cycle)`);
         if (typeof (node as { toJSON?: unknown }).toJSON === "function") return;
         ancestors.push(node);
         if (Array.isArray(node)) node.forEach((item, i) => walk(item, `${path}[${i}]`));

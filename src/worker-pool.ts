@@ -126,7 +126,7 @@ export class WorkerPool {
   }
 
   private pump(): void {
-    for (let i = 0; i < this.ready.length; ) {
+    for (let i = 0; i < this.ready.length;) {
       const job = this.ready[i]!;
       const longRunning = job.priority === "LongRunning";
       if (longRunning ? this.activeLongRunning >= this.maxLongRunning : this.active >= this.maxConcurrency) {

@@ -12,7 +12,10 @@ describe("nextOccurrences", () => {
       "2026-01-01T00:00:20.000Z",
       "2026-01-01T00:00:30.000Z",
     ]);
-    expect(iso(nextOccurrences("0 9 * * *", { from, count: 2 }))).toEqual(["2026-01-01T09:00:00.000Z", "2026-01-02T09:00:00.000Z"]);
+    expect(iso(nextOccurrences("0 9 * * *", { from, count: 2 }))).toEqual([
+      "2026-01-01T09:00:00.000Z",
+      "2026-01-02T09:00:00.000Z",
+    ]);
   });
 
   it("is strictly after `from`", () => {
@@ -22,8 +25,12 @@ describe("nextOccurrences", () => {
 
   it("reads the expression in the given time zone", () => {
     const from = new Date("2026-06-01T00:00:00Z");
-    expect(iso(nextOccurrences("0 0 9 * * *", { from, timeZone: "Europe/Berlin", count: 1 }))).toEqual(["2026-06-01T07:00:00.000Z"]);
-    expect(iso(nextOccurrences("0 0 9 * * *", { from, timeZone: "Asia/Kolkata", count: 1 }))).toEqual(["2026-06-01T03:30:00.000Z"]);
+    expect(iso(nextOccurrences("0 0 9 * * *", { from, timeZone: "Europe/Berlin", count: 1 }))).toEqual([
+      "2026-06-01T07:00:00.000Z",
+    ]);
+    expect(iso(nextOccurrences("0 0 9 * * *", { from, timeZone: "Asia/Kolkata", count: 1 }))).toEqual([
+      "2026-06-01T03:30:00.000Z",
+    ]);
   });
 
   describe("DST, spring forward (New York, 2026-03-08, 02:00 → 03:00)", () => {
@@ -96,6 +103,8 @@ describe("nextOccurrences", () => {
   it("refuses a wrong number of fields and an unknown time zone", () => {
     expect(() => nextOccurrences("* * * *")).toThrow(/must have 5 fields.*it has 4/);
     expect(() => nextOccurrences("* * * * * * *")).toThrow(/it has 7/);
-    expect(() => nextOccurrences("* * * * *", { timeZone: "Mars/Phobos" })).toThrow(/timeZone "Mars\/Phobos" is not an IANA time zone/);
+    expect(() => nextOccurrences("* * * * *", { timeZone: "Mars/Phobos" })).toThrow(
+      /timeZone "Mars\/Phobos" is not an IANA time zone/,
+    );
   });
 });

@@ -21,7 +21,12 @@ it("registers a user, schedules the welcome email 5 minutes later, and seeds the
   expect(response.status).toBe(200);
   const { welcomeJobId } = (await response.json()) as { welcomeJobId: string };
   const job = (await app.tq.timeTickers.get(welcomeJobId))!;
-  expect(job).toMatchObject({ function: "SendWelcomeEmail", status: "Idle", retries: 3, retryIntervals: [60, 300, 900] });
+  expect(job).toMatchObject({
+    function: "SendWelcomeEmail",
+    status: "Idle",
+    retries: 3,
+    retryIntervals: [60, 300, 900],
+  });
   expect(job.request).toMatchObject({ email: "user@example.com", name: "John Doe" });
   const delay = job.executionTime!.getTime() - before;
   expect(delay).toBeGreaterThanOrEqual(5 * 60_000 - 1000);

@@ -8,7 +8,10 @@ const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
 /** `name → default` from the doc comments of TickerQOptions. */
 function declared(): Map<string, string | null> {
-  const body = source.slice(source.indexOf("export interface TickerQOptions"), source.indexOf("export type ResolvedOptions"));
+  const body = source.slice(
+    source.indexOf("export interface TickerQOptions"),
+    source.indexOf("export type ResolvedOptions"),
+  );
   const options = new Map<string, string | null>();
   const pattern = /\/\*\*([\s\S]*?)\*\/\s*(\w+)\??:/g;
   for (const match of body.matchAll(pattern)) {

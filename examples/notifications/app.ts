@@ -60,10 +60,14 @@ export async function startApp(options: AppOptions) {
       });
       db.users.set(user.id, user);
       db.notifications.push({ id: randomUUID(), userId: user.id, message: "Welcome aboard", createdAt: new Date() });
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ userId: user.id, welcomeJobId: job.id }) + "\n");
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ userId: user.id, welcomeJobId: job.id }) + "\n");
     } catch (error) {
       const status = error instanceof TickerQError || error instanceof SyntaxError ? 400 : 500;
-      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ error: (error as Error).message }) + "\n");
+      res
+        .writeHead(status, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: (error as Error).message }) + "\n");
     }
   }
 

@@ -14,7 +14,9 @@ const filename = process.env.TICKERQ_DB ?? "tickerq.db";
 const app = await startApp({ store: sqliteStore({ filename }), port });
 
 console.log(`notifications example on http://127.0.0.1:${app.port} (store: SQLite ${filename}, node ${app.tq.nodeId})`);
-console.log(`  register:  curl -X POST http://127.0.0.1:${app.port}/api/users/register -H 'content-type: application/json' -d '{"email":"user@example.com","name":"John Doe"}'`);
+console.log(
+  `  register:  curl -X POST http://127.0.0.1:${app.port}/api/users/register -H 'content-type: application/json' -d '{"email":"user@example.com","name":"John Doe"}'`,
+);
 console.log(`  dashboard: http://127.0.0.1:${app.port}/admin/tickerq  (admin / secure-password)`);
 
 let stopping = false;

@@ -4,7 +4,14 @@
  * Nothing survives a restart; use a SQL store for that.
  */
 
-import { childRuns, isFinal, PRIORITY_RANK, type FinalStatus, type TickerStatus, TICKER_STATUSES } from "../lifecycle.js";
+import {
+  childRuns,
+  isFinal,
+  PRIORITY_RANK,
+  type FinalStatus,
+  type TickerStatus,
+  TICKER_STATUSES,
+} from "../lifecycle.js";
 import { TickerQError } from "../errors.js";
 import { SignalHub } from "./signals.js";
 import type {
@@ -328,7 +335,11 @@ class MemoryStore implements Store {
 
   async cronTickerList(query: CronTickerQuery): Promise<Page<CronTickerRecord>> {
     const matches = [...this.cronTickers.values()]
-      .filter((t) => (query.function === undefined || t.function === query.function) && (query.enabled === undefined || t.enabled === query.enabled))
+      .filter(
+        (t) =>
+          (query.function === undefined || t.function === query.function) &&
+          (query.enabled === undefined || t.enabled === query.enabled),
+      )
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
     const offset = query.offset ?? 0;
     const page = matches.slice(offset, query.limit === undefined ? undefined : offset + query.limit);
@@ -446,7 +457,8 @@ class MemoryStore implements Store {
   private removeJob(job: JobRecord): void {
     this.jobs.delete(job.id);
     this.attempts.delete(job.id);
-    if (job.cronTickerId && job.scheduledFor) this.occurrenceKeys.delete(`${job.cronTickerId}|${job.scheduledFor.getTime()}`);
+    if (job.cronTickerId && job.scheduledFor)
+      this.occurrenceKeys.delete(`${job.cronTickerId}|${job.scheduledFor.getTime()}`);
   }
 
   private appendAttempt(attempt: AttemptRecord): void {

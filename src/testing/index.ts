@@ -61,12 +61,15 @@ export class TestClock implements Clock {
   async set(to: Date | string | number): Promise<void> {
     const target = new Date(to).getTime();
     if (Number.isNaN(target) || target < this.current) {
-      throw new RangeError(`TestClock only moves forward: ${String(to)} is before ${new Date(this.current).toISOString()}`);
+      throw new RangeError(
+        `TestClock only moves forward: ${String(to)} is before ${new Date(this.current).toISOString()}`,
+      );
     }
     for (;;) {
       let next: Timer | undefined;
       for (const timer of this.timers.values()) {
-        if (timer.at <= target && (!next || timer.at < next.at || (timer.at === next.at && timer.seq < next.seq))) next = timer;
+        if (timer.at <= target && (!next || timer.at < next.at || (timer.at === next.at && timer.seq < next.seq)))
+          next = timer;
       }
       if (!next) break;
       this.timers.delete(next.seq);

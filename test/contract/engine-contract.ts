@@ -115,7 +115,9 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       const fn = defineFunction("Flaky", { retries: 3, retryIntervals: [1.5, 0.25] }, async () => {
         throw new Error("nope");
       });
-      const tq = await start(node(store, clock, [fn], { onException: (error, info) => errors.push([info.retryCount, info.willRetry]) }));
+      const tq = await start(
+        node(store, clock, [fn], { onException: (error, info) => errors.push([info.retryCount, info.willRetry]) }),
+      );
       const job = await tq.timeTickers.add({ function: "Flaky" });
       await runDue(tq);
       let row = (await tq.timeTickers.get(job.id))!;
@@ -168,7 +170,11 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       const tq = await start(node(store, clock, [fn]));
       const job = await tq.timeTickers.add({ function: "Terminate" });
       await runDue(tq);
-      expect(await tq.timeTickers.get(job.id)).toMatchObject({ status: "Skipped", retryCount: 0, exceptionMessage: "not today" });
+      expect(await tq.timeTickers.get(job.id)).toMatchObject({
+        status: "Skipped",
+        retryCount: 0,
+        exceptionMessage: "not today",
+      });
     });
 
     it("ends a run Cancelled on ctx.requestCancellation(), aborting its signal and calling onCancelled", async () => {
@@ -233,7 +239,10 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         ran.push("short");
       });
       const tq = await start(node(store, clock, [long, short], { maxConcurrency: 1 }));
-      const finished = waitFor<{ function: string }>((l) => tq.events.on("executed", l), (e) => e.function === "Short");
+      const finished = waitFor<{ function: string }>(
+        (l) => tq.events.on("executed", l),
+        (e) => e.function === "Short",
+      );
       await tq.timeTickers.add({ function: "Long" });
       await tq.timeTickers.add({ function: "Long" });
       await tq.timeTickers.add({ function: "Short" });
@@ -267,12 +276,18 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         await release.promise;
       });
       const tq = await start(node(store, clock, [fn], { maxConcurrency: 2 }));
-      const firstRunning = waitFor<{ id: string; status: string }>((l) => tq.events.on("changed", l), (c) => c.status === "InProgress");
+      const firstRunning = waitFor<{ id: string; status: string }>(
+        (l) => tq.events.on("changed", l),
+        (c) => c.status === "InProgress",
+      );
       const first = await tq.timeTickers.add({ function: "Single" });
       void runDue(tq);
       expect((await firstRunning).id).toBe(first.id);
       await clock.advance(1); // two runs starting in the same millisecond are ordered by id instead
-      const secondDone = waitFor<{ id: string }>((l) => tq.events.on("executed", l), (e) => e.id !== first.id);
+      const secondDone = waitFor<{ id: string }>(
+        (l) => tq.events.on("executed", l),
+        (e) => e.id !== first.id,
+      );
       const second = await tq.timeTickers.add({ function: "Single" });
       void runDue(tq);
       expect((await secondDone).id).toBe(second.id);
@@ -297,7 +312,13 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         else await outcomes[ctx.request]!();
       });
       const childFn = defineFunction("Child", async () => {});
-      const conditions: RunCondition[] = ["OnSuccess", "OnFailure", "OnCancelled", "OnFailureOrCancelled", "OnAnyCompletedStatus"];
+      const conditions: RunCondition[] = [
+        "OnSuccess",
+        "OnFailure",
+        "OnCancelled",
+        "OnFailureOrCancelled",
+        "OnAnyCompletedStatus",
+      ];
       const expected: Record<string, RunCondition[]> = {
         success: ["OnSuccess", "OnAnyCompletedStatus"],
         failure: ["OnFailure", "OnFailureOrCancelled", "OnAnyCompletedStatus"],
@@ -309,13 +330,20 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
           const parent = await tq.timeTickers.add({
             function: "Parent",
             request: outcome,
-            children: conditions.map((runCondition) => ({ function: "Child" as const, runCondition, description: runCondition })),
+            children: conditions.map((runCondition) => ({
+              function: "Child" as const,
+              runCondition,
+              description: runCondition,
+            })),
           });
           await runDue(tq);
           const children = await tq.timeTickers.list({ parentId: parent.id, limit: 10 });
           const byCondition = Object.fromEntries(children.items.map((c) => [c.runCondition, c.status]));
           for (const condition of conditions) {
-            expect([condition, byCondition[condition]]).toEqual([condition, expected[outcome]!.includes(condition) ? "DueDone" : "Skipped"]);
+            expect([condition, byCondition[condition]]).toEqual([
+              condition,
+              expected[outcome]!.includes(condition) ? "DueDone" : "Skipped",
+            ]);
           }
         });
       }
@@ -328,7 +356,10 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         });
         const child = defineFunction("Along", async (ctx) => childRan.open(ctx.parentId));
         const tq = await start(node(store, clock, [slow, child]));
-        const parent = await tq.timeTickers.add({ function: "SlowParent", children: [{ function: "Along", runCondition: "InProgress" }] });
+        const parent = await tq.timeTickers.add({
+          function: "SlowParent",
+          children: [{ function: "Along", runCondition: "InProgress" }],
+        });
         void runDue(tq);
         expect(await childRan.promise).toBe(parent.id);
         expect((await tq.timeTickers.get(parent.id))!.status).toBe("InProgress");
@@ -342,14 +373,32 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
           function: "Parent",
           request: "success",
           children: [
-            { function: "Child", runCondition: "OnSuccess", description: "ran", children: [{ function: "Child", runCondition: "OnSuccess", description: "grandchild-ran" }] },
-            { function: "Child", runCondition: "OnFailure", description: "skipped", children: [{ function: "Child", runCondition: "OnAnyCompletedStatus", description: "grandchild-skipped" }] },
+            {
+              function: "Child",
+              runCondition: "OnSuccess",
+              description: "ran",
+              children: [{ function: "Child", runCondition: "OnSuccess", description: "grandchild-ran" }],
+            },
+            {
+              function: "Child",
+              runCondition: "OnFailure",
+              description: "skipped",
+              children: [
+                { function: "Child", runCondition: "OnAnyCompletedStatus", description: "grandchild-skipped" },
+              ],
+            },
           ],
         });
         await runDue(tq);
         const all = await tq.timeTickers.list({ limit: 10 });
         const status = Object.fromEntries(all.items.map((t) => [t.description ?? "parent", t.status]));
-        expect(status).toEqual({ parent: "DueDone", ran: "DueDone", "grandchild-ran": "DueDone", skipped: "Skipped", "grandchild-skipped": "Skipped" });
+        expect(status).toEqual({
+          parent: "DueDone",
+          ran: "DueDone",
+          "grandchild-ran": "DueDone",
+          skipped: "Skipped",
+          "grandchild-skipped": "Skipped",
+        });
         expect(all.items.find((t) => t.id === parent.id)!.parentId).toBeNull();
       });
     });
@@ -370,7 +419,9 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         expect(at).toEqual(["2026-03-02T08:00:10.000Z", "2026-03-02T08:00:20.000Z", "2026-03-02T08:00:30.000Z"]);
         const occurrences = await tq.cronTickers.occurrences(cron.id, { status: "DueDone" });
         expect(occurrences.total).toBe(3);
-        expect(occurrences.items.every((o) => o.type === "CronTickerOccurrence" && o.cronTickerId === cron.id)).toBe(true);
+        expect(occurrences.items.every((o) => o.type === "CronTickerOccurrence" && o.cronTickerId === cron.id)).toBe(
+          true,
+        );
       });
 
       it("seeds functions declared with cron once across nodes, and follows the code's expression", async () => {
@@ -378,7 +429,9 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         const a = await start(node(store, clock, [v1], { nodeId: "a" }));
         await start(node(store, clock, [v1], { nodeId: "b" }));
         let list = await a.cronTickers.list();
-        expect(list.items.map((c) => [c.function, c.expression, c.seededBy])).toEqual([["Digest", "0 0 9 * * *", "Digest"]]);
+        expect(list.items.map((c) => [c.function, c.expression, c.seededBy])).toEqual([
+          ["Digest", "0 0 9 * * *", "Digest"],
+        ]);
         const v2 = defineFunction("Digest", { cron: "0 30 9 * * *" }, async () => {});
         const c = await start(node(store, clock, [v2], { nodeId: "c" }));
         list = await c.cronTickers.list();
@@ -393,7 +446,11 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         });
         // Day-long jumps: slow polls and heartbeats keep the timers fired on the way few.
         const tq = await start(node(store, clock, [fn], { pollIntervalMs: 3_600_000, heartbeatIntervalMs: 3_600_000 }));
-        const cron = await tq.cronTickers.add({ function: "Daily", expression: "0 0 9 * * *", timeZone: "Europe/Berlin" });
+        const cron = await tq.cronTickers.add({
+          function: "Daily",
+          expression: "0 0 9 * * *",
+          timeZone: "Europe/Berlin",
+        });
         expect(cron.nextOccurrence!.toISOString()).toBe("2026-03-03T08:00:00.000Z"); // 09:00 CET, tomorrow (today's is now)
         await clock.advance(86_400_000);
         await runDue(tq);
@@ -431,7 +488,9 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
           await Promise.all(nodesHere.map((n) => runDue(n)));
         }
         const instants = runs.map((r) => r.split("@")[1]).sort();
-        expect(instants).toEqual(["08:00:01", "08:00:02", "08:00:03", "08:00:04", "08:00:05"].map((t) => `2026-03-02T${t}.000Z`));
+        expect(instants).toEqual(
+          ["08:00:01", "08:00:02", "08:00:03", "08:00:04", "08:00:05"].map((t) => `2026-03-02T${t}.000Z`),
+        );
       });
     });
 
@@ -460,12 +519,17 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         expect(ctx.retryCount).toBe(1);
       });
       const a = await start(node(store, clock, [onA], { nodeId: "a", heartbeatIntervalMs: 3_600_000 }));
-      const running = waitFor<{ status: string }>((l) => a.events.on("changed", l), (c) => c.status === "InProgress");
+      const running = waitFor<{ status: string }>(
+        (l) => a.events.on("changed", l),
+        (c) => c.status === "InProgress",
+      );
       const job = await a.timeTickers.add({ function: "Work" });
       void runDue(a);
       await running;
       a.pause();
-      const b = await start(node(store, clock, [onB], { nodeId: "b", heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000 }));
+      const b = await start(
+        node(store, clock, [onB], { nodeId: "b", heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000 }),
+      );
       await clock.advance(6000);
       await heartbeat(b); // a's last heartbeat is 6 s old, over b's 5 s lease timeout
       await runDue(b);
@@ -518,14 +582,22 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       });
       const tq = await start(node(store, clock, [fn]));
       const job = await tq.timeTickers.add({ function: "Upd", executionTime: new Date(T0.getTime() + 1000) });
-      const moved = await tq.timeTickers.update(job.id, { executionTime: new Date(T0.getTime() + 500), description: "moved" });
+      const moved = await tq.timeTickers.update(job.id, {
+        executionTime: new Date(T0.getTime() + 500),
+        description: "moved",
+      });
       expect(moved.executionTime!.getTime()).toBe(T0.getTime() + 500);
       expect(moved.description).toBe("moved");
-      const running = waitFor<{ status: string }>((l) => tq.events.on("changed", l), (c) => c.status === "InProgress");
+      const running = waitFor<{ status: string }>(
+        (l) => tq.events.on("changed", l),
+        (c) => c.status === "InProgress",
+      );
       await clock.advance(500);
       void runDue(tq);
       await running;
-      await expect(tq.timeTickers.update(job.id, { description: "late" })).rejects.toMatchObject({ code: "INVALID_STATE" });
+      await expect(tq.timeTickers.update(job.id, { description: "late" })).rejects.toMatchObject({
+        code: "INVALID_STATE",
+      });
       release.open();
       await runDue(tq);
       const parent = await tq.timeTickers.add({

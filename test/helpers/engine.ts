@@ -32,7 +32,10 @@ export function gate<T = void>() {
 }
 
 /** Resolves when `predicate` holds for an event of the node. */
-export function waitFor<T>(subscribe: (listener: (payload: T) => void) => () => void, predicate: (payload: T) => boolean) {
+export function waitFor<T>(
+  subscribe: (listener: (payload: T) => void) => () => void,
+  predicate: (payload: T) => boolean,
+) {
   return new Promise<T>((resolve) => {
     const off = subscribe((payload) => {
       if (predicate(payload)) {
