@@ -107,6 +107,20 @@ describe.skipIf(!server.available)("postgres store", () => {
     expect(await again).toBe("n-2");
   });
 
+  it("survives the server dropping its connections, and carries on", async () => {
+    const { store, schema } = await fresh();
+    await store.jobInsertMany({ jobs: [newJob({ id: "before" })] });
+    const resumed = nextSignal(store, (s) => (s.type === "due" && s.at.getTime() === 0 ? s : undefined));
+    const { rows } = await pool.query(
+      "select pg_terminate_backend(pid) from pg_stat_activity where query like $1 and pid <> pg_backend_pid()",
+      [`%${schema}%`],
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    await resumed;
+    await store.jobInsertMany({ jobs: [newJob({ id: "after" })] });
+    expect((await store.jobList({})).total).toBe(2);
+  });
+
   it("uses the caller's pool without ending it, and migrates once when nodes start together", async () => {
     const scratch = await postgresScratch();
     cleanups.push(() => scratch.drop());

@@ -66,7 +66,16 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     (options.kysely as KyselyType<Database> | undefined) ??
     new Kysely<Database>({
       dialect: new PostgresDialect({
-        pool: async () => options.pool ?? new (await loadPg()).Pool(config ?? {}),
+        pool: async () => {
+          if (options.pool) return options.pool;
+          const pool = new (await loadPg()).Pool(config ?? {});
+          // An idle connection dropped by the server (restart, failover) errors on the pool; unheard,
+          // that event would crash the process. The pool already discarded it; the next query reconnects.
+          pool.on("error", (error) => {
+            console.warn(`tickerq: PostgreSQL connection to ${where.host}:${where.port} dropped: ${error.message}`);
+          });
+          return pool;
+        },
       }),
     });
   const channel = channelName(options.schema, options.tablePrefix);
