@@ -7,7 +7,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { TickerQError } from "./errors.js";
-import type { SqlStoreHandle } from "./sqlite.js";
+import type { SqlStoreHandle } from "./store/sql/sql-store.js";
 
 const USAGE = `usage: tickerq migrate --db <url> [--prefix <tablePrefix>] [--schema <pgSchema>]
 

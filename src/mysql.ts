@@ -1,13 +1,14 @@
 /** `tickerq/mysql`: the MySQL 8 / MariaDB 10.6+ store (mysql2). */
 
 import { TickerQError } from "./errors.js";
-import type { SqlStoreHandle } from "./sqlite.js";
 import { mysqlDialect } from "./store/sql/mysql-dialect.js";
 import { checkIdentifier } from "./store/sql/schema.js";
-import { SqlStore } from "./store/sql/sql-store.js";
+import { SqlStore, type SqlStoreHandle } from "./store/sql/sql-store.js";
 
 /** Where the store connects: a URL such as mysql://user:pass@host:3306/db (it owns the pool), or your mysql2 pool. */
 export type MysqlConnection = { uri: string } | { pool: unknown };
+
+export type { SqlStoreHandle };
 
 export interface MysqlStoreOptions {
   /** Prefix of every table and index. @default "tickerq_" */

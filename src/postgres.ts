@@ -3,10 +3,9 @@
 import type { Kysely } from "kysely";
 import type { Pool } from "pg";
 import { TickerQError } from "./errors.js";
-import type { SqlStoreHandle } from "./sqlite.js";
 import { postgresDialect } from "./store/sql/postgres-dialect.js";
 import { checkIdentifier } from "./store/sql/schema.js";
-import { SqlStore } from "./store/sql/sql-store.js";
+import { SqlStore, type SqlStoreHandle } from "./store/sql/sql-store.js";
 
 /** Where the store connects: a URL (it owns the pool), your pool, or your Kysely instance. */
 export type PostgresConnection =
@@ -14,6 +13,8 @@ export type PostgresConnection =
   | { pool: Pool }
   /** With only a Kysely instance there is no connection to LISTEN on; pass `pool` too for cross-node signals. */
   | { kysely: Kysely<any>; pool?: Pool };
+
+export type { SqlStoreHandle };
 
 export interface PostgresStoreOptions {
   /** Schema for the tables, created if missing. @default the connection's search_path (usually "public") */

@@ -1,10 +1,11 @@
 /** `tickerq/sqlite`: the embedded durable store, one SQLite file (WAL) through better-sqlite3. */
 
 import type BetterSqlite3 from "better-sqlite3";
-import type { Store } from "./store/contract.js";
 import { checkIdentifier } from "./store/sql/schema.js";
-import { SqlStore } from "./store/sql/sql-store.js";
+import { SqlStore, type SqlStoreHandle } from "./store/sql/sql-store.js";
 import { sqliteBusKey, sqliteDialect } from "./store/sql/sqlite-dialect.js";
+
+export type { SqlStoreHandle };
 
 export interface SqliteStoreOptions {
   /** Path of the database file (created if missing), or ":memory:" for a private in-memory database. */
@@ -18,9 +19,6 @@ export interface SqliteStoreOptions {
   /** How long a write waits for another process holding the write lock, in ms. @default 5000 */
   busyTimeoutMs?: number;
 }
-
-/** The store returned by the SQL factories: a Store plus an explicit `migrate()`. */
-export type SqlStoreHandle = Store & Pick<SqlStore, "migrate">;
 
 /**
  * A SQLite store. Several processes may share the file (claims run in BEGIN IMMEDIATE write

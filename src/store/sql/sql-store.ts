@@ -28,6 +28,9 @@ export interface SqlStoreOptions {
   busKey: string;
 }
 
+/** What the SQL factories return: a Store plus `migrate()` for tools such as the CLI. */
+export type SqlStoreHandle = Store & Pick<SqlStore, "migrate">;
+
 export class SqlStore implements Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
