@@ -55,8 +55,17 @@ export class NodeHeartbeat {
     await this.beating;
   }
 
-  /** One beat: heartbeat, follow pause requests, reap dead nodes, purge old history. */
+  /** One beat, after any beat in flight: beats never overlap, and the caller sees its effects. */
   async beat(): Promise<void> {
+    while (this.beating) await this.beating;
+    this.beating = this.beatOnce().finally(() => {
+      this.beating = null;
+    });
+    return this.beating;
+  }
+
+  /** Heartbeat, follow pause requests, reap dead nodes, purge old history. */
+  private async beatOnce(): Promise<void> {
     const { o } = this;
     const now = o.clock.now();
     try {
@@ -87,10 +96,7 @@ export class NodeHeartbeat {
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = null;
       this.schedule();
-      if (this.beating) return;
-      this.beating = this.beat().finally(() => {
-        this.beating = null;
-      });
+      if (!this.beating) void this.beat();
     }, this.o.intervalMs);
   }
 }

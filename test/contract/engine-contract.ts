@@ -217,13 +217,16 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       const fn = defineFunction("Prio", async (ctx: TickerContext<string>) => {
         order.push(ctx.request);
       });
-      const tq = await start(node(store, clock, [fn], { maxConcurrency: 1 }));
+      // Added before the node claims: a batch committed in the middle of a claim may be
+      // seen by one priority's query and not another's (each statement has its snapshot).
+      const tq = node(store, clock, [fn], { maxConcurrency: 1 });
       await tq.timeTickers.addMany([
         { function: "Prio", request: "low", priority: "Low" },
         { function: "Prio", request: "normal" },
         { function: "Prio", request: "high", priority: "High" },
         { function: "Prio", request: "low2", priority: "Low", executionTime: new Date(T0.getTime() - 1000) },
       ]);
+      await start(tq);
       await runDue(tq);
       expect(order).toEqual(["high", "normal", "low2", "low"]);
     });

@@ -1,14 +1,15 @@
-/** Runs the store contract against MySQL/MariaDB: a fresh database per test, dropped afterwards. */
+/** Runs the store contract and the engine suite against MySQL/MariaDB: a fresh database per test, dropped afterwards. */
 
 import { describe, it } from "vitest";
 import { mysqlStore } from "../../src/mysql.js";
 import { checkMysql, mysqlScratch } from "../helpers/databases.js";
+import { describeEngineContract } from "./engine-contract.js";
 import { describeStoreContract } from "./store-contract.js";
 
 const server = await checkMysql();
 
 if (server.available) {
-  describeStoreContract("mysql", async () => {
+  const freshStore = async () => {
     const scratch = await mysqlScratch();
     const store = mysqlStore({ uri: scratch.url, poolSize: 4 });
     return {
@@ -18,7 +19,9 @@ if (server.available) {
         await scratch.drop();
       },
     };
-  });
+  };
+  describeStoreContract("mysql", freshStore);
+  describeEngineContract("mysql", freshStore);
 } else {
   describe.skip("store contract: mysql (server unreachable; set TICKERQ_MYSQL_URL)", () => it("needs MySQL", () => {}));
 }

@@ -1,14 +1,15 @@
-/** Runs the store contract against PostgreSQL: a fresh schema per test, dropped afterwards. */
+/** Runs the store contract and the engine suite against PostgreSQL: a fresh schema per test, dropped afterwards. */
 
 import { describe, it } from "vitest";
 import { postgresStore } from "../../src/postgres.js";
 import { PG_URL, checkPostgres, postgresScratch } from "../helpers/databases.js";
+import { describeEngineContract } from "./engine-contract.js";
 import { describeStoreContract } from "./store-contract.js";
 
 const server = await checkPostgres();
 
 if (server.available) {
-  describeStoreContract("postgres", async () => {
+  const freshStore = async () => {
     const scratch = await postgresScratch();
     const store = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 4 });
     return {
@@ -18,7 +19,9 @@ if (server.available) {
         await scratch.drop();
       },
     };
-  });
+  };
+  describeStoreContract("postgres", freshStore);
+  describeEngineContract("postgres", freshStore);
 } else {
   describe.skip("store contract: postgres (server unreachable; set TICKERQ_PG_URL)", () =>
     it("needs PostgreSQL", () => {}));
