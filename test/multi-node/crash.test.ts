@@ -1,0 +1,162 @@
+/**
+ * The crash test of the durable stores: three node processes share one database, 5,000 time
+ * tickers and a per-second cron ticker; one node is SIGKILLed mid-run. Every ticker ends once
+ * in a final state, every cron second has exactly one occurrence, and the killed node's
+ * leased jobs run again elsewhere.
+ */
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { createTickerQ, defineFunction, type Store } from "../../src/index.js";
+import { storeForUrl } from "../../src/cli.js";
+import { PG_URL, checkMysql, checkPostgres, mysqlScratch, postgresScratch } from "../helpers/databases.js";
+
+const script = fileURLToPath(new URL("./node-process.ts", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "tickerq-crash-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const TICKERS = 5000;
+const FINAL = ["Done", "DueDone", "Failed", "Cancelled", "Skipped"] as const;
+
+function startNode(url: string, schema: string, nodeId: string): Promise<ChildProcess> {
+  // better-sqlite3 waits for the file lock synchronously, so under three-process contention a
+  // SQLite node's heartbeat can be late by a second or more: give it a longer lease.
+  const leaseTimeoutMs = url.startsWith("sqlite:") ? "4000" : "1500";
+  const child = spawn(process.execPath, ["--import", "tsx", script, url, schema, nodeId, leaseTimeoutMs], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${nodeId} exited early (${code})`)));
+    child.stdout!.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ready")) resolve(child);
+    });
+  });
+}
+
+/** Polls the shared database (another process's writes raise no event here), bounded in time. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const finalCount = async (store: Store) => {
+  const counts = await store.jobCountByStatus({ function: "Work" });
+  return FINAL.reduce((sum, status) => sum + counts[status], 0);
+};
+
+async function crashRun(url: string, schema: string): Promise<void> {
+  const store = await storeForUrl(url, schema ? { schema } : {});
+  const noop = async () => {};
+  const producer = createTickerQ({
+    functions: [defineFunction("Work", noop), defineFunction("Tick", noop)],
+    store,
+    closeStoreOnStop: false,
+  });
+  const cron = await producer.cronTickers.add({ function: "Tick", expression: "* * * * * *" });
+  await producer.timeTickers.addMany(Array.from({ length: TICKERS }, () => ({ function: "Work" as const })));
+
+  const nodes = await Promise.all(["n0", "victim", "n2"].map((id) => startNode(url, schema, id)));
+  const startedAt = Date.now();
+  try {
+    await until("a fifth of the work is done", async () => (await finalCount(store)) >= TICKERS / 5, 60_000);
+    await until(
+      "the victim is running work",
+      async () =>
+        (await store.jobList({ status: "InProgress", limit: 100 })).items.some((j) => j.lockHolder === "victim"),
+      30_000,
+    );
+    nodes[1]!.removeAllListeners("exit");
+    nodes[1]!.kill("SIGKILL");
+    const killedAt = Date.now();
+    await until("every ticker is final", async () => (await finalCount(store)) === TICKERS, 90_000);
+    // Let the cron run on past the lease timeout, so seconds around the crash are covered.
+    await until("5 s after the kill", async () => Date.now() - killedAt > 5000, 10_000);
+  } finally {
+    for (const [i, child] of nodes.entries()) {
+      if (i === 1) continue;
+      child.removeAllListeners("exit");
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }
+
+  const work = await store.jobList({ function: "Work", limit: TICKERS });
+  expect(work.total).toBe(TICKERS);
+  expect(work.items.every((job) => job.status === "DueDone" || job.status === "Done")).toBe(true);
+
+  // The victim's leased work ran again on a live node, as a new attempt.
+  // (A node whose heartbeat is late past the lease timeout counts as dead too: at least once.)
+  const recovered = work.items.filter((job) => job.retryCount > 0);
+  const lostBy = new Set<string>();
+  for (const job of recovered) {
+    const attempts = await store.attemptList({ jobId: job.id });
+    expect(attempts[0]).toMatchObject({
+      status: "Failed",
+      exceptionMessage: expect.stringContaining("stopped heartbeating"),
+    });
+    expect(attempts.at(-1)!.nodeId).not.toBe(attempts[0]!.nodeId);
+    expect(attempts.filter((a) => a.status === "Done" || a.status === "DueDone")).toHaveLength(1);
+    lostBy.add(attempts[0]!.nodeId);
+  }
+  expect(lostBy).toContain("victim");
+  // Work that was not recovered finished once: one attempt.
+  for (const job of work.items.filter((j) => j.retryCount === 0).slice(0, 50)) {
+    expect(await store.attemptList({ jobId: job.id })).toHaveLength(1);
+  }
+
+  // Every second from the first occurrence to the last has exactly one occurrence.
+  const occurrences = await store.jobList({
+    cronTickerId: cron.id,
+    orderBy: "executionTime",
+    order: "asc",
+    limit: 1000,
+  });
+  const seconds = occurrences.items.map((o) => o.scheduledFor!.getTime() / 1000);
+  expect(seconds.length).toBeGreaterThan((Date.now() - startedAt) / 1000 - 3);
+  expect(new Set(seconds).size).toBe(seconds.length);
+  expect(seconds.at(-1)! - seconds[0]!).toBe(seconds.length - 1);
+  const past = occurrences.items.filter((o) => o.scheduledFor!.getTime() < Date.now() - 3000);
+  expect(past.every((o) => o.status === "DueDone" || o.status === "Done")).toBe(true);
+  await store.close();
+}
+
+const pgAvailable = (await checkPostgres()).available;
+const mysqlAvailable = (await checkMysql()).available;
+
+describe("three node processes, one SIGKILLed mid-run", () => {
+  it("sqlite", () => crashRun(`sqlite:${join(dir, "crash.db")}`, ""), 180_000);
+
+  it.runIf(pgAvailable)(
+    "postgres",
+    async () => {
+      const scratch = await postgresScratch();
+      try {
+        await crashRun(PG_URL, scratch.schema);
+      } finally {
+        await scratch.drop();
+      }
+    },
+    180_000,
+  );
+
+  it.runIf(mysqlAvailable)(
+    "mysql",
+    async () => {
+      const scratch = await mysqlScratch();
+      try {
+        await crashRun(scratch.url, "");
+      } finally {
+        await scratch.drop();
+      }
+    },
+    180_000,
+  );
+});
