@@ -2,7 +2,7 @@
 
 export { createTickerQ, TickerQ, VERSION } from "./tickerq.js";
 export type { TickerQState, FunctionSummary } from "./tickerq.js";
-export type { TickerQOptions } from "./options.js";
+export type { TickerQOptions, Logger } from "./options.js";
 export { defineFunction } from "./functions.js";
 export type {
   AnyFunctionDefinition,

@@ -45,10 +45,19 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   closeStoreOnStop?: boolean;
   /** Time source; tickerq/testing's TestClock drives the engine without waiting. @default the system clock */
   clock?: Clock;
+  /** Where the engine reports problems it recovers from (store unreachable, a hook that threw); null for silence. @default console */
+  logger?: Logger | null;
 }
 
-export type ResolvedOptions = Required<Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled">> &
-  Pick<TickerQOptions, "onException" | "onCancelled"> & { store: Store };
+/** The one method tickerq logs through; console, pino and winston all have it. */
+export interface Logger {
+  error(message: string, ...details: unknown[]): void;
+}
+
+export type ResolvedOptions = Required<
+  Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled" | "logger">
+> &
+  Pick<TickerQOptions, "onException" | "onCancelled"> & { store: Store; logger: Logger | null };
 
 export function resolveOptions(options: TickerQOptions, store: Store): ResolvedOptions {
   const clock = options.clock ?? systemClock;
@@ -87,5 +96,6 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     retentionDays: retention,
     cronHorizonMs: positive("cronHorizonMs", 2000, 0),
     closeStoreOnStop: options.closeStoreOnStop ?? true,
+    logger: options.logger === undefined ? console : options.logger,
   };
 }

@@ -107,8 +107,11 @@ export class TickerQ<M = Record<string, unknown>> {
       hasSchema: fn.options.schema !== undefined,
     }));
     const o = this.options;
-    const reportError = (error: unknown, during: string) =>
+    const reportError = (error: unknown, during: string) => {
+      const message = error instanceof Error ? error.message : String(error);
+      this.options.logger?.error(`[tickerq ${this.nodeId}] ${during}: ${message}`, error);
       this.events.emit("error", { error, during, nodeId: this.nodeId });
+    };
     this.core = {
       store: this.store,
       clock: o.clock,

@@ -212,6 +212,41 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       expect(await tq.cancel("00000000-0000-0000-0000-000000000000")).toBe("not-found");
     });
 
+    it("cancels a job running on another node", async () => {
+      const started = gate();
+      const onA = defineFunction("Remote", async (_ctx, signal) => {
+        started.open();
+        await new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+      });
+      const a = await start(node(store, clock, [onA], { nodeId: "runner" }));
+      const b = await start(node(store, clock, [onA], { nodeId: "operator" }));
+      b.pause(); // only "runner" claims
+      const job = await a.timeTickers.add({ function: "Remote" });
+      const done = runDue(a);
+      await started.promise;
+      expect(await b.cancel(job.id)).toBe("requested");
+      await heartbeat(a); // the fallback path where signals do not cross processes
+      await done;
+      expect((await a.timeTickers.get(job.id))!.status).toBe("Cancelled");
+    });
+
+    it("deletes finished jobs and their history after retentionDays, keeping the rest", async () => {
+      const tq = await start(
+        node(store, clock, [ok], { retentionDays: 1, pollIntervalMs: 3_600_000, heartbeatIntervalMs: 3_600_000 }),
+      );
+      const old = await tq.timeTickers.add({ function: "Ok" });
+      const pending = await tq.timeTickers.add({
+        function: "Ok",
+        executionTime: new Date(T0.getTime() + 3 * 86_400_000),
+      });
+      await runDue(tq);
+      await clock.advance(2 * 86_400_000);
+      await heartbeat(tq);
+      expect(await tq.timeTickers.get(old.id)).toBeNull();
+      expect(await tq.attempts(old.id)).toEqual([]);
+      expect((await tq.timeTickers.get(pending.id))!.status).toBe("Idle");
+    });
+
     it("runs High before Normal before Low when one slot is free", async () => {
       const order: string[] = [];
       const fn = defineFunction("Prio", async (ctx: TickerContext<string>) => {

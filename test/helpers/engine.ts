@@ -20,6 +20,7 @@ export function node<const F extends readonly AnyFunctionDefinition[]>(
     clock,
     closeStoreOnStop: false,
     shutdownTimeoutMs: 1000,
+    logger: null,
     ...options,
   });
 }
