@@ -7,7 +7,15 @@ import type { ResolvedOptions } from "./options.js";
 import type { Store } from "./store/contract.js";
 import type { TickerStatus, TickerType } from "./lifecycle.js";
 import { TickerQError } from "./errors.js";
-import { applySchema, serializeRequest } from "./validation.js";
+import {
+  applySchema,
+  serializeRequest,
+  validatePriority,
+  validateRetries,
+  validateRetryIntervals,
+  validateText,
+} from "./validation.js";
+import type { Priority } from "./lifecycle.js";
 
 export interface Core {
   readonly store: Store;
@@ -50,4 +58,41 @@ export async function encodeRequest(
 ): Promise<string | null> {
   const value = fn.options.schema ? await applySchema(field, fn.options.schema, request) : request;
   return serializeRequest(field, value, core.options.maxRequestBytes);
+}
+
+/** The fields time and cron tickers share in an update, validated; absent fields stay absent. */
+export async function commonPatch(
+  core: Core,
+  functionName: string,
+  patch: {
+    request?: unknown;
+    description?: string | null;
+    retries?: number;
+    retryIntervals?: number[] | null;
+    priority?: Priority;
+  },
+): Promise<{
+  request?: string | null;
+  description?: string | null;
+  retries?: number;
+  retryIntervals?: number[] | null;
+  priority?: Priority;
+}> {
+  const change: Awaited<ReturnType<typeof commonPatch>> = {};
+  if ("request" in patch) {
+    change.request = await encodeRequest(
+      core,
+      requireFunction(core, "function", functionName),
+      "request",
+      patch.request,
+    );
+  }
+  if (patch.description !== undefined) change.description = validateText("description", patch.description);
+  if (patch.retries !== undefined) change.retries = validateRetries("retries", patch.retries);
+  if (patch.retryIntervals !== undefined) {
+    change.retryIntervals =
+      patch.retryIntervals === null ? null : validateRetryIntervals("retryIntervals", patch.retryIntervals);
+  }
+  if (patch.priority !== undefined) change.priority = validatePriority("priority", patch.priority);
+  return change;
 }

@@ -4,11 +4,11 @@ import { randomUUID } from "node:crypto";
 import { invalid, TickerQError } from "./errors.js";
 import { CronSchedule, occurrenceTimeZone } from "./cron.js";
 import { occurrenceOf } from "./cron-scheduler.js";
-import { encodeRequest, requireFunction, type Core } from "./core.js";
+import { commonPatch, encodeRequest, requireFunction, type Core } from "./core.js";
 import type { CronTickerPatch as StorePatch, CronTickerRecord, NewCronTicker, Page } from "./store/contract.js";
 import type { TickerStatus } from "./lifecycle.js";
 import { validateId, validatePriority, validateRetries, validateRetryIntervals, validateText } from "./validation.js";
-import { fresh } from "./time-tickers.js";
+import { newJobRecord } from "./store/new-record.js";
 import {
   parseRequest,
   toTimeTicker,
@@ -99,21 +99,7 @@ export class CronTickerManager<M> {
       new CronSchedule(expression, change.timeZone ?? existing.timeZone);
       change.expression = expression.trim();
     }
-    if ("request" in patch) {
-      change.request = await encodeRequest(
-        core,
-        requireFunction(core, "function", existing.function),
-        "request",
-        patch.request,
-      );
-    }
-    if (patch.description !== undefined) change.description = validateText("description", patch.description);
-    if (patch.retries !== undefined) change.retries = validateRetries("retries", patch.retries);
-    if (patch.retryIntervals !== undefined) {
-      change.retryIntervals =
-        patch.retryIntervals === null ? null : validateRetryIntervals("retryIntervals", patch.retryIntervals);
-    }
-    if (patch.priority !== undefined) change.priority = validatePriority("priority", patch.priority);
+    Object.assign(change, await commonPatch(core, existing.function, patch));
     if (patch.enabled !== undefined) {
       if (typeof patch.enabled !== "boolean") throw invalid("enabled", patch.enabled, "a boolean");
       change.enabled = patch.enabled;
@@ -157,7 +143,7 @@ export class CronTickerManager<M> {
     if (inserted === 0)
       throw new TickerQError("INVALID_STATE", `cron ticker ${id} already has an occurrence at ${now.toISOString()}`);
     core.emitChange({ ...occurrence, status: "Idle" });
-    return toTimeTicker(fresh(occurrence));
+    return toTimeTicker(newJobRecord(occurrence));
   }
 }
 

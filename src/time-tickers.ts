@@ -3,8 +3,9 @@
 import { randomUUID } from "node:crypto";
 import { invalid, TickerQError } from "./errors.js";
 import type { Core } from "./core.js";
-import { encodeRequest, requireFunction } from "./core.js";
+import { commonPatch, encodeRequest, requireFunction } from "./core.js";
 import type { JobPatch, JobQuery, NewJob, Page } from "./store/contract.js";
+import { newJobRecord } from "./store/new-record.js";
 import type { TickerStatus } from "./lifecycle.js";
 import {
   validateDate,
@@ -94,20 +95,7 @@ export class TimeTickerManager<M> {
       }
       change.executionTime = validateDate("executionTime", patch.executionTime);
     }
-    if ("request" in patch)
-      change.request = await encodeRequest(
-        core,
-        requireFunction(core, "function", job.function),
-        "request",
-        patch.request,
-      );
-    if (patch.description !== undefined) change.description = validateText("description", patch.description);
-    if (patch.retries !== undefined) change.retries = validateRetries("retries", patch.retries);
-    if (patch.retryIntervals !== undefined) {
-      change.retryIntervals =
-        patch.retryIntervals === null ? null : validateRetryIntervals("retryIntervals", patch.retryIntervals);
-    }
-    if (patch.priority !== undefined) change.priority = validatePriority("priority", patch.priority);
+    Object.assign(change, await commonPatch(core, job.function, patch));
     const result = await core.store.jobUpdateIdle({ id, patch: change, now: new Date(core.clock.now()) });
     if (!result.ok) {
       if (result.reason === "not-found")
@@ -142,7 +130,7 @@ export class TimeTickerManager<M> {
     }
     await core.ready();
     await core.store.jobInsertMany({ jobs, tx: options.tx });
-    const tickers = jobs.filter((job) => job.parentId === null).map((job) => toTimeTicker(fresh(job)));
+    const tickers = jobs.filter((job) => job.parentId === null).map((job) => toTimeTicker(newJobRecord(job)));
     for (const job of jobs) core.emitChange({ ...job, status: "Idle" });
     return tickers;
   }
@@ -195,22 +183,4 @@ export class TimeTickerManager<M> {
       await this.build(children[i], `${field}children[${i}].`, job, now, out, depth + 1);
     }
   }
-}
-
-/** The record a just-inserted job has, without reading it back. */
-export function fresh(job: NewJob) {
-  return {
-    ...job,
-    scheduledFor: job.executionTime,
-    status: "Idle" as const,
-    retryCount: 0,
-    lockHolder: null,
-    lockedAt: null,
-    executedAt: null,
-    elapsedMs: null,
-    exceptionMessage: null,
-    exceptionDetails: null,
-    cancelRequested: false,
-    updatedAt: job.createdAt,
-  };
 }

@@ -14,6 +14,7 @@ import {
 } from "../lifecycle.js";
 import { TickerQError } from "../errors.js";
 import { SignalHub } from "./signals.js";
+import { newJobRecord } from "./new-record.js";
 import type {
   AttemptRecord,
   CancelResult,
@@ -436,22 +437,8 @@ class MemoryStore implements Store {
   }
 
   private newRecord(job: NewJob): JobRecord {
-    const occurrenceKey = job.cronTickerId ? `${job.cronTickerId}|${job.executionTime?.getTime()}` : null;
-    if (occurrenceKey) this.occurrenceKeys.add(occurrenceKey);
-    return {
-      ...job,
-      scheduledFor: job.executionTime,
-      status: "Idle",
-      retryCount: 0,
-      lockHolder: null,
-      lockedAt: null,
-      executedAt: null,
-      elapsedMs: null,
-      exceptionMessage: null,
-      exceptionDetails: null,
-      cancelRequested: false,
-      updatedAt: job.createdAt,
-    };
+    if (job.cronTickerId) this.occurrenceKeys.add(`${job.cronTickerId}|${job.executionTime?.getTime()}`);
+    return newJobRecord(job);
   }
 
   private removeJob(job: JobRecord): void {
