@@ -9,6 +9,7 @@ export interface WorkerChild {
   ready: Promise<number>;
   /** Resolves with the child's report of a `jobs` run. */
   done: Promise<DoneMessage>;
+  send(message: ToChild): void;
   onProgress(listener: (count: number) => void): void;
   onTick(listener: (scheduledFor: number, startedAt: number) => void): void;
   /** Asks the worker to stop gracefully and waits for the process to end (killed after a grace). */
@@ -83,6 +84,9 @@ export function startChild(order: ToChild): WorkerChild {
   return {
     ready,
     done,
+    send: (message) => {
+      if (child.connected) child.send(message);
+    },
     onProgress: (listener) => progress.push(listener),
     onTick: (listener) => ticks.push(listener),
     async kill() {

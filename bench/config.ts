@@ -17,8 +17,9 @@ export interface Sizes {
   w2Jobs: number;
   w2Concurrency: number[];
   w2CapMs: number;
-  /** W3: jobs the producer adds while the worker runs. */
+  /** W3: jobs the producer adds while the worker runs, and when it stops adding if slower. */
   w3Jobs: number;
+  w3ProduceCapMs: number;
   w3CapMs: number;
   /** W4: jobs due between 1 and `w4SpreadMs` ms ahead. */
   w4Jobs: number;
@@ -38,11 +39,12 @@ export interface Sizes {
 export const FULL: Sizes = {
   w1Jobs: 20_000,
   w1Batch: 1_000,
-  w1CapMs: 3_000,
+  w1CapMs: 1_500,
   w2Jobs: 20_000,
   w2Concurrency: [10, 50],
-  w2CapMs: 8_000,
+  w2CapMs: 3_000,
   w3Jobs: 5_000,
+  w3ProduceCapMs: 3_000,
   w3CapMs: 10_000,
   w4Jobs: 500,
   w4SpreadMs: 5_000,
@@ -63,6 +65,7 @@ export const QUICK: Sizes = {
   w2Concurrency: [10],
   w2CapMs: 3_000,
   w3Jobs: 200,
+  w3ProduceCapMs: 1_000,
   w3CapMs: 3_000,
   w4Jobs: 50,
   w4SpreadMs: 1_500,

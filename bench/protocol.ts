@@ -16,6 +16,8 @@ export type ToChild =
       seed?: ProducePlan;
       live?: ProducePlan;
     }
+  /** The live producer stopped early: the run is done once this many jobs have started. */
+  | { type: "expect"; count: number }
   | { type: "cron"; system: string }
   | { type: "stop" };
 

@@ -15,14 +15,21 @@ function send(message: FromChild): void {
 }
 
 let running: RunningWorker | null = null;
+/** Lowered by an `expect` message (or the child's own live producer) when production stops early. */
+let expectJobs: ((count: number) => void) | null = null;
 
 async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void> {
   const system = await loadSystem(order.system);
   if (order.seed) await produce(await system.producer(), order.seed).then(() => undefined);
   let count = 0;
+  let expected = order.expected;
   const delays: number[] = [];
   let allStarted!: () => void;
   const started = new Promise<void>((resolve) => (allStarted = resolve));
+  expectJobs = (n) => {
+    expected = n;
+    if (count >= expected) allStarted();
+  };
   const workerStartAt = epochNow();
   running = await system.worker({
     concurrency: order.concurrency,
@@ -30,14 +37,19 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
     onJob(payload, startedAt) {
       count += 1;
       if (order.collect) delays.push(startedAt - payload.t);
-      if (count === order.expected) allStarted();
+      if (count >= expected) allStarted();
     },
   });
   send({ type: "ready", at: epochNow() });
   const progress = setInterval(() => send({ type: "progress", count }), PROGRESS_MS);
   const deadline = workerStartAt + order.capMs;
   let produced: ProduceResult | null = null;
-  const live = order.live ? system.producer().then(async (p) => (produced = await produce(p, order.live!))) : null;
+  const live = order.live
+    ? system.producer().then(async (p) => {
+        produced = await produce(p, order.live!);
+        expectJobs?.(produced.added);
+      })
+    : null;
 
   let timedOut = false;
   const cap = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - epochNow())).unref());
@@ -78,6 +90,7 @@ process.on("message", (message: ToChild) => {
     send({ type: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   };
   if (message.type === "jobs") runJobs(message).catch(fail);
+  else if (message.type === "expect") expectJobs?.(message.count);
   else if (message.type === "cron") runCron(message.system).catch(fail);
   else if (message.type === "stop") {
     const stopping = running ? running.stop() : Promise.resolve();

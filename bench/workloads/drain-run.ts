@@ -71,6 +71,7 @@ export async function drainRun(request: DrainRequest, ctx: RunContext): Promise<
       const producer = await system.producer();
       try {
         live = await produce(producer, request.live);
+        child.send({ type: "expect", count: live.added });
       } finally {
         await producer.close();
       }

@@ -4,8 +4,11 @@ import type { EnqueueItem, Producer } from "../systems/types.js";
 export type ProducePlan =
   /** W2 and W6: `count` jobs due now, added through the bulk path in slices of `batch`. */
   | { kind: "bulk"; count: number; batch: number }
-  /** W3: `count` jobs added one by one, as fast as the producer goes, each stamped with its add time. */
-  | { kind: "stream"; count: number }
+  /**
+   * W3: up to `count` jobs added one by one, as fast as the producer goes, each stamped with
+   * its add time; the producer stops early after `capMs`.
+   */
+  | { kind: "stream"; count: number; capMs: number }
   /** W4: one job per offset, due that many ms after the add, added in one bulk call. */
   | { kind: "due"; offsetsMs: number[] };
 
@@ -30,9 +33,16 @@ export async function produce(producer: Producer, plan: ProducePlan): Promise<Pr
         await producer.addMany(slice);
       }
       return { added: plan.count, startedAt, finishedAt: epochNow() };
-    case "stream":
-      for (let seq = 0; seq < plan.count; seq += 1) await producer.add({ payload: { seq, t: epochNow() } });
-      return { added: plan.count, startedAt, finishedAt: epochNow() };
+    case "stream": {
+      const deadline = startedAt + plan.capMs;
+      let seq = 0;
+      // Checking the clock every 50 adds keeps the loop itself out of the figure.
+      while (seq < plan.count && (seq % 50 !== 0 || epochNow() < deadline)) {
+        await producer.add({ payload: { seq, t: epochNow() } });
+        seq += 1;
+      }
+      return { added: seq, startedAt, finishedAt: epochNow() };
+    }
     case "due": {
       const base = Date.now();
       const items = plan.offsetsMs.map((offset, seq) => ({ payload: { seq, t: base + offset }, runAt: base + offset }));

@@ -16,7 +16,7 @@ export const w3EndToEnd: Workload = {
   ],
   settings: (s) =>
     `a worker child at concurrency ${CONCURRENCY} runs while the producer (this process; the child itself for the memory store) ` +
-    `adds ${s.w3Jobs.toLocaleString("en")} jobs one by one; end-to-end rate from the first add until every job is finished; ` +
+    `adds ${s.w3Jobs.toLocaleString("en")} jobs one by one (stopping after ${s.w3ProduceCapMs / 1000} s if not done); end-to-end rate from the first add until every job is finished; ` +
     `latency from just before add() to the handler's start (cap ${s.w3CapMs / 1000} s)`,
   applies: () => true,
   async run(system, ctx): Promise<Measurement[]> {
@@ -30,7 +30,7 @@ export const w3EndToEnd: Workload = {
         expected,
         capMs: ctx.sizes.w3CapMs,
         collect: true,
-        live: { kind: "stream", count: expected },
+        live: { kind: "stream", count: expected, capMs: ctx.sizes.w3ProduceCapMs },
         tag: label(system, variant),
       },
       ctx,
@@ -43,7 +43,11 @@ export const w3EndToEnd: Workload = {
       `${label(system, variant)}: ${rate?.toFixed(0)} jobs/s end to end, producer ${producer?.toFixed(0)}/s, ` +
         `p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms`,
     );
-    const note = timeoutNote(result, expected, ctx.sizes.w3CapMs);
+    const capped =
+      live && live.added < expected
+        ? `producer stopped at ${ctx.sizes.w3ProduceCapMs / 1000} s: ${live.added.toLocaleString("en")} jobs`
+        : undefined;
+    const note = [capped, timeoutNote(result, live?.added ?? expected, ctx.sizes.w3CapMs)].filter(Boolean).join("; ");
     return [
       {
         system: label(system, variant),
