@@ -15,6 +15,8 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   store?: Store;
   /** Jobs run at once on this node, LongRunning ones aside. @default 10 */
   maxConcurrency?: number;
+  /** Due jobs claimed beyond the free slots, held Queued until a slot frees: bigger claims, fewer round trips. @default maxConcurrency */
+  prefetch?: number;
   /** LongRunning jobs run at once on this node, outside maxConcurrency. @default 100 */
   maxLongRunning?: number;
   /** This node's name; unique per running process. @default `${hostname}-${pid}-${random}` */
@@ -83,6 +85,7 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     clock,
     nodeId,
     maxConcurrency,
+    prefetch: positive("prefetch", maxConcurrency, 0),
     maxLongRunning: positive("maxLongRunning", 100),
     onException: options.onException,
     onCancelled: options.onCancelled,

@@ -27,6 +27,8 @@ export class WorkerPool {
 
   constructor(
     readonly maxConcurrency: number,
+    /** Jobs claimed beyond the free slots, so a claim fetches a batch rather than a slot's worth. */
+    readonly prefetch: number,
     readonly maxLongRunning: number,
     private readonly clock: Clock,
     private readonly hooks: PoolHooks,
@@ -37,7 +39,7 @@ export class WorkerPool {
     let waiting = 0;
     for (const job of this.ready) if (job.priority !== "LongRunning") waiting++;
     for (const { job } of this.timers.values()) if (job.priority !== "LongRunning") waiting++;
-    return Math.max(0, this.maxConcurrency - this.active - waiting);
+    return Math.max(0, this.maxConcurrency + this.prefetch - this.active - waiting);
   }
 
   get freeLongRunning(): number {

@@ -13,6 +13,7 @@ import type { SqlContext } from "./context.js";
 import { chunks } from "./context.js";
 import { dueSignal as jobsDue } from "./jobs.js";
 import { attemptToRow, jobFromRow, toMs } from "./rows.js";
+import { pgClaimDue, pgCompleteMany, pgStartMany } from "./postgres-hot-path.js";
 import type { Database, JobsTable } from "./schema.js";
 
 type Signals = StoreSignal[];
@@ -52,6 +53,7 @@ export async function jobClaimDue(
   const now = params.now.getTime();
   const until = params.until.getTime();
   if (params.limit <= 0 && params.longRunningLimit <= 0) return [];
+  if (ctx.dialect.kind === "postgres") return pgClaimDue(ctx, params);
   return ctx.dialect.writeTx(async (tx) => {
     const picked: JobsTable[] = [];
     for (const rank of [0, 1, 2]) {
@@ -111,6 +113,7 @@ export async function jobStartMany(
   signals: Signals,
 ): Promise<string[]> {
   if (ids.length === 0) return [];
+  if (ctx.dialect.kind === "postgres") return pgStartMany(ctx, ids, nodeId, at, signals);
   return ctx.dialect.writeTx(async (tx) => {
     const started = (await held(ctx, tx, ids, nodeId, ["Queued"])).map((row) => row.id);
     for (const part of chunks(started)) {
@@ -142,6 +145,7 @@ export async function jobCompleteMany(
   signals: Signals,
 ): Promise<void> {
   if (completions.length === 0) return;
+  if (ctx.dialect.kind === "postgres") return pgCompleteMany(ctx, completions, signals);
   await ctx.dialect.writeTx(async (tx) => {
     const byId = new Map<string, JobCompletion>();
     for (const c of completions) byId.set(c.id, c);
