@@ -60,7 +60,12 @@ export function tableRows(result: WorkloadResult): TableRow[] {
         ? `${median} [${formatNumber(summary.min, digits)}–${formatNumber(summary.max, digits)}]`
         : median;
     });
-    const notes = [...new Set(group.flatMap((m) => (m.note ? [m.note] : [])))];
+    // Each distinct note once, with how many of the repeats it applies to.
+    const counts = new Map<string, number>();
+    for (const m of group) if (m.note) counts.set(m.note, (counts.get(m.note) ?? 0) + 1);
+    const notes = [...counts].map(([note, n]) =>
+      group.length > 1 ? `${note} (${n} of ${group.length} repeats)` : note,
+    );
     return { system: first.system, case: first.case, cells, notes };
   });
 }

@@ -22,6 +22,7 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
   const system = await loadSystem(order.system);
   if (order.seed) await produce(await system.producer(), order.seed).then(() => undefined);
   let count = 0;
+  let firstJobAt = Number.NaN;
   let expected = order.expected;
   const delays: number[] = [];
   let allStarted!: () => void;
@@ -35,6 +36,7 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
     concurrency: order.concurrency,
     variant: order.variant,
     onJob(payload, startedAt) {
+      if (count === 0) firstJobAt = startedAt;
       count += 1;
       if (order.collect) delays.push(startedAt - payload.t);
       if (count >= expected) allStarted();
@@ -66,6 +68,7 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
     type: "done",
     count,
     workerStartAt,
+    firstJobAt,
     finishedAt,
     timedOut,
     rssBytes: process.memoryUsage().rss,

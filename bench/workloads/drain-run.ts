@@ -90,6 +90,6 @@ export async function drainRun(request: DrainRequest, ctx: RunContext): Promise<
 
 export function timeoutNote(result: DoneMessage, expected: number, capMs: number): string | undefined {
   return result.timedOut
-    ? `stopped at the ${capMs / 1000} s cap: ${result.count.toLocaleString("en")}/${expected.toLocaleString("en")} started`
+    ? `stopped at the ${capMs / 1000} s cap before all ${expected.toLocaleString("en")} jobs ran`
     : undefined;
 }

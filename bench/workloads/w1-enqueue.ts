@@ -62,7 +62,7 @@ export const w1Enqueue: Workload = {
         case: "",
         values: { single: single.rate, batch },
         ...(single.added < ctx.sizes.w1Jobs
-          ? { note: `one by one capped: ${single.added} jobs in ${ctx.sizes.w1CapMs / 1000} s` }
+          ? { note: `one by one stopped at the ${ctx.sizes.w1CapMs / 1000} s cap` }
           : {}),
       },
     ];

@@ -11,7 +11,7 @@ export const w2Drain: Workload = {
   ],
   settings: (s) =>
     `${s.w2Jobs.toLocaleString("en")} due jobs queued in bulk, then one worker child process drains them at ` +
-    `concurrency ${s.w2Concurrency.join(" and ")}; timed from the worker's start until every job has started and ` +
+    `concurrency ${s.w2Concurrency.join(" and ")}; timed from the first job's start until every job has started and ` +
     `no job is left unfinished in the store (cap ${s.w2CapMs / 1000} s); RSS of the worker process at the end`,
   applies: () => true,
   async run(system, ctx): Promise<Measurement[]> {
@@ -33,7 +33,8 @@ export const w2Drain: Workload = {
           },
           ctx,
         );
-        const rate = (result.count * 1000) / (result.finishedAt - result.workerStartAt);
+        // From the first job's start: connection set-up and migrations are not the drain.
+        const rate = (result.count * 1000) / (result.finishedAt - result.firstJobAt);
         const rss = result.rssBytes / 2 ** 20;
         ctx.log(`${label(system, variant)} c=${concurrency}: ${rate.toFixed(0)} jobs/s, RSS ${rss.toFixed(0)} MB`);
         const note = timeoutNote(result, expected, ctx.sizes.w2CapMs);
