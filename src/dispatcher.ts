@@ -92,13 +92,20 @@ export class Dispatcher {
         const limit = o.pool.freeSlots;
         const longRunningLimit = o.pool.freeLongRunning;
         if (limit > 0 || longRunningLimit > 0) {
-          const jobs = await o.store.jobClaimDue({
-            nodeId: o.nodeId,
-            now: new Date(now),
-            until: new Date(now + o.lookaheadMs),
-            limit,
-            longRunningLimit,
-          });
+          const startLimit = o.pool.reserveStarts();
+          let jobs: JobRecord[];
+          try {
+            jobs = await o.store.jobClaimDue({
+              nodeId: o.nodeId,
+              now: new Date(now),
+              until: new Date(now + o.lookaheadMs),
+              limit,
+              longRunningLimit,
+              startLimit,
+            });
+          } finally {
+            o.pool.releaseStarts(startLimit);
+          }
           claimed = jobs.length;
           if (claimed > 0) {
             o.onClaimed(jobs);

@@ -73,8 +73,14 @@ export class Executor {
 
   async run(job: JobRecord): Promise<void> {
     const { deps } = this;
-    const { started, at: startedAt } = await deps.starts.add(job.id);
-    if (!started.includes(job.id)) return; // cancelled, deleted or recovered since the claim
+    let startedAt: Date;
+    if (job.status === "InProgress" && job.lockHolder === deps.nodeId && job.executedAt) {
+      startedAt = job.executedAt; // the claim started it
+    } else {
+      const start = await deps.starts.add(job.id);
+      if (!start.started.includes(job.id)) return; // cancelled, deleted or recovered since the claim
+      startedAt = start.at;
+    }
     const scheduledFor = job.scheduledFor ?? job.executionTime ?? startedAt;
     const latenessMs = startedAt.getTime() - scheduledFor.getTime();
     const isDue = job.retryCount === 0 && latenessMs <= deps.dueToleranceMs;

@@ -23,6 +23,8 @@ export class WorkerPool {
   private readonly running = new Set<Promise<void>>();
   active = 0;
   activeLongRunning = 0;
+  /** Slots promised to a claim in flight, whose jobs come back already InProgress. */
+  private reserved = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -49,6 +51,23 @@ export class WorkerPool {
     return Math.max(0, this.maxLongRunning - this.activeLongRunning - waiting);
   }
 
+  /**
+   * Reserves the slots free now for the claim about to run: the store starts that many
+   * claimed jobs at once (InProgress), and push() runs them in these slots.
+   */
+  reserveStarts(): number {
+    let waiting = 0;
+    for (const job of this.ready) if (job.priority !== "LongRunning") waiting++;
+    const n = Math.max(0, this.maxConcurrency - this.active - this.reserved - waiting);
+    this.reserved += n;
+    return n;
+  }
+
+  /** Gives back what reserveStarts() took (the claim ended, in success or failure). */
+  releaseStarts(n: number): void {
+    this.reserved -= n;
+  }
+
   /** Jobs held but not started: released to the store on shutdown. */
   get held(): JobRecord[] {
     return [...this.ready, ...[...this.timers.values()].map((entry) => entry.job)];
@@ -66,6 +85,11 @@ export class WorkerPool {
   push(jobs: readonly JobRecord[]): void {
     const now = this.clock.now();
     for (const job of jobs) {
+      if (job.status === "InProgress") {
+        // Started by the claim itself, in a slot reserved for it.
+        this.start(job, job.priority === "LongRunning");
+        continue;
+      }
       const delay = (job.executionTime?.getTime() ?? now) - now;
       if (delay <= 0) {
         this.enqueue(job);
@@ -131,7 +155,9 @@ export class WorkerPool {
     for (let i = 0; i < this.ready.length;) {
       const job = this.ready[i]!;
       const longRunning = job.priority === "LongRunning";
-      if (longRunning ? this.activeLongRunning >= this.maxLongRunning : this.active >= this.maxConcurrency) {
+      if (
+        longRunning ? this.activeLongRunning >= this.maxLongRunning : this.active + this.reserved >= this.maxConcurrency
+      ) {
         i++;
         continue;
       }

@@ -246,6 +246,9 @@ export interface Store {
    * Leases Idle jobs due by `until` to `nodeId` (status Queued): up to `limit` jobs of
    * High/Normal/Low priority, highest priority then earliest first, and up to
    * `longRunningLimit` LongRunning jobs. Jobs leased by one call are never leased by another.
+   * The first `startLimit` High/Normal/Low jobs due by `now`, and every LongRunning job due
+   * by `now`, start at once: InProgress with executedAt = now (as jobStartMany would do),
+   * saving the node a write. Returned best first.
    */
   jobClaimDue(params: {
     nodeId: string;
@@ -253,6 +256,7 @@ export interface Store {
     until: Date;
     limit: number;
     longRunningLimit: number;
+    startLimit?: number;
   }): Promise<JobRecord[]>;
   /**
    * Moves jobs this node holds from Queued to InProgress (executedAt = at) and starts their

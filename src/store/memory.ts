@@ -154,7 +154,14 @@ class MemoryStore implements Store {
     return next;
   }
 
-  async jobClaimDue(params: { nodeId: string; now: Date; until: Date; limit: number; longRunningLimit: number }) {
+  async jobClaimDue(params: {
+    nodeId: string;
+    now: Date;
+    until: Date;
+    limit: number;
+    longRunningLimit: number;
+    startLimit?: number;
+  }) {
     const due = [...this.jobs.values()].filter(
       (job) => job.status === "Idle" && job.executionTime !== null && job.executionTime <= params.until,
     );
@@ -166,15 +173,19 @@ class MemoryStore implements Store {
     const claimed: JobRecord[] = [];
     let slotted = 0;
     let longRunning = 0;
+    let starts = params.startLimit ?? 0;
     for (const job of due) {
+      let startNow = job.executionTime! <= params.now;
       if (job.priority === "LongRunning") {
         if (longRunning >= params.longRunningLimit) continue;
         longRunning++;
       } else {
         if (slotted >= params.limit) continue;
         slotted++;
+        startNow &&= starts-- > 0;
       }
       Object.assign(job, { status: "Queued", lockHolder: params.nodeId, lockedAt: params.now, updatedAt: params.now });
+      if (startNow) this.start(job, params.now);
       claimed.push(clone(job));
     }
     return claimed;
@@ -185,15 +196,20 @@ class MemoryStore implements Store {
     for (const id of ids) {
       const job = this.jobs.get(id);
       if (!job || job.status !== "Queued" || job.lockHolder !== nodeId) continue;
-      Object.assign(job, { status: "InProgress", executedAt: at, updatedAt: at });
+      this.start(job, at);
       started.push(id);
-      for (const child of this.jobs.values()) {
-        if (child.parentId === id && child.status === "Idle" && child.runCondition === "InProgress") {
-          this.activate(child, at);
-        }
-      }
     }
     return started;
+  }
+
+  /** Queued → InProgress, and the children that run with it become due. */
+  private start(job: JobRecord, at: Date): void {
+    Object.assign(job, { status: "InProgress", executedAt: at, updatedAt: at });
+    for (const child of this.jobs.values()) {
+      if (child.parentId === job.id && child.status === "Idle" && child.runCondition === "InProgress") {
+        this.activate(child, at);
+      }
+    }
   }
 
   async jobCompleteMany({ completions }: { completions: readonly JobCompletion[] }): Promise<void> {

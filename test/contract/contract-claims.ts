@@ -20,6 +20,42 @@ export function claimContract(get: CurrentStore): void {
     expect(await store.jobNextDue()).toEqual(at(30));
   });
 
+  it("starts the first startLimit due jobs at claim time, and LongRunning ones, with their InProgress children", async () => {
+    const store = get();
+    await store.jobInsertMany({
+      jobs: [
+        newJob({ id: "high", priority: "High", executionTime: at(2) }),
+        newJob({ id: "normal", priority: "Normal", executionTime: at(1) }),
+        newJob({ id: "low", priority: "Low", executionTime: at(1) }),
+        newJob({ id: "ahead", priority: "High", executionTime: at(10.5) }),
+        newJob({ id: "long", priority: "LongRunning", executionTime: at(3) }),
+        newJob({ id: "kid", executionTime: null, parentId: "high", runCondition: "InProgress" }),
+      ],
+    });
+    const claimed = await store.jobClaimDue({
+      nodeId: "n",
+      now: at(10),
+      until: at(11),
+      limit: 10,
+      longRunningLimit: 5,
+      startLimit: 2,
+    });
+    const status = Object.fromEntries(claimed.map((j) => [j.id, j.status]));
+    // Best first; "ahead" is only due within the look-ahead, so it waits Queued.
+    expect(status).toEqual({
+      high: "InProgress",
+      normal: "InProgress",
+      low: "Queued",
+      ahead: "Queued",
+      long: "InProgress",
+    });
+    expect(claimed.find((j) => j.id === "high")).toMatchObject({ executedAt: at(10), lockHolder: "n" });
+    expect(await store.jobGet({ id: "normal" })).toMatchObject({ status: "InProgress", executedAt: at(10) });
+    expect(await store.jobGet({ id: "low" })).toMatchObject({ status: "Queued", executedAt: null });
+    expect(await store.jobGet({ id: "kid" })).toMatchObject({ status: "Idle", executionTime: at(10) });
+    expect(await store.jobStartMany({ ids: ["low"], nodeId: "n", at: at(12) })).toEqual(["low"]);
+  });
+
   it("claims by priority High > Normal > Low, then earliest, up to the limit, as Queued leases", async () => {
     const store = get();
     await store.jobInsertMany({

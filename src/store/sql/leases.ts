@@ -47,13 +47,14 @@ async function candidates(
  */
 export async function jobClaimDue(
   ctx: SqlContext,
-  params: { nodeId: string; now: Date; until: Date; limit: number; longRunningLimit: number },
+  params: { nodeId: string; now: Date; until: Date; limit: number; longRunningLimit: number; startLimit?: number },
+  signals: Signals,
 ): Promise<JobRecord[]> {
   const { nodeId } = params;
   const now = params.now.getTime();
   const until = params.until.getTime();
   if (params.limit <= 0 && params.longRunningLimit <= 0) return [];
-  if (ctx.dialect.kind === "postgres") return pgClaimDue(ctx, params);
+  if (ctx.dialect.kind === "postgres") return pgClaimDue(ctx, params, signals);
   return ctx.dialect.writeTx(async (tx) => {
     const picked: JobsTable[] = [];
     for (const rank of [0, 1, 2]) {
@@ -78,15 +79,46 @@ export async function jobClaimDue(
         picked.map((row) => row.id),
       )
       .execute();
+    const starting = startsAtClaim(picked, now, params.startLimit ?? 0);
+    if (starting.size > 0) {
+      await tx
+        .updateTable(ctx.t.jobs)
+        .set({ status: "InProgress", executed_at: now })
+        .where("id", "in", [...starting])
+        .execute();
+      const due = await startChildren(ctx, tx, [...starting], params.now);
+      if (due) signals.push(due);
+    }
     return picked.map((row) => ({
       ...jobFromRow(row),
-      status: "Queued" as const,
+      status: starting.has(row.id) ? ("InProgress" as const) : ("Queued" as const),
+      executedAt: starting.has(row.id)
+        ? new Date(now)
+        : row.executed_at === null
+          ? null
+          : new Date(toMs(row.executed_at)),
       lockHolder: nodeId,
       lockedAt: new Date(now),
       updatedAt: new Date(now),
       scheduledFor: new Date(toMs(row.scheduled_for ?? row.execution_time)),
     }));
   });
+}
+
+/** Which claimed rows start at once: the first `startLimit` slotted ones due by now, and every LongRunning one. */
+export function startsAtClaim(
+  picked: readonly Pick<JobsTable, "id" | "priority_rank" | "execution_time">[],
+  now: number,
+  startLimit: number,
+): Set<string> {
+  const starting = new Set<string>();
+  let slots = startLimit;
+  for (const row of picked) {
+    if (toMs(row.execution_time) > now) continue;
+    if (Number(row.priority_rank) === 3) starting.add(row.id);
+    else if (slots-- > 0) starting.add(row.id);
+  }
+  return starting;
 }
 
 /** The rows among `ids` that `nodeId` holds, locked until the transaction ends. */

@@ -17,18 +17,21 @@ const table = (ctx: SqlContext, name: "jobs" | "attempts") => sql.table(ctx.t[na
 
 /**
  * One statement: per priority rank an index range scan (LATERAL, so each stays O(log n)),
- * locked with SKIP LOCKED, best ranks first, plus the LongRunning rank on its own limit.
+ * locked with SKIP LOCKED, best ranks first, plus the LongRunning rank on its own limit. The
+ * jobs that start at once become InProgress in the same statement, and their InProgress
+ * children due.
  */
 export async function pgClaimDue(
   ctx: SqlContext,
-  params: { nodeId: string; now: Date; until: Date; limit: number; longRunningLimit: number },
+  params: { nodeId: string; now: Date; until: Date; limit: number; longRunningLimit: number; startLimit?: number },
+  signals: StoreSignal[],
 ): Promise<JobRecord[]> {
   const jobs = table(ctx, "jobs");
   const now = params.now.getTime();
   const until = params.until.getTime();
-  const { rows } = await sql<JobsTable>`
+  const { rows } = await sql<JobsTable & { children: string }>`
     with slotted as (
-      select c.id from (values (0), (1), (2)) as r(rank)
+      select c.id, c.priority_rank, c.execution_time from (values (0), (1), (2)) as r(rank)
       cross join lateral (
         select id, priority_rank, execution_time from ${jobs}
         where status = 'Idle' and priority_rank = r.rank and execution_time <= ${until}
@@ -38,18 +41,35 @@ export async function pgClaimDue(
       order by c.priority_rank, c.execution_time, c.id
       limit ${params.limit}
     ), long_running as (
-      select id from ${jobs}
+      select id, priority_rank, execution_time from ${jobs}
       where status = 'Idle' and priority_rank = 3 and execution_time <= ${until}
       order by execution_time, id limit ${params.longRunningLimit}
       for update skip locked
     ), picked as (
-      select id from slotted union all select id from long_running
+      select id, (execution_time <= ${now} and (row_number() over (
+          order by priority_rank, execution_time, id) <= ${params.startLimit ?? 0})) as starts
+      from slotted where execution_time <= ${now}
+      union all
+      select id, false from slotted where execution_time > ${now}
+      union all
+      select id, execution_time <= ${now} from long_running
+    ), claimed as (
+      update ${jobs} j
+      set status = case when picked.starts then 'InProgress' else 'Queued' end,
+          executed_at = case when picked.starts then ${now} else j.executed_at end,
+          lock_holder = ${params.nodeId}, locked_at = ${now}, updated_at = ${now},
+          scheduled_for = coalesce(j.scheduled_for, j.execution_time)
+      from picked where j.id = picked.id
+      returning j.*
+    ), children as (
+      update ${jobs} k set execution_time = ${now}, scheduled_for = ${now}, updated_at = ${now}
+      from claimed
+      where claimed.status = 'InProgress' and k.parent_id = claimed.id and k.status = 'Idle'
+        and k.execution_time is null and k.run_condition = 'InProgress'
+      returning k.id
     )
-    update ${jobs} j
-    set status = 'Queued', lock_holder = ${params.nodeId}, locked_at = ${now}, updated_at = ${now},
-        scheduled_for = coalesce(j.scheduled_for, j.execution_time)
-    from picked where j.id = picked.id
-    returning j.*`.execute(ctx.dialect.db);
+    select claimed.*, (select count(*) from children) as children from claimed`.execute(ctx.dialect.db);
+  if (rows.some((row) => Number(row.children) > 0)) signals.push({ type: "due", at: params.now });
   // RETURNING has no order: hand them back best first, as the contract says.
   const order = (r: JobsTable) => [r.priority_rank, Number(r.execution_time), r.id] as const;
   rows.sort((a, b) => {

@@ -136,7 +136,7 @@ export class SqlStore implements Store {
     return jobs.jobNextDue(this.ctx);
   }
   jobClaimDue(params: Parameters<Store["jobClaimDue"]>[0]) {
-    return leases.jobClaimDue(this.ctx, params);
+    return this.withSignals((s) => leases.jobClaimDue(this.ctx, params, s));
   }
   jobStartMany({ ids, nodeId, at }: Parameters<Store["jobStartMany"]>[0]) {
     return this.withSignals((s) => leases.jobStartMany(this.ctx, ids, nodeId, at, s));

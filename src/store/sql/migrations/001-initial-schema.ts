@@ -61,7 +61,8 @@ export const initialSchema: Migration = {
     const index = (name: string, table: string, columns: string[]) =>
       db.schema.createIndex(`${prefix}${name}`).on(table).columns(columns).execute();
     await index("jobs_due_ix", t.jobs, ["status", "execution_time"]);
-    await index("jobs_claim_ix", t.jobs, ["status", "priority_rank", "execution_time"]);
+    // id last: claims order by (execution_time, id), so the scan stops at the limit instead of sorting the backlog.
+    await index("jobs_claim_ix", t.jobs, ["status", "priority_rank", "execution_time", "id"]);
     await index("jobs_parent_ix", t.jobs, ["parent_id"]);
     await index("jobs_updated_ix", t.jobs, ["updated_at"]);
     await index("jobs_function_ix", t.jobs, ["function", "status"]);
