@@ -86,6 +86,7 @@ export class Dispatcher {
     const { o } = this;
     const now = o.clock.now();
     let claimed = 0;
+    let full = false;
     try {
       await o.cron.ensure(now);
       if (!o.isPaused()) {
@@ -107,11 +108,18 @@ export class Dispatcher {
             o.pool.releaseStarts(startLimit);
           }
           claimed = jobs.length;
+          full = limit > 0 && claimed >= limit;
           if (claimed > 0) {
             o.onClaimed(jobs);
             o.pool.push(jobs);
           }
         }
+      }
+      if (full) {
+        // A full claim: more may be due. The pool's capacity callback claims again as slots
+        // free, so the next-due query (a round trip per cycle) can wait for a short claim.
+        this.failures = 0;
+        return this.arm(o.clock.now() + o.pollIntervalMs);
       }
       const next = await o.store.jobNextDue();
       this.failures = 0;

@@ -15,7 +15,7 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   store?: Store;
   /** Jobs run at once on this node, LongRunning ones aside. @default 10 */
   maxConcurrency?: number;
-  /** Due jobs claimed beyond the free slots, held Queued until a slot frees: bigger claims, fewer round trips. @default maxConcurrency */
+  /** Due jobs claimed beyond the free slots, held Queued until a slot frees (each then needs its own start write). @default 0 */
   prefetch?: number;
   /** LongRunning jobs run at once on this node, outside maxConcurrency. @default 100 */
   maxLongRunning?: number;
@@ -85,7 +85,7 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     clock,
     nodeId,
     maxConcurrency,
-    prefetch: positive("prefetch", maxConcurrency, 0),
+    prefetch: positive("prefetch", 0, 0),
     maxLongRunning: positive("maxLongRunning", 100),
     onException: options.onException,
     onCancelled: options.onCancelled,
