@@ -169,6 +169,21 @@ const STORES: StoreSpec[] = [
   },
 ];
 
+/** The commit the engine was measured at, and whether src/ had uncommitted changes. */
+async function treeRevision(): Promise<string> {
+  const { execFile } = await import("node:child_process");
+  const { promisify } = await import("node:util");
+  const run = promisify(execFile);
+  const cwd = fileURLToPath(new URL("../../", import.meta.url));
+  try {
+    const { stdout: commit } = await run("git", ["rev-parse", "--short", "HEAD"], { cwd });
+    const { stdout: dirty } = await run("git", ["status", "--porcelain", "--", "src"], { cwd });
+    return `commit ${commit.trim()}${dirty.trim() ? " with uncommitted changes in src/" : ""}`;
+  } catch {
+    return "this tree, commit unknown";
+  }
+}
+
 function now(): number {
   return performance.timeOrigin + performance.now();
 }
@@ -192,7 +207,7 @@ function systemFor(spec: StoreSpec): System {
       const manifest = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
         version: string;
       };
-      return { tickerq: `${manifest.version} (this tree)`, server: await spec.server() };
+      return { tickerq: `${manifest.version} (${await treeRevision()})`, server: await spec.server() };
     },
 
     reset: spec.reset,
