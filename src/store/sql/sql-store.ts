@@ -77,9 +77,9 @@ export class SqlStore implements Store {
   private async emit(signals: readonly StoreSignal[]): Promise<void> {
     for (const signal of signals) {
       busPublish(this.options.busKey, signal);
-      await this.ctx.dialect.broadcast?.(signal, PROCESS_ORIGIN).catch(() => {
-        // Other nodes also poll; a lost broadcast only delays them.
-      });
+      // Not awaited: the write is done; other processes hear of it a moment later, and a
+      // lost broadcast only delays them until their poll.
+      void this.ctx.dialect.broadcast?.(signal, PROCESS_ORIGIN).catch(() => {});
     }
   }
 

@@ -1,11 +1,13 @@
 /** SQLite through better-sqlite3: one connection in WAL mode, write transactions as BEGIN IMMEDIATE. */
 
 import { randomUUID } from "node:crypto";
-import { resolve } from "node:path";
+import { watch, type FSWatcher } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type { InsertResult, Kysely as KyselyType } from "kysely";
 import { Kysely, SqliteDialect, sql } from "kysely";
 import { TickerQError } from "../../errors.js";
+import type { StoreSignal } from "../contract.js";
 import type { SqlDialect } from "./dialect.js";
 import { isKyselyLike } from "./dialect.js";
 import type { Database } from "./schema.js";
@@ -113,6 +115,7 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
     });
   }
 
+  let watcher: FSWatcher | null = null;
   return {
     kind: "sqlite",
     db,
@@ -148,7 +151,43 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
         "tx must be a Kysely transaction on the SQLite store; better-sqlite3 runs one transaction at a time, so enqueue after your own commits instead",
       );
     },
-    close: release,
+    /**
+     * SQLite has no NOTIFY, but every commit, from any process, touches the -wal file: a
+     * watch on it wakes this node's dispatcher within milliseconds of another process's
+     * insert, instead of at the next poll. A hint only ("look again"), throttled to one per
+     * 10 ms; the poll stays as the safety net (and carries cancel requests).
+     */
+    async listen(onSignal: (signal: StoreSignal, origin: string) => void) {
+      if (options.filename === ":memory:" || options.database) return;
+      const file = resolve(options.filename);
+      const names = new Set([basename(file), `${basename(file)}-wal`]);
+      let quietUntil = 0;
+      let trailing: ReturnType<typeof setTimeout> | null = null;
+      const hint = () => onSignal({ type: "due", at: new Date(0) }, "wal-watch");
+      try {
+        watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
+          if (!name || !names.has(String(name))) return;
+          const now = Date.now();
+          if (now >= quietUntil) {
+            quietUntil = now + 10;
+            hint();
+          } else {
+            trailing ??= setTimeout(
+              () => ((trailing = null), (quietUntil = Date.now() + 10), hint()),
+              quietUntil - now,
+            );
+          }
+        });
+        watcher.on("error", () => watcher?.close());
+      } catch {
+        watcher = null; // no file watching here (e.g. a read-only mount): the poll still works
+      }
+    },
+    async close() {
+      watcher?.close();
+      watcher = null;
+      await release();
+    },
   };
 }
 
