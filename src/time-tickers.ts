@@ -131,7 +131,7 @@ export class TimeTickerManager<M> {
     await core.ready();
     await core.store.jobInsertMany({ jobs, tx: options.tx });
     const tickers = jobs.filter((job) => job.parentId === null).map((job) => toTimeTicker(newJobRecord(job)));
-    for (const job of jobs) core.emitChange({ ...job, status: "Idle" });
+    if (core.events.has("changed")) for (const job of jobs) core.emitChange({ ...job, status: "Idle" });
     return tickers;
   }
 

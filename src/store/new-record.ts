@@ -3,10 +3,19 @@
 import type { JobRecord, NewJob } from "./contract.js";
 
 export function newJobRecord(job: NewJob): JobRecord {
+  // A literal, not a spread: this runs once per job on the bulk path.
   return {
-    ...job,
+    id: job.id,
+    type: job.type,
+    function: job.function,
+    description: job.description,
+    request: job.request,
+    executionTime: job.executionTime,
     scheduledFor: job.executionTime,
     status: "Idle",
+    priority: job.priority,
+    retries: job.retries,
+    retryIntervals: job.retryIntervals,
     retryCount: 0,
     lockHolder: null,
     lockedAt: null,
@@ -14,7 +23,11 @@ export function newJobRecord(job: NewJob): JobRecord {
     elapsedMs: null,
     exceptionMessage: null,
     exceptionDetails: null,
+    parentId: job.parentId,
+    runCondition: job.runCondition,
+    cronTickerId: job.cronTickerId,
     cancelRequested: false,
+    createdAt: job.createdAt,
     updatedAt: job.createdAt,
   };
 }

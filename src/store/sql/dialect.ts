@@ -3,7 +3,7 @@
  * shared SQL store (sql-store.ts) is written once against it.
  */
 
-import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely } from "kysely";
+import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely, RawBuilder } from "kysely";
 import type { StoreCapabilities, StoreSignal } from "../contract.js";
 import type { Database } from "./schema.js";
 
@@ -55,6 +55,11 @@ export interface SqlDialect {
   isUniqueViolation(error: unknown): boolean;
   /** Wraps a caller's transaction object, or throws INVALID_ARGUMENT for one it does not know. */
   callerExecutor(tx: unknown): CallerExecutor;
+  /**
+   * The signal as an SQL expression to select inside a write statement, so it is sent with
+   * that statement's commit and costs no round trip of its own (PostgreSQL's pg_notify).
+   */
+  notifyExpression?(signal: StoreSignal, origin: string): RawBuilder<unknown>;
   /** Sends a signal to other processes, on `executor` when given (so it commits with it). */
   broadcast?(signal: StoreSignal, origin: string, executor?: CallerExecutor): Promise<void>;
   /** Starts receiving other processes' signals. */

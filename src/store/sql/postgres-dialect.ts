@@ -182,6 +182,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
         "tx must be a pg PoolClient/Client inside BEGIN, or a Kysely transaction",
       );
     },
+    notifyExpression: (signal, origin) => sql`pg_notify(${channel}, ${encodeSignal(signal, origin)})`,
     async broadcast(signal, origin, executor) {
       const query = sql`select pg_notify(${channel}, ${encodeSignal(signal, origin)})`.compile(db);
       if (executor) await executor(query);

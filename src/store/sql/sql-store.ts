@@ -94,8 +94,10 @@ export class SqlStore implements Store {
     if (batch.length === 0) return;
     const due = jobs.dueSignal(batch);
     if (tx === undefined || tx === null) {
-      await jobs.jobInsert(this.ctx, batch, null);
-      if (due) await this.emit([due]);
+      const notify = due ? this.ctx.dialect.notifyExpression?.(due, PROCESS_ORIGIN) : undefined;
+      await jobs.jobInsert(this.ctx, batch, null, notify);
+      if (due && notify) busPublish(this.options.busKey, due);
+      else if (due) await this.emit([due]);
       return;
     }
     const caller = this.ctx.dialect.callerExecutor(tx);
