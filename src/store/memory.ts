@@ -15,6 +15,7 @@ import {
 import { TickerQError } from "../errors.js";
 import { SignalHub } from "./signals.js";
 import { newJobRecord } from "./new-record.js";
+import { DueHeap, type DueEntry } from "./due-heap.js";
 import type {
   AttemptRecord,
   CancelResult,
@@ -53,6 +54,12 @@ class MemoryStore implements Store {
   private readonly occurrenceKeys = new Set<string>();
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly signals = new SignalHub();
+  /** Idle jobs with a due time, one heap per priority rank: claims and next-due in O(log n). */
+  private readonly due = [new DueHeap(), new DueHeap(), new DueHeap(), new DueHeap()];
+  /** parent id → child ids, so children are found without a scan. */
+  private readonly childrenOf = new Map<string, Set<string>>();
+  /** Jobs leased to a node (Queued or InProgress): what recovery and cancel polls look at. */
+  private readonly held = new Set<string>();
 
   constructor(readonly name: string) {}
 
@@ -106,10 +113,9 @@ class MemoryStore implements Store {
     if (!job) return { ok: false, reason: "not-found" };
     if (job.status !== "Idle") return { ok: false, reason: "wrong-status", status: job.status };
     Object.assign(job, patch, { updatedAt: now });
-    if (patch.executionTime) {
-      if (!job.cronTickerId) job.scheduledFor = patch.executionTime;
-      this.signals.emit({ type: "due", at: patch.executionTime });
-    }
+    if (patch.executionTime && !job.cronTickerId) job.scheduledFor = patch.executionTime;
+    this.schedule(job);
+    if (patch.executionTime) this.signals.emit({ type: "due", at: patch.executionTime });
     return { ok: true, job: clone(job) };
   }
 
@@ -128,6 +134,7 @@ class MemoryStore implements Store {
       cancelRequested: false,
       updatedAt: now,
     });
+    this.schedule(job);
     this.signals.emit({ type: "due", at: now });
     return { ok: true, job: clone(job) };
   }
@@ -139,19 +146,20 @@ class MemoryStore implements Store {
       const id = queue.pop()!;
       const job = this.jobs.get(id);
       if (!job) continue;
+      queue.push(...(this.childrenOf.get(id) ?? []));
       this.removeJob(job);
       deleted++;
-      for (const child of this.jobs.values()) if (child.parentId === id) queue.push(child.id);
     }
     return deleted;
   }
 
   async jobNextDue(): Promise<Date | null> {
-    let next: Date | null = null;
-    for (const job of this.jobs.values()) {
-      if (job.status === "Idle" && job.executionTime && (!next || job.executionTime < next)) next = job.executionTime;
+    let next: number | null = null;
+    for (const heap of this.due) {
+      const top = heap.peek(this.isDue);
+      if (top && (next === null || top.at < next)) next = top.at;
     }
-    return next;
+    return next === null ? null : new Date(next);
   }
 
   async jobClaimDue(params: {
@@ -162,30 +170,31 @@ class MemoryStore implements Store {
     longRunningLimit: number;
     startLimit?: number;
   }) {
-    const due = [...this.jobs.values()].filter(
-      (job) => job.status === "Idle" && job.executionTime !== null && job.executionTime <= params.until,
-    );
-    due.sort(
-      (a, b) =>
-        PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
-        a.executionTime!.getTime() - b.executionTime!.getTime(),
-    );
-    const claimed: JobRecord[] = [];
+    const until = params.until.getTime();
+    // Pick first, then lease: children started by these starts wait for the next claim.
+    const picked: JobRecord[] = [];
     let slotted = 0;
-    let longRunning = 0;
-    let starts = params.startLimit ?? 0;
-    for (const job of due) {
-      let startNow = job.executionTime! <= params.now;
-      if (job.priority === "LongRunning") {
-        if (longRunning >= params.longRunningLimit) continue;
-        longRunning++;
-      } else {
-        if (slotted >= params.limit) continue;
-        slotted++;
-        startNow &&= starts-- > 0;
+    for (let rank = 0; rank < this.due.length; rank++) {
+      const heap = this.due[rank]!;
+      const longRunning = rank === 3;
+      let room = longRunning ? params.longRunningLimit : params.limit - slotted;
+      while (room-- > 0) {
+        const top = heap.peek(this.isDue);
+        if (!top || top.at > until) break;
+        heap.pop();
+        const job = this.jobs.get(top.id)!;
+        job.status = "Queued"; // at once: a duplicate heap entry for it is now stale
+        picked.push(job);
+        if (!longRunning) slotted++;
       }
+    }
+    const claimed: JobRecord[] = [];
+    let starts = params.startLimit ?? 0;
+    for (const job of picked) {
       Object.assign(job, { status: "Queued", lockHolder: params.nodeId, lockedAt: params.now, updatedAt: params.now });
-      if (startNow) this.start(job, params.now);
+      this.held.add(job.id);
+      const dueNow = job.executionTime! <= params.now;
+      if (dueNow && (job.priority === "LongRunning" || starts-- > 0)) this.start(job, params.now);
       claimed.push(clone(job));
     }
     return claimed;
@@ -205,10 +214,8 @@ class MemoryStore implements Store {
   /** Queued → InProgress, and the children that run with it become due. */
   private start(job: JobRecord, at: Date): void {
     Object.assign(job, { status: "InProgress", executedAt: at, updatedAt: at });
-    for (const child of this.jobs.values()) {
-      if (child.parentId === job.id && child.status === "Idle" && child.runCondition === "InProgress") {
-        this.activate(child, at);
-      }
+    for (const child of this.children(job.id)) {
+      if (child.status === "Idle" && child.runCondition === "InProgress") this.activate(child, at);
     }
   }
 
@@ -217,6 +224,7 @@ class MemoryStore implements Store {
       const job = this.jobs.get(done.id);
       if (!job || job.lockHolder !== done.nodeId || (job.status !== "InProgress" && job.status !== "Queued")) continue;
       this.appendAttempt(done.attempt);
+      this.held.delete(job.id);
       Object.assign(job, {
         elapsedMs: done.elapsedMs,
         exceptionMessage: done.exceptionMessage,
@@ -230,6 +238,7 @@ class MemoryStore implements Store {
         job.status = "Idle";
         job.retryCount++;
         job.executionTime = done.retryAt ?? done.finishedAt;
+        this.schedule(job);
         this.signals.emit({ type: "due", at: job.executionTime });
       } else {
         this.finish(job, done.status, done.finishedAt);
@@ -243,6 +252,8 @@ class MemoryStore implements Store {
       const job = this.jobs.get(id);
       if (!job || job.lockHolder !== nodeId || isFinal(job.status)) continue;
       Object.assign(job, { status: "Idle", lockHolder: null, lockedAt: null, updatedAt: now });
+      this.held.delete(id);
+      this.schedule(job);
       if (job.executionTime && (!earliest || job.executionTime < earliest)) earliest = job.executionTime;
     }
     if (earliest) this.signals.emit({ type: "due", at: earliest });
@@ -258,13 +269,15 @@ class MemoryStore implements Store {
       return "requested";
     }
     Object.assign(job, { lockHolder: null, lockedAt: null });
+    this.held.delete(id);
     this.finish(job, "Cancelled", now);
     return "cancelled";
   }
 
   async jobCancelRequested({ nodeId }: { nodeId: string }): Promise<string[]> {
     const ids: string[] = [];
-    for (const job of this.jobs.values()) {
+    for (const id of this.held) {
+      const job = this.jobs.get(id)!;
       if (job.cancelRequested && job.lockHolder === nodeId && job.status === "InProgress") ids.push(job.id);
     }
     return ids;
@@ -278,7 +291,8 @@ class MemoryStore implements Store {
   }) {
     let count = 0;
     const before = params.startedBefore;
-    for (const job of this.jobs.values()) {
+    for (const id of this.held) {
+      const job = this.jobs.get(id)!;
       if (job.status !== "InProgress" || job.id === params.excludeId) continue;
       if (before && job.executedAt) {
         const delta = job.executedAt.getTime() - before.at.getTime();
@@ -298,7 +312,8 @@ class MemoryStore implements Store {
       return !node || node.heartbeatAt < params.staleBefore;
     };
     const recovered: string[] = [];
-    for (const job of this.jobs.values()) {
+    for (const id of [...this.held]) {
+      const job = this.jobs.get(id)!;
       if ((job.status !== "Queued" && job.status !== "InProgress") || !job.lockHolder || !isDead(job.lockHolder)) {
         continue;
       }
@@ -319,6 +334,8 @@ class MemoryStore implements Store {
         job.exceptionMessage = `node ${job.lockHolder} stopped heartbeating during this attempt`;
       }
       Object.assign(job, { status: "Idle", lockHolder: null, lockedAt: null, updatedAt: params.now });
+      this.held.delete(job.id);
+      this.schedule(job);
       recovered.push(job.id);
     }
     if (recovered.length > 0) this.signals.emit({ type: "due", at: params.now });
@@ -454,11 +471,38 @@ class MemoryStore implements Store {
 
   private newRecord(job: NewJob): JobRecord {
     if (job.cronTickerId) this.occurrenceKeys.add(`${job.cronTickerId}|${job.executionTime?.getTime()}`);
-    return newJobRecord(job);
+    if (job.parentId) {
+      const siblings = this.childrenOf.get(job.parentId) ?? new Set<string>();
+      this.childrenOf.set(job.parentId, siblings.add(job.id));
+    }
+    const record = newJobRecord(job);
+    this.schedule(record);
+    return record;
+  }
+
+  /** An Idle job with a due time enters its priority's heap (older entries go stale). */
+  private schedule(job: JobRecord): void {
+    if (job.status === "Idle" && job.executionTime) {
+      this.due[PRIORITY_RANK[job.priority]]!.push({ at: job.executionTime.getTime(), id: job.id });
+    }
+  }
+
+  /** Whether a heap entry still stands for an Idle job due at that time. */
+  private readonly isDue = (entry: DueEntry): boolean => {
+    const job = this.jobs.get(entry.id);
+    return !!job && job.status === "Idle" && job.executionTime?.getTime() === entry.at;
+  };
+
+  private children(parentId: string): JobRecord[] {
+    const ids = this.childrenOf.get(parentId);
+    return ids ? [...ids].map((id) => this.jobs.get(id)!).filter(Boolean) : [];
   }
 
   private removeJob(job: JobRecord): void {
     this.jobs.delete(job.id);
+    this.held.delete(job.id);
+    this.childrenOf.delete(job.id);
+    if (job.parentId) this.childrenOf.get(job.parentId)?.delete(job.id);
     this.attempts.delete(job.id);
     if (job.cronTickerId && job.scheduledFor)
       this.occurrenceKeys.delete(`${job.cronTickerId}|${job.scheduledFor.getTime()}`);
@@ -473,8 +517,8 @@ class MemoryStore implements Store {
   /** Ends a job and lets each waiting child run or be skipped, by its run condition. */
   private finish(job: JobRecord, status: FinalStatus, at: Date): void {
     Object.assign(job, { status, updatedAt: at });
-    for (const child of this.jobs.values()) {
-      if (child.parentId !== job.id || child.status !== "Idle" || child.executionTime !== null) continue;
+    for (const child of this.children(job.id)) {
+      if (child.status !== "Idle" || child.executionTime !== null) continue;
       if (child.runCondition && childRuns(child.runCondition, status)) this.activate(child, at);
       else this.skipSubtree(child, at);
     }
@@ -483,13 +527,12 @@ class MemoryStore implements Store {
   /** A child whose condition is not met never runs, so neither does anything below it. */
   private skipSubtree(job: JobRecord, at: Date): void {
     Object.assign(job, { status: "Skipped", updatedAt: at });
-    for (const child of this.jobs.values()) {
-      if (child.parentId === job.id && child.status === "Idle") this.skipSubtree(child, at);
-    }
+    for (const child of this.children(job.id)) if (child.status === "Idle") this.skipSubtree(child, at);
   }
 
   private activate(child: JobRecord, at: Date): void {
     Object.assign(child, { executionTime: at, scheduledFor: at, updatedAt: at });
+    this.schedule(child);
     this.signals.emit({ type: "due", at });
   }
 
@@ -500,8 +543,7 @@ class MemoryStore implements Store {
   }
 
   private hasPendingChildren(id: string): boolean {
-    for (const job of this.jobs.values()) if (job.parentId === id && !isFinal(job.status)) return true;
-    return false;
+    return this.children(id).some((child) => !isFinal(child.status));
   }
 }
 
