@@ -7,6 +7,7 @@
 import {
   childRuns,
   isFinal,
+  PRIORITIES,
   PRIORITY_RANK,
   type FinalStatus,
   type TickerStatus,
@@ -155,8 +156,8 @@ class MemoryStore implements Store {
 
   async jobNextDue(): Promise<Date | null> {
     let next: number | null = null;
-    for (const heap of this.due) {
-      const top = heap.peek(this.isDue);
+    for (const [rank, heap] of this.due.entries()) {
+      const top = heap.peek(this.isDue[rank]!);
       if (top && (next === null || top.at < next)) next = top.at;
     }
     return next === null ? null : new Date(next);
@@ -179,7 +180,7 @@ class MemoryStore implements Store {
       const longRunning = rank === 3;
       let room = longRunning ? params.longRunningLimit : params.limit - slotted;
       while (room-- > 0) {
-        const top = heap.peek(this.isDue);
+        const top = heap.peek(this.isDue[rank]!);
         if (!top || top.at > until) break;
         heap.pop();
         const job = this.jobs.get(top.id)!;
@@ -487,11 +488,16 @@ class MemoryStore implements Store {
     }
   }
 
-  /** Whether a heap entry still stands for an Idle job due at that time. */
-  private readonly isDue = (entry: DueEntry): boolean => {
+  /** Per priority rank: whether a heap entry still stands for an Idle job of that rank due at that time. */
+  private readonly isDue = PRIORITIES.map((_, rank) => (entry: DueEntry): boolean => {
     const job = this.jobs.get(entry.id);
-    return !!job && job.status === "Idle" && job.executionTime?.getTime() === entry.at;
-  };
+    return (
+      !!job &&
+      job.status === "Idle" &&
+      job.executionTime?.getTime() === entry.at &&
+      PRIORITY_RANK[job.priority] === rank
+    );
+  });
 
   private children(parentId: string): JobRecord[] {
     const ids = this.childrenOf.get(parentId);

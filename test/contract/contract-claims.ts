@@ -20,6 +20,23 @@ export function claimContract(get: CurrentStore): void {
     expect(await store.jobNextDue()).toEqual(at(30));
   });
 
+  it("claims by the priority a job has now, after an update changed it", async () => {
+    const store = get();
+    await store.jobInsertMany({
+      jobs: [
+        newJob({ id: "lowered", priority: "Normal", executionTime: at(2) }),
+        newJob({ id: "low", priority: "Low", executionTime: at(1) }),
+        newJob({ id: "raised", priority: "Low", executionTime: at(3) }),
+      ],
+    });
+    await store.jobUpdateIdle({ id: "lowered", patch: { priority: "Low" }, now: at(4) });
+    await store.jobUpdateIdle({ id: "raised", patch: { priority: "High" }, now: at(4) });
+    const claim = (limit: number) =>
+      store.jobClaimDue({ nodeId: "n", now: at(10), until: at(10), limit, longRunningLimit: 0 });
+    expect((await claim(2)).map((j) => j.id)).toEqual(["raised", "low"]);
+    expect((await claim(5)).map((j) => j.id)).toEqual(["lowered"]);
+  });
+
   it("starts the first startLimit due jobs at claim time, and LongRunning ones, with their InProgress children", async () => {
     const store = get();
     await store.jobInsertMany({
