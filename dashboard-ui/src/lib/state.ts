@@ -89,3 +89,15 @@ export function toast(kind: "ok" | "error", text: string): void {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => (state.toast = null), 4000);
 }
+
+/** Runs an operator action and reports it: a toast on success, or the server's message. Returns whether it worked. */
+export async function perform(action: () => Promise<unknown>, done: string): Promise<boolean> {
+  try {
+    await action();
+    toast("ok", done);
+    return true;
+  } catch (e) {
+    toast("error", (e as Error).message);
+    return false;
+  }
+}
