@@ -81,17 +81,28 @@ export class Executor {
       if (!start.started.includes(job.id)) return; // cancelled, deleted or recovered since the claim
       startedAt = start.at;
     }
-    const scheduledFor = job.scheduledFor ?? job.executionTime ?? startedAt;
-    const latenessMs = startedAt.getTime() - scheduledFor.getTime();
-    const isDue = job.retryCount === 0 && latenessMs <= deps.dueToleranceMs;
     const controller = new AbortController();
     const run = { controller, reason: null as StopReason | null };
     this.running.set(job.id, run);
     this.emitChange(job, "InProgress");
+    // The pool releases a job claimed ahead a moment before it is due, so that its InProgress
+    // write is done by then: the handler itself starts at the due instant, unless cancelled.
+    const wait = (job.executionTime?.getTime() ?? 0) - deps.clock.now();
+    if (wait > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = deps.clock.setTimeout(resolve, wait);
+        controller.signal.addEventListener("abort", () => (deps.clock.clearTimeout(timer), resolve()), { once: true });
+      });
+      startedAt = new Date(Math.max(startedAt.getTime(), deps.clock.now()));
+    }
+    const scheduledFor = job.scheduledFor ?? job.executionTime ?? startedAt;
+    const latenessMs = startedAt.getTime() - scheduledFor.getTime();
+    const isDue = job.retryCount === 0 && latenessMs <= deps.dueToleranceMs;
 
     let error: unknown = null;
     let threw = false;
     try {
+      if (controller.signal.aborted) throw controller.signal.reason;
       const fn = deps.functions.get(job.function);
       if (!fn)
         throw new TickerQError(

@@ -152,7 +152,7 @@ export class TickerQ<M = Record<string, unknown>> {
       reportError,
       stats: this.stats,
     });
-    this.pool = new WorkerPool(o.maxConcurrency, o.prefetch, o.maxLongRunning, o.clock, {
+    this.pool = new WorkerPool(Math.min(20, o.lookaheadMs), o.maxConcurrency, o.prefetch, o.maxLongRunning, o.clock, {
       run: (job) => this.executor.run(job),
       onCapacity: () => this.dispatcher.wake(null),
     });

@@ -28,6 +28,8 @@ export class WorkerPool {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
+    /** Jobs claimed ahead are released this long before they are due (their start write runs meanwhile). */
+    private readonly startLeadMs: number,
     readonly maxConcurrency: number,
     /** Jobs claimed beyond the free slots, so a claim fetches a batch rather than a slot's worth. */
     readonly prefetch: number,
@@ -90,7 +92,7 @@ export class WorkerPool {
         this.start(job, job.priority === "LongRunning");
         continue;
       }
-      const delay = (job.executionTime?.getTime() ?? now) - now;
+      const delay = (job.executionTime?.getTime() ?? now) - this.startLeadMs - now;
       if (delay <= 0) {
         this.enqueue(job);
         continue;

@@ -12,7 +12,7 @@ import {
   type TickerContext,
   type TickerStatus,
 } from "../../src/index.js";
-import { heartbeat, runDue, TestClock } from "../../src/testing/index.js";
+import { heartbeat, runDue, settle, TestClock } from "../../src/testing/index.js";
 import { gate, node, T0, waitFor, type StoreFactory } from "../helpers/engine.js";
 
 export function describeEngineContract(name: string, makeStore: StoreFactory): void {
@@ -245,6 +245,30 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       expect(await tq.timeTickers.get(old.id)).toBeNull();
       expect(await tq.attempts(old.id)).toEqual([]);
       expect((await tq.timeTickers.get(pending.id))!.status).toBe("Idle");
+    });
+
+    it("starts a job claimed ahead on its instant, and a cancel in the meantime means it never runs", async () => {
+      const ran: number[] = [];
+      const fn = defineFunction("Ahead", async () => {
+        ran.push(clock.now());
+      });
+      const tq = await start(node(store, clock, [fn], { lookaheadMs: 50 }));
+      const due = new Date(T0.getTime() + 100);
+      const cancelled = await tq.timeTickers.add({ function: "Ahead", executionTime: due });
+      await tq.timeTickers.add({ function: "Ahead", executionTime: due });
+      const waiting = waitFor<{ id: string; status: string }>(
+        (l) => tq.events.on("changed", l),
+        (c) => c.id === cancelled.id && c.status === "InProgress",
+      );
+      await clock.advance(85); // claimed at +50, released at +80 for its start write, due at +100
+      await waiting;
+      expect(ran).toEqual([]);
+      expect(await tq.cancel(cancelled.id)).toBe("requested");
+      await clock.advance(15);
+      await settle(tq);
+      expect(ran).toEqual([due.getTime()]);
+      expect((await tq.timeTickers.get(cancelled.id))!.status).toBe("Cancelled");
+      expect((await tq.attempts(cancelled.id)).map((a) => a.status)).toEqual(["Cancelled"]);
     });
 
     it("runs High before Normal before Low when one slot is free", async () => {
