@@ -26,7 +26,9 @@ function startNode(url: string, schema: string, nodeId: string): Promise<ChildPr
   // better-sqlite3 waits for the file lock synchronously, so under three-process contention a
   // SQLite node's heartbeat can be late by a second or more: give it a longer lease.
   const leaseTimeoutMs = url.startsWith("sqlite:") ? "4000" : "1500";
-  const child = spawn(process.execPath, ["--import", "tsx", script, url, schema, nodeId, leaseTimeoutMs], {
+  // The victim's jobs are slow, so it certainly holds running work when it is killed.
+  const workMs = nodeId === "victim" ? "300" : "20";
+  const child = spawn(process.execPath, ["--import", "tsx", script, url, schema, nodeId, leaseTimeoutMs, workMs], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   return new Promise((resolve, reject) => {
@@ -63,6 +65,7 @@ async function crashRun(url: string, schema: string): Promise<void> {
   await producer.timeTickers.addMany(Array.from({ length: TICKERS }, () => ({ function: "Work" as const })));
 
   const nodes = await Promise.all(["n0", "victim", "n2"].map((id) => startNode(url, schema, id)));
+  const heldByVictim: string[] = [];
   const startedAt = Date.now();
   try {
     await until("a fifth of the work is done", async () => (await finalCount(store)) >= TICKERS / 5, 60_000);
@@ -75,6 +78,9 @@ async function crashRun(url: string, schema: string): Promise<void> {
     nodes[1]!.removeAllListeners("exit");
     nodes[1]!.kill("SIGKILL");
     const killedAt = Date.now();
+    // What it held as it died: nothing moves these until the lease times out.
+    const running = await store.jobList({ status: "InProgress", limit: 1000 });
+    heldByVictim.push(...running.items.filter((j) => j.lockHolder === "victim").map((j) => j.id));
     await until("every ticker is final", async () => (await finalCount(store)) === TICKERS, 90_000);
     // Let the cron run on past the lease timeout, so seconds around the crash are covered.
     await until("5 s after the kill", async () => Date.now() - killedAt > 5000, 10_000);
@@ -107,6 +113,12 @@ async function crashRun(url: string, schema: string): Promise<void> {
     lostBy.add(attempts[0]!.nodeId);
   }
   expect(lostBy).toContain("victim");
+  expect(heldByVictim.length).toBeGreaterThan(0);
+  for (const id of heldByVictim) {
+    const attempts = await store.attemptList({ jobId: id });
+    expect(attempts[0]).toMatchObject({ nodeId: "victim", status: "Failed" });
+    expect(attempts.at(-1)).toMatchObject({ status: expect.stringMatching(/^(Due)?Done$/) });
+  }
   // Work that was not recovered finished once: one attempt.
   for (const job of work.items.filter((j) => j.retryCount === 0).slice(0, 50)) {
     expect(await store.attemptList({ jobId: job.id })).toHaveLength(1);

@@ -1,5 +1,5 @@
 /**
- * One tickerq node in its own process, for the crash test: runs "Work" time tickers (20 ms
+ * One tickerq node in its own process, for the crash test: runs "Work" time tickers (workMs
  * each) and the per-second "Tick" cron on the store named by argv, until SIGTERM (graceful)
  * or SIGKILL (the crash). Prints "ready" once it claims.
  */
@@ -7,11 +7,11 @@
 import { createTickerQ, defineFunction } from "../../src/index.js";
 import { storeForUrl } from "../../src/cli.js";
 
-const [url, schema, nodeId, leaseTimeoutMs] = process.argv.slice(2) as [string, string, string, string];
+const [url, schema, nodeId, leaseTimeoutMs, workMs] = process.argv.slice(2) as [string, string, string, string, string];
 
 const work = defineFunction("Work", async (_ctx, signal) => {
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 20);
+    const timer = setTimeout(resolve, Number(workMs));
     signal.addEventListener("abort", () => (clearTimeout(timer), resolve()));
   });
 });
