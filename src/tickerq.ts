@@ -8,15 +8,7 @@ import { TickerQEvents } from "./events.js";
 import { functionRegistry, type AnyFunctionDefinition, type FunctionMap } from "./functions.js";
 import { resolveOptions, type ResolvedOptions, type TickerQOptions } from "./options.js";
 import { memoryStore } from "./store/memory.js";
-import type {
-  AttemptRecord,
-  CancelResult,
-  JobCompletion,
-  JobRecord,
-  NodeInfo,
-  Store,
-  StoreSignal,
-} from "./store/contract.js";
+import type { AttemptRecord, CancelResult, JobCompletion, NodeInfo, Store, StoreSignal } from "./store/contract.js";
 import type { TickerStatus, TickerType } from "./lifecycle.js";
 import { WorkerPool } from "./worker-pool.js";
 import { Executor } from "./executor.js";
@@ -493,5 +485,3 @@ export class TickerQ<M = Record<string, unknown>> {
     return this.stats.executed - before;
   }
 }
-
-export type { JobRecord };

@@ -25,8 +25,6 @@ export class WorkerPool {
   activeLongRunning = 0;
   /** Slots promised to a claim in flight, whose jobs come back already InProgress. */
   private reserved = 0;
-  private idleWaiters: (() => void)[] = [];
-
   constructor(
     /** Jobs claimed ahead are released this long before they are due (their start write runs meanwhile). */
     private readonly startLeadMs: number,
@@ -40,17 +38,12 @@ export class WorkerPool {
 
   /** How many more normal-slot jobs the dispatcher should claim now. */
   get freeSlots(): number {
-    let waiting = 0;
-    for (const job of this.ready) if (job.priority !== "LongRunning") waiting++;
-    for (const { job } of this.timers.values()) if (job.priority !== "LongRunning") waiting++;
+    const waiting = this.waiting(false, true);
     return Math.max(0, this.maxConcurrency + this.prefetch - this.active - waiting);
   }
 
   get freeLongRunning(): number {
-    let waiting = 0;
-    for (const job of this.ready) if (job.priority === "LongRunning") waiting++;
-    for (const { job } of this.timers.values()) if (job.priority === "LongRunning") waiting++;
-    return Math.max(0, this.maxLongRunning - this.activeLongRunning - waiting);
+    return Math.max(0, this.maxLongRunning - this.activeLongRunning - this.waiting(true, true));
   }
 
   /**
@@ -58,9 +51,7 @@ export class WorkerPool {
    * claimed jobs at once (InProgress), and push() runs them in these slots.
    */
   reserveStarts(): number {
-    let waiting = 0;
-    for (const job of this.ready) if (job.priority !== "LongRunning") waiting++;
-    const n = Math.max(0, this.maxConcurrency - this.active - this.reserved - waiting);
+    const n = Math.max(0, this.maxConcurrency - this.active - this.reserved - this.waiting(false, false));
     this.reserved += n;
     return n;
   }
@@ -129,15 +120,18 @@ export class WorkerPool {
     return held;
   }
 
-  /** Resolves when nothing runs, waits or is held. */
-  whenIdle(): Promise<void> {
-    if (this.isIdle) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
   /** Resolves when every started attempt has ended. */
   async whenRunningDone(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  /** Held jobs of one kind waiting for a slot: due ones, and with `andLater` those held for a future instant. */
+  private waiting(longRunning: boolean, andLater: boolean): number {
+    let count = 0;
+    for (const job of this.ready) if ((job.priority === "LongRunning") === longRunning) count++;
+    if (andLater)
+      for (const { job } of this.timers.values()) if ((job.priority === "LongRunning") === longRunning) count++;
+    return count;
   }
 
   private enqueue(job: JobRecord): void {
@@ -179,7 +173,6 @@ export class WorkerPool {
         if (longRunning) this.activeLongRunning--;
         else this.active--;
         this.pump();
-        if (this.isIdle) for (const resolve of this.idleWaiters.splice(0)) resolve();
         if (this.ready.length === 0) this.hooks.onCapacity();
       });
     this.running.add(attempt);

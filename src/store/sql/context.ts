@@ -19,3 +19,14 @@ export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** Applies limit and offset to a list query (an offset alone needs a limit in MySQL and SQLite). */
+export function paged<Q extends { limit(n: number): Q; offset(n: number): Q }>(
+  query: Q,
+  limit: number | undefined,
+  offset: number | undefined,
+): Q {
+  let q = limit === undefined ? query : query.limit(limit);
+  if (offset) q = (limit === undefined ? q.limit(Number.MAX_SAFE_INTEGER) : q).offset(offset);
+  return q;
+}

@@ -12,7 +12,7 @@ import type {
   StoreSignal,
 } from "../contract.js";
 import type { SqlContext } from "./context.js";
-import { chunks } from "./context.js";
+import { chunks, paged } from "./context.js";
 import { deleteJobRows, dueSignal, withDescendants } from "./jobs.js";
 import { cronFromRow, cronToRow, intervalsIn, jobToRow } from "./rows.js";
 import type { CronTickersTable, Database } from "./schema.js";
@@ -51,12 +51,7 @@ export async function cronTickerList(ctx: SqlContext, filter: CronTickerQuery): 
     return q;
   };
   let rows = filtered(db.selectFrom(ctx.t.cron_tickers).selectAll()).orderBy("created_at").orderBy("id");
-  if (filter.limit !== undefined) rows = rows.limit(filter.limit);
-  if (filter.offset)
-    rows =
-      filter.limit === undefined
-        ? rows.limit(Number.MAX_SAFE_INTEGER).offset(filter.offset)
-        : rows.offset(filter.offset);
+  rows = paged(rows, filter.limit, filter.offset);
   const [items, count] = await Promise.all([
     rows.execute(),
     filtered(db.selectFrom(ctx.t.cron_tickers).select((eb) => eb.fn.countAll().as("n"))).executeTakeFirstOrThrow(),

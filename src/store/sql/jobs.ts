@@ -16,7 +16,7 @@ import type {
   UpdateResult,
 } from "../contract.js";
 import type { SqlContext } from "./context.js";
-import { chunks } from "./context.js";
+import { chunks, paged } from "./context.js";
 import type { CallerExecutor } from "./dialect.js";
 import { attemptFromRow, intervalsIn, jobFromRow, jobToRow, msOrNull, toDateOrNull } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
@@ -127,12 +127,7 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
     .orderBy(sql`(case when ${sql.ref(column)} is null then 1 else 0 end)`)
     .orderBy(column, direction)
     .orderBy("id", direction);
-  if (filter.limit !== undefined) rows = rows.limit(filter.limit);
-  if (filter.offset)
-    rows =
-      filter.limit === undefined
-        ? rows.limit(Number.MAX_SAFE_INTEGER).offset(filter.offset)
-        : rows.offset(filter.offset);
+  rows = paged(rows, filter.limit, filter.offset);
   const [items, count] = await Promise.all([
     rows.execute(),
     applyFilters(
