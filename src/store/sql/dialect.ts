@@ -56,6 +56,11 @@ export interface SqlDialect {
   /** Wraps a caller's transaction object, or throws INVALID_ARGUMENT for one it does not know. */
   callerExecutor(tx: unknown): CallerExecutor;
   /**
+   * Runs hand-written SQL (placeholders $1, $2…) as a named prepared statement, so a hot
+   * statement is parsed and planned once per connection (PostgreSQL).
+   */
+  prepared?<R>(text: string, values: readonly unknown[]): Promise<R[]>;
+  /**
    * The signal as an SQL expression to select inside a write statement, so it is sent with
    * that statement's commit and costs no round trip of its own (PostgreSQL's pg_notify).
    */

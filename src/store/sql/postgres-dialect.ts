@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Client, Pool, PoolConfig } from "pg";
 import type { Kysely as KyselyType } from "kysely";
-import { Kysely, PostgresDialect, sql } from "kysely";
+import { CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import { TickerQError } from "../../errors.js";
 import type { StoreSignal } from "../contract.js";
 import type { Endpoint } from "./connect-errors.js";
@@ -62,22 +62,23 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     ? endpointOf(options.connectionString, 5432)
     : { host: String(config?.host ?? "localhost"), port: config?.port ?? 5432 };
   const ownsPool = Boolean(options.connectionString);
+  let poolPromise: Promise<Pool> | null = null;
+  const getPool = (): Promise<Pool> =>
+    (poolPromise ??= (async () => {
+      if (options.pool) return options.pool;
+      const pool = new (await loadPg()).Pool(config ?? {});
+      // An idle connection dropped by the server (restart, failover) errors on the pool; unheard,
+      // that event would crash the process. The pool already discarded it; the next query reconnects.
+      pool.on("error", (error) => {
+        console.warn(`tickerq: PostgreSQL connection to ${where.host}:${where.port} dropped: ${error.message}`);
+      });
+      return pool;
+    })());
   const db: KyselyType<Database> =
     (options.kysely as KyselyType<Database> | undefined) ??
-    new Kysely<Database>({
-      dialect: new PostgresDialect({
-        pool: async () => {
-          if (options.pool) return options.pool;
-          const pool = new (await loadPg()).Pool(config ?? {});
-          // An idle connection dropped by the server (restart, failover) errors on the pool; unheard,
-          // that event would crash the process. The pool already discarded it; the next query reconnects.
-          pool.on("error", (error) => {
-            console.warn(`tickerq: PostgreSQL connection to ${where.host}:${where.port} dropped: ${error.message}`);
-          });
-          return pool;
-        },
-      }),
-    });
+    new Kysely<Database>({ dialect: new PostgresDialect({ pool: getPool }) });
+  /** Named statements by text: each pool connection parses and plans one once, then only binds it. */
+  const statementNames = new Map<string, string>();
   const channel = channelName(options.schema, options.tablePrefix);
   const database = options.connectionString
     ? new URL(options.connectionString).pathname.slice(1)
@@ -181,6 +182,18 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
         "INVALID_ARGUMENT",
         "tx must be a pg PoolClient/Client inside BEGIN, or a Kysely transaction",
       );
+    },
+    async prepared<R>(text: string, values: readonly unknown[]): Promise<R[]> {
+      if (options.kysely && !options.pool) {
+        return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows;
+      }
+      let name = statementNames.get(text);
+      if (!name) {
+        name = `tickerq_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+        statementNames.set(text, name);
+      }
+      const result = await (await getPool()).query({ name, text, values: [...values] });
+      return result.rows as R[];
     },
     notifyExpression: (signal, origin) => sql`pg_notify(${channel}, ${encodeSignal(signal, origin)})`,
     async broadcast(signal, origin, executor) {

@@ -12,6 +12,7 @@ import * as leases from "./leases.js";
 import { checkSchema, migrate } from "./migrator.js";
 import type { MigrateResult } from "./migrator.js";
 import * as nodes from "./nodes.js";
+import { pgNextDue } from "./postgres-hot-path.js";
 import { tableNames } from "./schema.js";
 import { PROCESS_ORIGIN, busPublish, busSubscribe } from "./signal-bus.js";
 
@@ -135,7 +136,7 @@ export class SqlStore implements Store {
     return jobs.jobDeleteMany(this.ctx, ids);
   }
   jobNextDue() {
-    return jobs.jobNextDue(this.ctx);
+    return this.ctx.dialect.kind === "postgres" ? pgNextDue(this.ctx) : jobs.jobNextDue(this.ctx);
   }
   jobClaimDue(params: Parameters<Store["jobClaimDue"]>[0]) {
     return this.withSignals((s) => leases.jobClaimDue(this.ctx, params, s));
