@@ -52,6 +52,36 @@ export function jobsContract(get: CurrentStore): void {
     expect(await store.jobGet({ id: "missing" })).toBeNull();
   });
 
+  it("inserts a child and a cron-linked job with exactly the record a new job starts with", async () => {
+    const store = get();
+    const parent = newJob({ request: '"quoted \\" text"' });
+    const child = newJob({
+      parentId: parent.id,
+      runCondition: "OnFailure",
+      executionTime: null,
+      retryIntervals: [1.5],
+      priority: "LongRunning",
+    });
+    const linked = newJob({ type: "CronTickerOccurrence", function: "Digest", cronTickerId: "cron-1" });
+    await store.jobInsertMany({ jobs: [parent, child, linked] });
+    for (const job of [parent, child, linked]) {
+      expect(await store.jobGet({ id: job.id })).toEqual({
+        ...job,
+        scheduledFor: job.executionTime,
+        status: "Idle",
+        retryCount: 0,
+        lockHolder: null,
+        lockedAt: null,
+        executedAt: null,
+        elapsedMs: null,
+        exceptionMessage: null,
+        exceptionDetails: null,
+        cancelRequested: false,
+        updatedAt: job.createdAt,
+      });
+    }
+  });
+
   it("inserts a batch all or nothing: a duplicate id inserts none of it", async () => {
     const store = get();
     const existing = newJob();

@@ -18,6 +18,7 @@ import type {
 import type { SqlContext } from "./context.js";
 import { chunks, paged } from "./context.js";
 import type { CallerExecutor } from "./dialect.js";
+import { postgresJobInsert } from "./postgres-job-insert.js";
 import { attemptFromRow, intervalsIn, jobFromRow, jobToRow, msOrNull, toDateOrNull } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -30,7 +31,10 @@ export function dueSignal(jobs: readonly { executionTime: Date | null }[]): Stor
   return earliest === null ? null : { type: "due", at: new Date(earliest) };
 }
 
-/** One multi-row INSERT per chunk; run in one transaction (ours or the caller's) when there are several. */
+/**
+ * One statement on PostgreSQL; elsewhere one multi-row INSERT per chunk, run in one transaction
+ * (ours or the caller's) when there are several.
+ */
 export async function jobInsert(
   ctx: SqlContext,
   jobs: readonly NewJob[],
@@ -39,22 +43,24 @@ export async function jobInsert(
   notify?: RawBuilder<unknown>,
 ): Promise<void> {
   const { dialect, t } = ctx;
-  const batches = chunks(jobs.map((job) => jobToRow(job, null)));
   const insert = (db: Kysely<Database>, rows: JobsTable[]) => db.insertInto(t.jobs).values(rows);
   try {
-    if (!caller && dialect.kind === "postgres") {
+    if (dialect.kind === "postgres") {
       // One JSON parameter expanded by the server: no 65k-parameter ceiling, no chunks, and
       // far less work per row than binding every column as its own parameter.
-      const json = JSON.stringify(jobs.map((job) => jobToRow(job, null)));
-      const target = sql.table(t.jobs);
-      const inserted = sql`insert into ${target} select * from json_populate_recordset(null::${target}, ${json}::json)`;
-      if (notify) {
+      const inserted = postgresJobInsert(t.jobs, jobs);
+      if (caller) {
+        await caller(inserted.compile(dialect.db));
+      } else if (notify) {
         await sql`with inserted as (${inserted} returning id)
           select ${notify} where exists (select 1 from inserted)`.execute(dialect.db);
       } else {
         await inserted.execute(dialect.db);
       }
-    } else if (caller) {
+      return;
+    }
+    const batches = chunks(jobs.map((job) => jobToRow(job, null)));
+    if (caller) {
       for (const rows of batches) await caller(insert(dialect.db, rows).compile());
     } else if (batches.length === 1 && notify) {
       const rows = batches[0] ?? [];
