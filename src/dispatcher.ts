@@ -58,8 +58,18 @@ export class Dispatcher {
       this.again = true;
       return this.cycling;
     }
-    this.cycling = this.loop();
+    this.cycling = this.loop(false);
     return this.cycling;
+  }
+
+  /**
+   * Slots freed: claims once the current turn of the event loop is over, so that every slot
+   * freed in it is filled by one claim rather than each by its own.
+   */
+  capacityFreed(): void {
+    if (!this.active) return;
+    if (this.cycling) this.again = true;
+    else this.cycling = this.loop(true);
   }
 
   get busy(): boolean {
@@ -71,8 +81,9 @@ export class Dispatcher {
     while (this.cycling) await this.cycling;
   }
 
-  private async loop(): Promise<void> {
+  private async loop(deferred: boolean): Promise<void> {
     try {
+      if (deferred) await new Promise((resolve) => setImmediate(resolve));
       do {
         this.again = false;
         await this.cycle();

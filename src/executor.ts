@@ -42,11 +42,14 @@ export interface ExecutorDeps {
   stats: { executed: number; failed: number };
 }
 
-type StopReason = "cancel" | "shutdown";
+/** Why an attempt was stopped: a cancel, shutdown, or its start write found the job gone ("lost"). */
+type StopReason = "cancel" | "shutdown" | "lost";
 
 export class Executor {
   /** Jobs running here, for cancel by id and shutdown. */
   private readonly running = new Map<string, { controller: AbortController; reason: StopReason | null }>();
+  /** Ended attempts whose outcome is not yet handed to the store. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(private readonly deps: ExecutorDeps) {}
 
@@ -73,20 +76,37 @@ export class Executor {
 
   async run(job: JobRecord): Promise<void> {
     const { deps } = this;
-    let startedAt: Date;
-    if (job.status === "InProgress" && job.lockHolder === deps.nodeId && job.executedAt) {
-      startedAt = job.executedAt; // the claim started it
-    } else {
-      const start = await deps.starts.add(job.id);
-      if (!start.started.includes(job.id)) return; // cancelled, deleted or recovered since the claim
-      startedAt = start.at;
-    }
     const controller = new AbortController();
     const run = { controller, reason: null as StopReason | null };
     this.running.set(job.id, run);
-    this.emitChange(job, "InProgress");
-    // The pool releases a job claimed ahead a moment before it is due, so that its InProgress
-    // write is done by then: the handler itself starts at the due instant, unless cancelled.
+    let startedAt = new Date(deps.clock.now());
+    // Whether the store has this attempt as InProgress: at once when the claim started it;
+    // for a job held Queued, once its start write lands. The handler does not wait for that
+    // write (it is batched with other starts); what must follow it does: the completion, the
+    // InProgress event and skipIfAlreadyRunning. Should the write find the job cancelled,
+    // deleted or recovered meanwhile, the attempt is aborted and leaves no trace.
+    let recorded: Promise<boolean>;
+    if (job.status === "InProgress" && job.lockHolder === deps.nodeId && job.executedAt) {
+      startedAt = job.executedAt;
+      recorded = Promise.resolve(true);
+      this.emitChange(job, "InProgress");
+    } else {
+      recorded = deps.starts.add(job.id).then(
+        ({ started }) => started.includes(job.id),
+        () => false,
+      );
+      void recorded.then((ok) => {
+        if (ok) return this.emitChange(job, "InProgress");
+        if (run.reason === null) run.reason = "lost";
+        if (!controller.signal.aborted) {
+          controller.abort(
+            new TickerQError("CANCELLED", `job ${job.id} was cancelled or taken over before it started`),
+          );
+        }
+      });
+    }
+    // The pool releases a job claimed ahead a moment before it is due, so that its start
+    // write is done by then: the handler itself starts at the due instant, unless aborted.
     const wait = (job.executionTime?.getTime() ?? 0) - deps.clock.now();
     if (wait > 0) {
       await new Promise<void>((resolve) => {
@@ -109,7 +129,7 @@ export class Executor {
           "UNKNOWN_FUNCTION",
           `function ${JSON.stringify(job.function)} is not registered on node ${deps.nodeId}`,
         );
-      const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, controller);
+      const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, controller, recorded);
       if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
       await fn.handler(ctx, controller.signal);
     } catch (caught) {
@@ -120,8 +140,42 @@ export class Executor {
     }
 
     const finishedAt = new Date(deps.clock.now());
+    // The slot frees now; the outcome is written once the start is (a job cancelled, deleted
+    // or recovered since its claim leaves nothing to write).
+    const outcome = { error, threw, reason: run.reason, startedAt, finishedAt, scheduledFor, latenessMs, isDue };
+    const writing = recorded.then((ok) => (ok ? this.record(job, outcome) : undefined));
+    this.writing.add(writing);
+    void writing.finally(() => this.writing.delete(writing));
+  }
+
+  /** Some ended attempt's outcome is not yet written. */
+  get recording(): boolean {
+    return this.writing.size > 0;
+  }
+
+  /** Resolves when every ended attempt's outcome has been handed to the store. */
+  async whenRecorded(): Promise<void> {
+    while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
+  }
+
+  /** Writes how an attempt ended: released on shutdown, else a completion (batched). */
+  private async record(
+    job: JobRecord,
+    outcome: {
+      error: unknown;
+      threw: boolean;
+      reason: StopReason | null;
+      startedAt: Date;
+      finishedAt: Date;
+      scheduledFor: Date;
+      latenessMs: number;
+      isDue: boolean;
+    },
+  ): Promise<void> {
+    const { deps } = this;
+    const { error, threw, startedAt, finishedAt, scheduledFor, latenessMs, isDue } = outcome;
     const elapsedMs = finishedAt.getTime() - startedAt.getTime();
-    if (run.reason === "shutdown" && threw && !(error instanceof TerminateExecutionError)) {
+    if (outcome.reason === "shutdown" && threw && !(error instanceof TerminateExecutionError)) {
       // Interrupted by shutdown: the job is not at fault; it runs again, here or elsewhere.
       await deps.store
         .jobRelease({ ids: [job.id], nodeId: deps.nodeId, now: finishedAt })
@@ -133,7 +187,7 @@ export class Executor {
     let status: FinalStatus | "Idle";
     let nextAt: Date | null = null;
     if (threw && error instanceof TerminateExecutionError) status = "Skipped";
-    else if (run.reason === "cancel") status = "Cancelled";
+    else if (outcome.reason === "cancel") status = "Cancelled";
     else if (threw) {
       const canRetry = job.retryCount < job.retries;
       status = canRetry ? "Idle" : "Failed";
@@ -166,10 +220,9 @@ export class Executor {
     };
     deps.stats.executed++;
     if (failed) deps.stats.failed++;
-    // The write is batched and not awaited: the slot frees now, and the lease keeps the job
-    // ours until the completion lands. Events and hooks follow the write, so what they
-    // report is what the store holds.
-    deps.completions.add(completion).then(
+    // The write is batched: the lease keeps the job ours until the completion lands. Events
+    // and hooks follow the write, so what they report is what the store holds.
+    await deps.completions.add(completion).then(
       () => this.announce(job, completion, { scheduledFor, startedAt, latenessMs, error: failed ? error : null }),
       (e) => deps.reportError(e, "completion"),
     );
@@ -223,6 +276,7 @@ export class Executor {
     startedAt: Date,
     isDue: boolean,
     controller: AbortController,
+    recorded: Promise<boolean>,
   ): TickerContext<unknown> {
     const { deps } = this;
     return {
@@ -241,6 +295,7 @@ export class Executor {
         this.cancel(job.id, "cancel");
       },
       skipIfAlreadyRunning: async () => {
+        await recorded; // the count must see this attempt's own InProgress row settled
         const others = await deps.store.jobRunningCount({
           cronTickerId: job.cronTickerId,
           function: job.function,

@@ -15,7 +15,11 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   store?: Store;
   /** Jobs run at once on this node, LongRunning ones aside. @default 10 */
   maxConcurrency?: number;
-  /** Due jobs claimed beyond the free slots, held Queued until a slot frees (each then needs its own start write). @default 0 */
+  /**
+   * Due jobs claimed beyond the free slots, held Queued: each starts the moment a slot frees,
+   * its InProgress write following in a batch (a job cancelled meanwhile is dropped, or aborted
+   * if that write finds it gone). Raise it for many short jobs. @default 0
+   */
   prefetch?: number;
   /** LongRunning jobs run at once on this node, outside maxConcurrency. @default 100 */
   maxLongRunning?: number;

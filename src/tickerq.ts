@@ -146,7 +146,7 @@ export class TickerQ<M = Record<string, unknown>> {
     });
     this.pool = new WorkerPool(Math.min(20, o.lookaheadMs), o.maxConcurrency, o.prefetch, o.maxLongRunning, o.clock, {
       run: (job) => this.executor.run(job),
-      onCapacity: () => this.dispatcher.wake(null),
+      onCapacity: () => this.dispatcher.capacityFreed(),
     });
     this.cron = new CronScheduler(this.store, o.cronHorizonMs, o.pollIntervalMs * 5, o.pollIntervalMs * 6);
     this.dispatcher = new Dispatcher({
@@ -259,6 +259,7 @@ export class TickerQ<M = Record<string, unknown>> {
       }
     }
     await this.starts.flush();
+    await this.executor.whenRecorded();
     await this.completions.flush();
     await this.heartbeat.stop();
     await this.store.nodeRemove({ nodeId: this.nodeId }).catch(() => {});
@@ -295,7 +296,8 @@ export class TickerQ<M = Record<string, unknown>> {
     validateId("id", id);
     const result = await this.store.jobCancel({ id, now: new Date(this.options.clock.now()) });
     if (result === "cancelled") {
-      this.pool.drop(id);
+      // Held here and not yet recorded as started: dropped, or aborted if it already began.
+      if (!this.pool.drop(id)) this.executor.cancel(id);
       const job = await this.store.jobGet({ id });
       if (job) this.emitChange(job);
     } else if (result === "requested") {
@@ -412,7 +414,8 @@ export class TickerQ<M = Record<string, unknown>> {
         this.dispatcher.wake(signal.at);
         break;
       case "cancel":
-        this.executor.cancel(signal.id);
+        // A held job is dropped before it starts; a running one has its signal aborted.
+        if (!this.pool.drop(signal.id)) this.executor.cancel(signal.id);
         break;
       case "cron":
         this.cron.invalidate();
@@ -465,8 +468,15 @@ export class TickerQ<M = Record<string, unknown>> {
       await this.dispatcher.settled();
       await this.pool.whenRunningDone();
       await this.starts.flush();
+      await this.executor.whenRecorded();
       await this.completions.flush();
-    } while (this.dispatcher.busy || this.pool.busy || this.starts.size > 0 || this.completions.size > 0);
+    } while (
+      this.dispatcher.busy ||
+      this.pool.busy ||
+      this.starts.size > 0 ||
+      this.executor.recording ||
+      this.completions.size > 0
+    );
   }
 
   private async runDue(): Promise<number> {

@@ -194,7 +194,7 @@ export interface Page<T> {
 export type StoreSignal =
   /** Idle work became due at `at` (insert, update, retry, release, child activation). */
   | { type: "due"; at: Date }
-  /** A running job was asked to cancel. */
+  /** A running job was asked to cancel, or a job a node holds Queued was cancelled: its holder drops it. */
   | { type: "cancel"; id: string }
   /** Cron tickers changed: nodes reload them. */
   | { type: "cron" }
@@ -269,8 +269,9 @@ export interface Store {
   /** Returns jobs this node holds to Idle, keeping their executionTime and retryCount. */
   jobRelease(params: { ids: readonly string[]; nodeId: string; now: Date }): Promise<void>;
   /**
-   * Idle or Queued: Cancelled at once (children follow their run conditions).
-   * InProgress: marked cancelRequested, and a `cancel` signal sent.
+   * Idle or Queued: Cancelled at once (children follow their run conditions); for Queued a
+   * `cancel` signal tells the holder to drop it. InProgress: marked cancelRequested, and a
+   * `cancel` signal sent.
    */
   jobCancel(params: { id: string; now: Date }): Promise<CancelResult>;
   /** Ids of jobs `nodeId` runs that were asked to cancel (for stores without signals). */

@@ -269,9 +269,11 @@ class MemoryStore implements Store {
       this.signals.emit({ type: "cancel", id });
       return "requested";
     }
+    const held = job.status === "Queued";
     Object.assign(job, { lockHolder: null, lockedAt: null });
     this.held.delete(id);
     this.finish(job, "Cancelled", now);
+    if (held) this.signals.emit({ type: "cancel", id }); // its holder drops it
     return "cancelled";
   }
 

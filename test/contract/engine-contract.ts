@@ -271,6 +271,96 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       expect((await tq.attempts(cancelled.id)).map((a) => a.status)).toEqual(["Cancelled"]);
     });
 
+    describe("prefetch", () => {
+      it("holds claimed jobs Queued beyond the slots and runs each as a slot frees, every run recorded", async () => {
+        const release = gate();
+        const ran: string[] = [];
+        const blocker = defineFunction("Blocker", async () => {
+          await release.promise;
+        });
+        const fn = defineFunction("Quick", async (ctx: TickerContext<string>) => {
+          ran.push(ctx.request);
+        });
+        const tq = node(store, clock, [blocker, fn], { maxConcurrency: 1, prefetch: 5 });
+        // A millisecond apart, so the claim order (execution time, then id) is known.
+        const at = (ms: number) => new Date(T0.getTime() - 10 + ms);
+        const first = await tq.timeTickers.add({ function: "Blocker", executionTime: at(0) });
+        const held = await tq.timeTickers.addMany([
+          { function: "Quick", request: "a", executionTime: at(1) },
+          {
+            function: "Quick",
+            request: "b",
+            executionTime: at(2),
+            children: [{ function: "Quick", request: "b-child", runCondition: "InProgress" }],
+          },
+          { function: "Quick", request: "c", executionTime: at(3) },
+        ]);
+        await start(tq);
+        const blocked = waitFor<{ id: string; status: string }>(
+          (l) => tq.events.on("changed", l),
+          (c) => c.id === first.id && c.status === "InProgress",
+        );
+        void runDue(tq);
+        await blocked;
+        const statuses = await Promise.all(held.map(async (t) => (await tq.timeTickers.get(t.id))!.status));
+        expect(statuses).toEqual(["Queued", "Queued", "Queued"]);
+        expect(ran).toEqual([]);
+        release.open();
+        await runDue(tq);
+        expect(ran).toEqual(["a", "b", "c", "b-child"]);
+        for (const ticker of held) {
+          const done = (await tq.timeTickers.get(ticker.id))!;
+          expect(done).toMatchObject({ status: "DueDone", lockHolder: null });
+          expect(done.executedAt).not.toBeNull();
+          expect((await tq.attempts(ticker.id)).map((a) => a.status)).toEqual(["DueDone"]);
+        }
+      });
+
+      it("drops a held job cancelled meanwhile, on this node or another, so it never runs", async () => {
+        const release = gate();
+        const ran: string[] = [];
+        const blocker = defineFunction("Blocker", async () => {
+          await release.promise;
+        });
+        const fn = defineFunction("Quick", async (ctx: TickerContext<string>) => {
+          ran.push(ctx.request);
+        });
+        const tq = await start(node(store, clock, [blocker, fn], { maxConcurrency: 1, prefetch: 5 }));
+        const other = await start(node(store, clock, [blocker, fn], { nodeId: "other" }));
+        await other.pause();
+        const blocked = waitFor<{ function: string; status: string }>(
+          (l) => tq.events.on("changed", l),
+          (c) => c.function === "Blocker" && c.status === "InProgress",
+        );
+        await tq.timeTickers.add({ function: "Blocker" });
+        void runDue(tq);
+        await blocked;
+        let claimed = 0;
+        const allClaimed = waitFor<{ status: string }>(
+          (l) => tq.events.on("changed", l),
+          (c) => c.status === "Queued" && ++claimed === 3,
+        );
+        const [here, there, kept] = await tq.timeTickers.addMany([
+          { function: "Quick", request: "here" },
+          { function: "Quick", request: "there" },
+          { function: "Quick", request: "kept" },
+        ]);
+        await allClaimed; // the add's signal woke the node, which holds them Queued
+        expect((await tq.timeTickers.get(there!.id))!.status).toBe("Queued");
+        expect(await tq.cancel(here!.id)).toBe("cancelled");
+        // The store's cancel signal reaches the holder before the call returns (same process).
+        expect(await other.cancel(there!.id)).toBe("cancelled");
+        release.open();
+        await runDue(tq);
+        expect(ran).toEqual(["kept"]);
+        for (const id of [here!.id, there!.id]) {
+          expect((await tq.timeTickers.get(id))!.status).toBe("Cancelled");
+          expect(await tq.attempts(id)).toEqual([]);
+        }
+        expect((await tq.timeTickers.get(kept!.id))!.status).toBe("DueDone");
+      });
+    });
+
     it("runs High before Normal before Low when one slot is free", async () => {
       const order: string[] = [];
       const fn = defineFunction("Prio", async (ctx: TickerContext<string>) => {

@@ -293,6 +293,7 @@ export async function jobCancel(ctx: SqlContext, id: string, now: Date, signals:
       .set({ status: "Cancelled", lock_holder: null, locked_at: null, updated_at: now.getTime() })
       .where("id", "=", id)
       .execute();
+    if (status === "Queued") signals.push({ type: "cancel", id }); // its holder drops it
     signals.push(...(await settleChildren(ctx, tx, new Map([[id, { status: "Cancelled" as const, at: now }]]))));
     return "cancelled";
   });
