@@ -58,46 +58,78 @@ export function validateId(field: string, value: unknown): string {
   return value;
 }
 
+/** A value in a request that JSON cannot carry faithfully, with the keys leading to it, innermost first. */
+interface Unserializable {
+  problem: string;
+  keys: (string | number)[];
+}
+
+/**
+ * The first value under `node` that JSON.stringify would drop, change or choke on, or null.
+ * The path is collected only on the way out of a failure, so a valid request builds no strings.
+ */
+function findUnserializable(node: unknown, ancestors: object[]): Unserializable | null {
+  switch (typeof node) {
+    case "bigint":
+    case "function":
+    case "symbol":
+      return { problem: `is a ${typeof node} (${show(node)}), which JSON cannot carry`, keys: [] };
+    case "number":
+      return Number.isFinite(node) ? null : { problem: `is ${node}, which JSON cannot carry`, keys: [] };
+    case "object": {
+      if (node === null || node instanceof Date) return null;
+      if (ancestors.includes(node)) return { problem: "refers back to itself (a cycle)", keys: [] };
+      if (typeof (node as { toJSON?: unknown }).toJSON === "function") return null;
+      ancestors.push(node);
+      if (Array.isArray(node)) {
+        for (let i = 0; i < node.length; i++) {
+          const found = findUnserializable(node[i], ancestors);
+          if (found) {
+            found.keys.push(i);
+            return found;
+          }
+        }
+      } else {
+        for (const key of Object.keys(node)) {
+          const found = findUnserializable((node as Record<string, unknown>)[key], ancestors);
+          if (found) {
+            found.keys.push(key);
+            return found;
+          }
+        }
+      }
+      ancestors.pop();
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
 /**
  * The request as JSON text. Refuses what JSON cannot carry faithfully, naming where it is:
  * cycles, BigInt, functions, symbols, non-finite numbers; and text over `maxBytes`.
  */
 export function serializeRequest(field: string, value: unknown, maxBytes: number): string | null {
   if (value === undefined) return null;
-  const ancestors: unknown[] = [];
-  const walk = (node: unknown, path: string): void => {
-    switch (typeof node) {
-      case "bigint":
-      case "function":
-      case "symbol":
-        throw new TickerQError(
-          "INVALID_REQUEST",
-          `${path} is a ${typeof node} (${show(node)}), which JSON cannot carry`,
-        );
-      case "number":
-        if (!Number.isFinite(node))
-          throw new TickerQError("INVALID_REQUEST", `${path} is ${node}, which JSON cannot carry`);
-        return;
-      case "object": {
-        if (node === null || node instanceof Date) return;
-        if (ancestors.includes(node))
-          throw new TickerQError("INVALID_REQUEST", `${path} refers back to itself (a cycle)`);
-        if (typeof (node as { toJSON?: unknown }).toJSON === "function") return;
-        ancestors.push(node);
-        if (Array.isArray(node)) node.forEach((item, i) => walk(item, `${path}[${i}]`));
-        else for (const [key, item] of Object.entries(node)) if (item !== undefined) walk(item, `${path}.${key}`);
-        ancestors.pop();
-      }
-    }
-  };
-  walk(value, field);
-  const text = JSON.stringify(value);
-  const bytes = Buffer.byteLength(text);
-  if (bytes > maxBytes) {
-    throw new TickerQError(
-      "REQUEST_TOO_LARGE",
-      `${field} is ${bytes} bytes as JSON, over the limit of ${maxBytes} (option maxRequestBytes)`,
+  const found = findUnserializable(value, []);
+  if (found) {
+    const path = found.keys.reduceRight<string>(
+      (at, key) => (typeof key === "number" ? `${at}[${key}]` : `${at}.${key}`),
+      field,
     );
+    throw new TickerQError("INVALID_REQUEST", `${path} ${found.problem}`);
+  }
+  const text = JSON.stringify(value);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8, so short text needs no count.
+  if (text.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(text);
+    if (bytes > maxBytes) {
+      throw new TickerQError(
+        "REQUEST_TOO_LARGE",
+        `${field} is ${bytes} bytes as JSON, over the limit of ${maxBytes} (option maxRequestBytes)`,
+      );
+    }
   }
   return text;
 }
