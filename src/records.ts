@@ -1,7 +1,8 @@
 /** The public shapes of stored rows: requests parsed back into values, and input types. */
 
 import type { Priority, RunCondition } from "./lifecycle.js";
-import type { CronTickerRecord, JobRecord } from "./store/contract.js";
+import type { CronTickerRecord, JobRecord, NewJob } from "./store/contract.js";
+import { newJobRecordWith } from "./store/new-record.js";
 
 export type TimeTicker<TRequest = unknown> = Omit<JobRecord, "request"> & { request: TRequest };
 export type CronTickerOccurrence<TRequest = unknown> = Omit<JobRecord, "request"> & { request: TRequest };
@@ -93,4 +94,14 @@ export function parseRequest(text: string | null): unknown {
 
 export function toTimeTicker<R = unknown>(job: JobRecord): TimeTicker<R> {
   return { ...job, request: parseRequest(job.request) as R };
+}
+
+/**
+ * Tickers just inserted, as a read would return them, without reading them back. Their
+ * requests are parsed in one JSON.parse: on the bulk path that is much cheaper than one each.
+ */
+export function newTimeTickers(jobs: readonly NewJob[]): TimeTicker[] {
+  // An absent request reads back as undefined; "0" only holds its place in the array.
+  const requests = JSON.parse(`[${jobs.map((job) => job.request ?? "0").join(",")}]`) as unknown[];
+  return jobs.map((job, i) => newJobRecordWith(job, job.request === null ? undefined : requests[i]));
 }

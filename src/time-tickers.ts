@@ -4,8 +4,8 @@ import { randomUUID } from "node:crypto";
 import { invalid, TickerQError } from "./errors.js";
 import type { Core } from "./core.js";
 import { commonPatch, encodeRequest, requireFunction } from "./core.js";
+import type { AnyFunctionDefinition } from "./functions.js";
 import type { JobPatch, JobQuery, NewJob, Page } from "./store/contract.js";
-import { newJobRecord } from "./store/new-record.js";
 import type { TickerStatus } from "./lifecycle.js";
 import {
   validateDate,
@@ -15,8 +15,10 @@ import {
   validateRetryIntervals,
   validateRunCondition,
   validateText,
+  serializeRequest,
 } from "./validation.js";
 import {
+  newTimeTickers,
   toTimeTicker,
   type ChildTickerInput,
   type TimeTicker,
@@ -47,6 +49,21 @@ export interface AddOptions {
 }
 
 const MAX_DEPTH = 10;
+
+/** Jobs validated for one add or addMany, in input order (each parent before its children). */
+interface Batch {
+  jobs: NewJob[];
+  /** Requests whose function has a schema, in input order, to encode once the rest is checked. */
+  schemaRequests: SchemaRequest[];
+}
+
+interface SchemaRequest {
+  fn: AnyFunctionDefinition;
+  field: string;
+  request: unknown;
+  /** The job it belongs to; null when a later field of that job was invalid. */
+  job: NewJob | null;
+}
 
 export class TimeTickerManager<M> {
   constructor(private readonly core: Core) {}
@@ -124,25 +141,40 @@ export class TimeTickerManager<M> {
   private async insert(inputs: readonly unknown[], prefix: string, options: AddOptions): Promise<TimeTicker[]> {
     const { core } = this;
     const now = core.clock.now();
-    const jobs: NewJob[] = [];
-    for (let i = 0; i < inputs.length; i++) {
-      await this.build(inputs[i], prefix ? `${prefix}[${i}].` : "", null, now, jobs, 0);
+    const batch: Batch = { jobs: [], schemaRequests: [] };
+    let invalidInput: unknown = null;
+    try {
+      for (let i = 0; i < inputs.length; i++) {
+        this.build(inputs[i], prefix ? `${prefix}[${i}].` : "", null, now, batch, 0);
+      }
+    } catch (error) {
+      invalidInput = error;
     }
+    // A schema may be async, so requests with one are checked after the other fields. Building
+    // stopped at the first invalid input, and every request held back comes before it: so the
+    // error thrown is the first in input order, as if everything were checked in one pass.
+    for (const held of batch.schemaRequests) {
+      const request = await encodeRequest(core, held.fn, held.field, held.request);
+      if (held.job) held.job.request = request;
+    }
+    if (invalidInput) throw invalidInput;
+    const { jobs } = batch;
     await core.ready();
     await core.store.jobInsertMany({ jobs, tx: options.tx });
-    const tickers = jobs.filter((job) => job.parentId === null).map((job) => toTimeTicker(newJobRecord(job)));
+    const tickers = newTimeTickers(jobs.filter((job) => job.parentId === null));
     if (core.events.has("changed")) for (const job of jobs) core.emitChange({ ...job, status: "Idle" });
     return tickers;
   }
 
-  private async build(
+  /** Validates one input and appends it, then its children, to the batch as new jobs. */
+  private build(
     input: unknown,
     field: string,
     parent: { id: string } | null,
     now: number,
-    out: NewJob[],
+    batch: Batch,
     depth: number,
-  ): Promise<void> {
+  ): void {
     const { core } = this;
     if (typeof input !== "object" || input === null) throw invalid(field || "input", input, "an object");
     if (depth > MAX_DEPTH) throw invalid(`${field}children`, "...", `nested at most ${MAX_DEPTH} deep`);
@@ -152,12 +184,18 @@ export class TimeTickerManager<M> {
     if (parent && "executionTime" in t && t.executionTime !== undefined) {
       throw invalid(`${field}executionTime`, t.executionTime, "absent: a child runs when its parent ends");
     }
+    const description = validateText(`${field}description`, t.description);
+    // Held back (see insert), but listed here, in field order, even if a later field fails.
+    const held: SchemaRequest | null = fn.options.schema
+      ? { fn, field: `${field}request`, request: t.request, job: null }
+      : null;
+    if (held) batch.schemaRequests.push(held);
     const job: NewJob = {
       id,
       type: "TimeTicker",
       function: fn.name,
-      description: validateText(`${field}description`, t.description),
-      request: await encodeRequest(core, fn, `${field}request`, t.request),
+      description,
+      request: held ? null : serializeRequest(`${field}request`, t.request, core.options.maxRequestBytes),
       executionTime: parent
         ? null
         : t.executionTime === undefined
@@ -174,13 +212,14 @@ export class TimeTickerManager<M> {
       cronTickerId: null,
       createdAt: new Date(now),
     };
+    if (held) held.job = job;
     if (!parent && t.runCondition !== undefined)
       throw invalid(`${field}runCondition`, t.runCondition, "set on children only");
-    out.push(job);
+    batch.jobs.push(job);
     const children = t.children ?? [];
     if (!Array.isArray(children)) throw invalid(`${field}children`, children, "an array");
     for (let i = 0; i < children.length; i++) {
-      await this.build(children[i], `${field}children[${i}].`, job, now, out, depth + 1);
+      this.build(children[i], `${field}children[${i}].`, job, now, batch, depth + 1);
     }
   }
 }

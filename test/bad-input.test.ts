@@ -189,6 +189,29 @@ describe("bad input is refused at the call, naming the field and value, with not
     expect(await count()).toBe(2);
   });
 
+  it("addMany reports the first bad field in input order, schema or not", async () => {
+    const { tq, count } = setup();
+    const badEmail = { function: "SendWelcomeEmail", request: { email: "nope", name: "Ann" } } as const;
+    const badPriority = { function: "Anything", priority: "Urgent" } as never;
+    await refuses(() => tq.timeTickers.addMany([badEmail, badPriority]), "INVALID_REQUEST", "tickers[0].request.email");
+    await refuses(() => tq.timeTickers.addMany([badPriority, badEmail]), "INVALID_ARGUMENT", "tickers[0].priority");
+    await refuses(
+      () => tq.timeTickers.addMany([{ ...badEmail, priority: "Urgent" as never }]),
+      "INVALID_REQUEST",
+      "tickers[0].request.email",
+    );
+    await refuses(
+      () =>
+        tq.timeTickers.addMany([
+          { function: "Anything", children: [{ ...badEmail, runCondition: "OnSuccess" }] },
+          badPriority,
+        ]),
+      "INVALID_REQUEST",
+      "tickers[0].children[0].request.email",
+    );
+    expect(await count()).toBe(0);
+  });
+
   it("refuses bad definitions and options when they are made", async () => {
     await refuses(() => defineFunction("", async () => {}), "INVALID_ARGUMENT", "name");
     await refuses(() => defineFunction("X", { cron: "* * *" }, async () => {}), "INVALID_CRON", '"* * *"');

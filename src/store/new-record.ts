@@ -3,13 +3,18 @@
 import type { JobRecord, NewJob } from "./contract.js";
 
 export function newJobRecord(job: NewJob): JobRecord {
+  return newJobRecordWith(job, job.request);
+}
+
+/** The same record with `request` in another form, such as the value parsed from its JSON. */
+export function newJobRecordWith<R>(job: NewJob, request: R): Omit<JobRecord, "request"> & { request: R } {
   // A literal, not a spread: this runs once per job on the bulk path.
   return {
     id: job.id,
     type: job.type,
     function: job.function,
     description: job.description,
-    request: job.request,
+    request,
     executionTime: job.executionTime,
     scheduledFor: job.executionTime,
     status: "Idle",

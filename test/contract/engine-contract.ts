@@ -70,6 +70,31 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       expect(attempts).toEqual([expect.objectContaining({ status: "DueDone", attempt: 0, nodeId: tq.nodeId })]);
     });
 
+    it("add and addMany return each top-level ticker exactly as get() reads it back", async () => {
+      const tq = node(store, clock, [ok]); // not started: nothing runs them meanwhile
+      const added = [
+        await tq.timeTickers.add({ function: "Ok" }),
+        ...(await tq.timeTickers.addMany([
+          { function: "Ok", request: { n: 1 }, priority: "High", retries: 2, retryIntervals: [0.5] },
+          { function: "Ok", request: null as never, description: "null request" },
+          {
+            function: "Ok",
+            request: { n: 2, at: new Date(T0), gone: undefined } as never,
+            executionTime: new Date(T0.getTime() + 1_000),
+            children: [{ function: "Ok", runCondition: "OnSuccess", request: { n: 3 } }],
+          },
+        ])),
+      ];
+      expect(added.map((ticker) => ticker.request)).toEqual([
+        undefined,
+        { n: 1 },
+        null,
+        { n: 2, at: T0.toISOString() },
+      ]);
+      for (const ticker of added) expect(await tq.timeTickers.get(ticker.id)).toEqual(ticker);
+      expect((await tq.timeTickers.list({ parentId: added[3]!.id })).items).toHaveLength(1);
+    });
+
     it("does not run a ticker before its time, and runs it when the clock gets there", async () => {
       const tq = await start(node(store, clock, [ok]));
       const job = await tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 60_000) });
