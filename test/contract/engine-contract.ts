@@ -384,6 +384,40 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
         }
         expect((await tq.timeTickers.get(kept!.id))!.status).toBe("DueDone");
       });
+
+      it("aborts a held job whose start write finds it taken away, and writes nothing of that run", async () => {
+        const release = gate();
+        const runs: string[] = [];
+        const blocker = defineFunction("Blocker", async () => {
+          await release.promise;
+        });
+        const fn = defineFunction("Patient", async (ctx) => {
+          if (runs.push(ctx.nodeId) > 1) return;
+          await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+          runs.push(`aborted: ${(ctx.signal.reason as Error).message}`);
+        });
+        const tq = await start(node(store, clock, [blocker, fn], { maxConcurrency: 1, prefetch: 5 }));
+        const queued = waitFor<{ function: string; status: string }>(
+          (l) => tq.events.on("changed", l),
+          (c) => c.function === "Patient" && c.status === "Queued",
+        );
+        await tq.timeTickers.add({ function: "Blocker" });
+        const job = await tq.timeTickers.add({ function: "Patient" });
+        void runDue(tq);
+        await queued;
+        // Another node declares this one dead: its leases go back to Idle, with no signal to it.
+        tq.pause();
+        await store.jobRecoverLeases({ now: new Date(clock.now()), staleBefore: T0, deadNodeIds: [tq.nodeId] });
+        release.open();
+        await settle(tq);
+        expect(runs).toEqual([tq.nodeId, expect.stringMatching(/^aborted: .*taken over/)]);
+        expect(await tq.timeTickers.get(job.id)).toMatchObject({ status: "Idle", lockHolder: null });
+        expect(await tq.attempts(job.id)).toEqual([]);
+        tq.resume();
+        await runDue(tq);
+        expect(runs).toHaveLength(3);
+        expect((await tq.attempts(job.id)).map((a) => a.status)).toEqual(["DueDone"]);
+      });
     });
 
     it("runs High before Normal before Low when one slot is free", async () => {

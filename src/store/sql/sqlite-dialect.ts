@@ -155,7 +155,9 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
      * SQLite has no NOTIFY, but every commit, from any process, touches the -wal file: a
      * watch on it wakes this node's dispatcher within milliseconds of another process's
      * insert, instead of at the next poll. A hint only ("look again"), throttled to one per
-     * 10 ms; the poll stays as the safety net (and carries cancel requests).
+     * 10 ms, and only for other processes' commits (PRAGMA data_version moves on those alone),
+     * so a node's own writes never wake it; the poll stays as the safety net (and carries
+     * cancel requests).
      */
     async listen(onSignal: (signal: StoreSignal, origin: string) => void) {
       if (options.filename === ":memory:" || options.database) return;
@@ -163,10 +165,20 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
       const names = new Set([basename(file), `${basename(file)}-wal`]);
       let quietUntil = 0;
       let trailing: ReturnType<typeof setTimeout> | null = null;
+      let seenVersion: unknown = null;
+      const othersCommitted = (): boolean => {
+        const connection = shared.handle.opened;
+        if (!connection?.open) return true;
+        const version = connection.pragma("data_version", { simple: true });
+        const changed = version !== seenVersion;
+        seenVersion = version;
+        return changed;
+      };
+      othersCommitted();
       const hint = () => onSignal({ type: "due", at: new Date(0) }, "wal-watch");
       try {
         watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
-          if (!name || !names.has(String(name))) return;
+          if (!name || !names.has(String(name)) || !othersCommitted()) return;
           const now = Date.now();
           if (now >= quietUntil) {
             quietUntil = now + 10;
