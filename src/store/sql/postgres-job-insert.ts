@@ -35,7 +35,10 @@ function jobJson(job: NewJob): string {
  * here (occurrence_time, lock and outcome columns) start NULL.
  */
 export function postgresJobInsert(table: string, jobs: readonly NewJob[]): RawBuilder<unknown> {
-  const json = `[${jobs.map(jobJson).join(",")}]`;
+  // Appended rather than joined: the pieces stay linked until the driver writes them out once.
+  let json = "[";
+  for (const job of jobs) json += json.length === 1 ? jobJson(job) : `,${jobJson(job)}`;
+  json += "]";
   return sql`insert into ${sql.table(table)} (
       id, type, function, description, request, execution_time, scheduled_for, status,
       priority, priority_rank, retries, retry_intervals, retry_count,
