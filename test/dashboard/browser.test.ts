@@ -118,6 +118,11 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
     await expect
       .poll(() => page.locator("[data-testid=attempts] tbody tr:has([data-status])").count(), { timeout: 5000 })
       .toBe(2);
+    // Numbered in run order, though the operator's retry restarted the retry count.
+    const numbers = await page
+      .locator("[data-testid=attempts] tbody tr:has([data-status]) td:first-child")
+      .allTextContents();
+    expect(numbers.map((n) => n.trim())).toEqual(["1", "2"]);
   });
 
   it("renders HTML in payloads as text", async () => {
