@@ -1,0 +1,133 @@
+/** Jobs outside the lease path: insert, read, list, count, edit, requeue, delete, purge, history. */
+
+import { TickerQError } from "../../errors.js";
+import { isFinal, TICKER_STATUSES, type TickerStatus } from "../../lifecycle.js";
+import type { AttemptRecord, JobQuery, JobRecord, Page, UpdateResult } from "../contract.js";
+import { clone, earlier, paged, type MemoryState, type Params } from "./context.js";
+
+/** All or nothing: every id is checked before the first job is stored. */
+export function jobInsertMany(s: MemoryState, { jobs }: Params<"jobInsertMany">): void {
+  const seen = new Set<string>();
+  for (const job of jobs) {
+    if (s.jobs.has(job.id) || seen.has(job.id)) {
+      throw new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(job.id)} already exists`);
+    }
+    seen.add(job.id);
+  }
+  let earliest: Date | null = null;
+  for (const job of jobs) {
+    s.jobs.insert(job);
+    earliest = earlier(earliest, job.executionTime);
+  }
+  if (earliest) s.signals.emit({ type: "due", at: earliest });
+}
+
+export function jobGet(s: MemoryState, { id }: Params<"jobGet">): JobRecord | null {
+  const job = s.jobs.get(id);
+  return job ? clone(job) : null;
+}
+
+export function jobList(s: MemoryState, query: Params<"jobList">): Page<JobRecord> {
+  const matches = [...s.jobs.values()].filter((job) => matchesQuery(job, query));
+  const key = query.orderBy ?? "executionTime";
+  const sign = query.order === "asc" ? 1 : -1;
+  matches.sort((a, b) => {
+    const x = a[key]?.getTime() ?? Number.POSITIVE_INFINITY * sign;
+    const y = b[key]?.getTime() ?? Number.POSITIVE_INFINITY * sign;
+    return x === y ? a.id.localeCompare(b.id) : (x - y) * sign;
+  });
+  return paged(matches, query);
+}
+
+export function jobCountByStatus(s: MemoryState, query: Params<"jobCountByStatus">): Record<TickerStatus, number> {
+  const counts = Object.fromEntries(TICKER_STATUSES.map((status) => [status, 0])) as Record<TickerStatus, number>;
+  for (const job of s.jobs.values()) if (matchesQuery(job, query)) counts[job.status]++;
+  return counts;
+}
+
+export function jobUpdateIdle(s: MemoryState, { id, patch, now }: Params<"jobUpdateIdle">): UpdateResult {
+  const job = s.jobs.get(id);
+  if (!job) return { ok: false, reason: "not-found" };
+  if (job.status !== "Idle") return { ok: false, reason: "wrong-status", status: job.status };
+  Object.assign(job, patch, { updatedAt: now });
+  if (patch.executionTime && !job.cronTickerId) job.scheduledFor = patch.executionTime;
+  s.jobs.schedule(job);
+  if (patch.executionTime) s.signals.emit({ type: "due", at: patch.executionTime });
+  return { ok: true, job: clone(job) };
+}
+
+export function jobRequeue(s: MemoryState, { id, now }: Params<"jobRequeue">): UpdateResult {
+  const job = s.jobs.get(id);
+  if (!job) return { ok: false, reason: "not-found" };
+  if (job.status !== "Failed" && job.status !== "Cancelled" && job.status !== "Skipped") {
+    return { ok: false, reason: "wrong-status", status: job.status };
+  }
+  Object.assign(job, {
+    status: "Idle",
+    executionTime: now,
+    retryCount: 0,
+    lockHolder: null,
+    lockedAt: null,
+    cancelRequested: false,
+    updatedAt: now,
+  });
+  s.jobs.schedule(job);
+  s.signals.emit({ type: "due", at: now });
+  return { ok: true, job: clone(job) };
+}
+
+/** Deletes the jobs with all their descendants. */
+export function jobDeleteMany(s: MemoryState, { ids }: Params<"jobDeleteMany">): number {
+  let deleted = 0;
+  const queue = [...ids];
+  while (queue.length > 0) {
+    const id = queue.pop()!;
+    const job = s.jobs.get(id);
+    if (!job) continue;
+    for (const child of s.jobs.children(id)) queue.push(child.id);
+    s.jobs.remove(job);
+    deleted++;
+  }
+  return deleted;
+}
+
+export function jobNextDue(s: MemoryState): Date | null {
+  return s.jobs.nextDue();
+}
+
+/** Up to `limit` jobs that ended before `before` go, but none with a child still to run. */
+export function jobPurge(s: MemoryState, { before, limit }: Params<"jobPurge">): number {
+  const old = [...s.jobs.values()].filter(
+    (job) => isFinal(job.status) && job.updatedAt < before && !hasPendingChildren(s, job.id),
+  );
+  for (const job of old.slice(0, limit)) s.jobs.remove(job);
+  return Math.min(old.length, limit);
+}
+
+export function attemptList(s: MemoryState, { jobId }: Params<"attemptList">): AttemptRecord[] {
+  return s.jobs.attemptsOf(jobId).map(clone);
+}
+
+function hasPendingChildren(s: MemoryState, id: string): boolean {
+  return s.jobs.children(id).some((child) => !isFinal(child.status));
+}
+
+function matchesQuery(job: JobRecord, query: JobQuery): boolean {
+  if (query.type !== undefined && job.type !== query.type) return false;
+  if (query.status !== undefined) {
+    const statuses: readonly TickerStatus[] = typeof query.status === "string" ? [query.status] : query.status;
+    if (!statuses.includes(job.status)) return false;
+  }
+  if (query.function !== undefined && job.function !== query.function) return false;
+  if (query.cronTickerId !== undefined && job.cronTickerId !== query.cronTickerId) return false;
+  if (query.parentId !== undefined && job.parentId !== query.parentId) return false;
+  if (query.from && (!job.executionTime || job.executionTime < query.from)) return false;
+  if (query.to && (!job.executionTime || job.executionTime >= query.to)) return false;
+  if (query.updatedSince && job.updatedAt <= query.updatedSince) return false;
+  if (query.search) {
+    const needle = query.search.toLowerCase();
+    const haystack = `${job.id} ${job.function} ${job.description ?? ""}`.toLowerCase();
+    if (!haystack.includes(needle)) return false;
+  }
+  return true;
+}
