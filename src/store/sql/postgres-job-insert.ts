@@ -13,19 +13,24 @@ import { intervalsIn } from "./rows.js";
  * One job as a JSON object for json_to_recordset. Built as text rather than through an object
  * and JSON.stringify: this runs once per job on the bulk path, and half the columns are null
  * for a typical job, so a key is written only when it has a value (absent means NULL).
+ *
+ * Keys are one letter, which makes the parameter a third smaller and its parse by the server
+ * markedly cheaper: i id, y type, f function, d description, q request, e execution_time,
+ * p priority, k priority_rank, n retries, v retry_intervals, a parent_id, r run_condition,
+ * t cron_ticker_id, c created_at.
  */
 function jobJson(job: NewJob): string {
   let json =
-    `{"id":${JSON.stringify(job.id)},"type":${JSON.stringify(job.type)},` +
-    `"function":${JSON.stringify(job.function)},"priority":${JSON.stringify(job.priority)},` +
-    `"priority_rank":${PRIORITY_RANK[job.priority]},"retries":${job.retries},"created_at":${job.createdAt.getTime()}`;
-  if (job.executionTime) json += `,"execution_time":${job.executionTime.getTime()}`;
-  if (job.request !== null) json += `,"request":${JSON.stringify(job.request)}`;
-  if (job.description !== null) json += `,"description":${JSON.stringify(job.description)}`;
-  if (job.retryIntervals) json += `,"retry_intervals":${JSON.stringify(intervalsIn(job.retryIntervals))}`;
-  if (job.parentId !== null) json += `,"parent_id":${JSON.stringify(job.parentId)}`;
-  if (job.runCondition !== null) json += `,"run_condition":${JSON.stringify(job.runCondition)}`;
-  if (job.cronTickerId !== null) json += `,"cron_ticker_id":${JSON.stringify(job.cronTickerId)}`;
+    `{"i":${JSON.stringify(job.id)},"y":${JSON.stringify(job.type)},` +
+    `"f":${JSON.stringify(job.function)},"p":${JSON.stringify(job.priority)},` +
+    `"k":${PRIORITY_RANK[job.priority]},"n":${job.retries},"c":${job.createdAt.getTime()}`;
+  if (job.executionTime) json += `,"e":${job.executionTime.getTime()}`;
+  if (job.request !== null) json += `,"q":${JSON.stringify(job.request)}`;
+  if (job.description !== null) json += `,"d":${JSON.stringify(job.description)}`;
+  if (job.retryIntervals) json += `,"v":${JSON.stringify(intervalsIn(job.retryIntervals))}`;
+  if (job.parentId !== null) json += `,"a":${JSON.stringify(job.parentId)}`;
+  if (job.runCondition !== null) json += `,"r":${JSON.stringify(job.runCondition)}`;
+  if (job.cronTickerId !== null) json += `,"t":${JSON.stringify(job.cronTickerId)}`;
   return `${json}}`;
 }
 
@@ -43,11 +48,11 @@ export function postgresJobInsert(table: string, jobs: readonly NewJob[]): RawBu
       id, type, function, description, request, execution_time, scheduled_for, status,
       priority, priority_rank, retries, retry_intervals, retry_count,
       parent_id, run_condition, cron_ticker_id, cancel_requested, created_at, updated_at)
-    select id, type, function, description, request, execution_time, execution_time, 'Idle',
-      priority, priority_rank, retries, retry_intervals, 0,
-      parent_id, run_condition, cron_ticker_id, 0, created_at, created_at
+    select i, y, f, d, q, e, e, 'Idle',
+      p, k, n, v, 0,
+      a, r, t, 0, c, c
     from json_to_recordset(${json}::json) as job(
-      id text, type text, function text, description text, request text, execution_time bigint,
-      priority text, priority_rank integer, retries integer, retry_intervals text,
-      parent_id text, run_condition text, cron_ticker_id text, created_at bigint)`;
+      i text, y text, f text, d text, q text, e bigint,
+      p text, k integer, n integer, v text,
+      a text, r text, t text, c bigint)`;
 }
