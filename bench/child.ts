@@ -1,5 +1,6 @@
 /** Starts worker child processes and turns their IPC messages into promises and callbacks. */
 import { fork, type ChildProcess } from "node:child_process";
+import { childLaunch } from "./child-build.js";
 import type { FromChild, ToChild } from "./protocol.js";
 
 export type DoneMessage = Extract<FromChild, { type: "done" }>;
@@ -18,7 +19,6 @@ export interface WorkerChild {
   kill(): Promise<void>;
 }
 
-const WORKER_ENTRY = new URL("./worker.ts", import.meta.url);
 const EXIT_GRACE_MS = 15_000;
 
 /** Rejects when `promise` has not settled within `ms`. */
@@ -31,8 +31,9 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
 }
 
 export function startChild(order: ToChild): WorkerChild {
-  const child: ChildProcess = fork(WORKER_ENTRY, [], {
-    execArgv: ["--import", "tsx"],
+  const { entry, execArgv } = childLaunch();
+  const child: ChildProcess = fork(entry, [], {
+    execArgv,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const progress: Array<(count: number) => void> = [];

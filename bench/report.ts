@@ -23,6 +23,8 @@ export interface RunReport {
   repeats: number;
   durationS: number;
   machine: Machine;
+  /** How the worker children run (loader, where each system's code comes from). */
+  children: string;
   loadAfter: number[];
   reference: Reference | null;
   versions: Record<string, Record<string, string>>;
@@ -126,6 +128,8 @@ export function markdown(report: RunReport): string {
         ],
       ],
     ),
+    "",
+    `Worker children: ${report.children}.`,
     "",
   );
   out.push("## Versions", "");

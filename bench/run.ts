@@ -9,6 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { childLaunch } from "./child-build.js";
 import { FULL, QUICK } from "./config.js";
 import { describeMachine, loadNow } from "./machine.js";
 import { measureReference, type Reference } from "./reference.js";
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   log(`tickerq bench: ${quick ? "quick" : "full"} sizes, ${repeats} repeat(s); ${machine.cpu}, ${machine.cores} cores`);
   log(`load average before: ${machine.loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
+  const children = childLaunch().description;
+  log(children);
 
   const systems: System[] = [];
   const unavailable: Array<{ system: string; reason: string }> = [];
@@ -158,6 +161,7 @@ async function main(): Promise<void> {
     repeats,
     durationS: (Date.now() - started) / 1000,
     machine,
+    children,
     loadAfter: loadNow(),
     reference,
     versions,

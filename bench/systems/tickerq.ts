@@ -5,9 +5,10 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { MYSQL_URI, PG_URL } from "../config.js";
 import { mysqlRecreateDatabase, mysqlServerVersion, pgQuery, pgServerVersion, pgUnavailable } from "../db.js";
+import { ROOT_DIR, TMP_DIR } from "../paths.js";
 import type { Backend, BenchPayload, CronSettings, Producer, RunningWorker, System, WorkerSettings } from "./types.js";
 
 /** The slice of tickerq's public API the bench uses (DESIGN.md), kept structural on purpose. */
@@ -48,9 +49,13 @@ export interface CoreModule {
   memoryStore(): StoreLike;
 }
 
+/**
+ * The engine, next to this module's tree: src/*.ts for the runner (under tsx), and in a worker
+ * child the JavaScript transpiled from it under node_modules/.cache/tickerq-bench/src/ (child-build.ts).
+ */
 const SRC = new URL("../../src/", import.meta.url);
 export const PG_SCHEMA = "tickerq_bench";
-export const SQLITE_FILE = fileURLToPath(new URL("../.tmp/tickerq-bench.db", import.meta.url));
+export const SQLITE_FILE = join(TMP_DIR, "tickerq-bench.db");
 const FUNCTION = "BenchJob";
 const CRON_FUNCTION = "BenchTick";
 
@@ -112,7 +117,7 @@ const STORES: StoreSpec[] = [
     module: "sqlite.ts",
     factory: "sqliteStore",
     async create() {
-      await mkdir(fileURLToPath(new URL("../.tmp/", import.meta.url)), { recursive: true });
+      await mkdir(TMP_DIR, { recursive: true });
       const mod = await importSrc<{ sqliteStore(options: { filename: string }): StoreLike }>("sqlite.js");
       return mod.sqliteStore({ filename: SQLITE_FILE });
     },
@@ -174,7 +179,7 @@ async function treeRevision(): Promise<string> {
   const { execFile } = await import("node:child_process");
   const { promisify } = await import("node:util");
   const run = promisify(execFile);
-  const cwd = fileURLToPath(new URL("../../", import.meta.url));
+  const cwd = ROOT_DIR;
   try {
     const { stdout: commit } = await run("git", ["rev-parse", "--short", "HEAD"], { cwd });
     const { stdout: dirty } = await run("git", ["status", "--porcelain", "--", "src"], { cwd });
@@ -204,7 +209,7 @@ function systemFor(spec: StoreSpec): System {
 
     async versions() {
       const { readFile } = await import("node:fs/promises");
-      const manifest = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
+      const manifest = JSON.parse(await readFile(join(ROOT_DIR, "package.json"), "utf8")) as {
         version: string;
       };
       return { tickerq: `${manifest.version} (${await treeRevision()})`, server: await spec.server() };

@@ -12,8 +12,8 @@ export const w2Drain: Workload = {
   settings: (s) =>
     `${s.w2Jobs.toLocaleString("en")} due jobs queued in bulk, then one worker child process drains them at ` +
     `concurrency ${s.w2Concurrency.join(" and ")}; timed from the first job's start until every job has started and ` +
-    `no job is left unfinished in the store (cap ${s.w2CapMs / 1000} s); RSS of the worker process at the end (every child runs under the tsx loader, which adds the same ` +
-    `overhead to each system)`,
+    `no job is left unfinished in the store (cap ${s.w2CapMs / 1000} s); RSS of the worker process at that moment (children run on plain Node, ` +
+    `each system's code as JavaScript: see "Worker children" above)`,
   applies: () => true,
   async run(system, ctx): Promise<Measurement[]> {
     const rows: Measurement[] = [];
