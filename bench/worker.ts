@@ -11,7 +11,7 @@ const PROGRESS_MS = 500;
 const UNFINISHED_POLL_MS = 20;
 
 function send(message: FromChild): void {
-  process.send?.(message);
+  if (process.connected) process.send?.(message);
 }
 
 let running: RunningWorker | null = null;
@@ -88,6 +88,21 @@ async function runCron(system: string): Promise<void> {
   send({ type: "ready", at: epochNow() });
 }
 
+let stopping: Promise<void> | null = null;
+
+/** Stops the running worker once, then ends the process (even if a system's stop() hangs). */
+function shutdown(onError: (error: unknown) => void): Promise<void> {
+  stopping ??= (async () => {
+    setTimeout(() => process.exit(0), 10_000).unref();
+    try {
+      if (running) await running.stop();
+    } catch (error) {
+      onError(error);
+    }
+  })();
+  return stopping;
+}
+
 process.on("message", (message: ToChild) => {
   const fail = (error: unknown) => {
     send({ type: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
@@ -96,13 +111,16 @@ process.on("message", (message: ToChild) => {
   else if (message.type === "expect") expectJobs?.(message.count);
   else if (message.type === "cron") runCron(message.system).catch(fail);
   else if (message.type === "stop") {
-    const stopping = running ? running.stop() : Promise.resolve();
-    // The child must end even if a system's stop() hangs.
-    setTimeout(() => process.exit(0), 10_000).unref();
-    stopping.catch(fail).finally(() => {
+    void shutdown(fail).then(() => {
       send({ type: "stopped" });
       process.disconnect?.();
       setTimeout(() => process.exit(0), 200).unref();
     });
   }
+});
+
+// A child whose runner is gone (killed, crashed) stops too: a worker left running would take
+// the jobs of a later run, or keep serving a BullMQ job scheduler that run has just removed.
+process.on("disconnect", () => {
+  void shutdown((error) => console.error(error)).then(() => setTimeout(() => process.exit(0), 200).unref());
 });

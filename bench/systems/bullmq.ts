@@ -8,7 +8,48 @@ import type { BenchPayload, Producer, RunningWorker, System } from "./types.js";
 const QUEUE = "bench";
 const PREFIX = "tqbench";
 const SCHEDULER = "w5-every-second";
+const PATTERN = "* * * * * *";
 const connection = { host: REDIS.host, port: REDIS.port };
+/** How long reset() waits for the workers of a run that just stopped to leave Redis. */
+const WORKERS_GONE_MS = 3_000;
+const UPSERT_ATTEMPTS = 5;
+const UPSERT_RETRY_MS = 100;
+
+/** Every key under the bench's prefix, deleted with SCAN (all queues, schedulers, leftovers); returns how many. */
+async function deletePrefixKeys(): Promise<number> {
+  const redis = new Redis(connection);
+  try {
+    let deleted = 0;
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${PREFIX}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== "0");
+    return deleted;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Upserts the per-second scheduler. BullMQ 6 refuses an upsert whose next iteration's job id
+ * is already taken by a job another node is running: the upsert computed "the next second" a
+ * moment before that second's job started elsewhere ("Cannot create job scheduler iteration -
+ * job ID already exists"), which happens when nodes start close to a second boundary. The
+ * schedule is in place then; a retry a moment later upserts it over the next iteration.
+ */
+async function upsertScheduler(queue: Queue): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await queue.upsertJobScheduler(SCHEDULER, { pattern: PATTERN }, { name: "tick" });
+      return;
+    } catch (error) {
+      if (attempt >= UPSERT_ATTEMPTS || !/job ID already exists/i.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, UPSERT_RETRY_MS));
+    }
+  }
+}
 
 function delayOf(runAt: number | undefined): number {
   return runAt === undefined ? 0 : Math.max(0, Math.round(runAt - Date.now()));
@@ -53,14 +94,31 @@ export const bullmq: System = {
     }
   },
 
+  // Nothing of an earlier run may survive: its job scheduler would keep adding iterations
+  // (and collide with this run's), its jobs would count as this run's.
   async reset() {
     const queue = new Queue(QUEUE, { connection, prefix: PREFIX });
     try {
+      // A worker still attached would re-create what is deleted here (a child of an earlier
+      // run that outlived its runner): refuse to measure next to it.
+      const deadline = Date.now() + WORKERS_GONE_MS;
+      let workers = await queue.getWorkersCount();
+      while (workers > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        workers = await queue.getWorkersCount();
+      }
+      if (workers > 0) {
+        throw new Error(
+          `${workers} BullMQ worker(s) still attached to ${PREFIX}:${QUEUE} (a worker child of an earlier run?); stop them first`,
+        );
+      }
       await queue.removeJobScheduler(SCHEDULER);
       await queue.obliterate({ force: true });
     } finally {
       await queue.close();
     }
+    // Whatever obliterate leaves (other queue names, scheduler keys of older bench versions).
+    await deletePrefixKeys();
   },
 
   async producer(): Promise<Producer> {
@@ -103,7 +161,7 @@ export const bullmq: System = {
   async cron(settings): Promise<RunningWorker> {
     const queue = new Queue(QUEUE, { connection, prefix: PREFIX });
     // Every node upserts the same scheduler id: BullMQ keeps one schedule.
-    await queue.upsertJobScheduler(SCHEDULER, { pattern: "* * * * * *" }, { name: "tick" });
+    await upsertScheduler(queue);
     const worker = new Worker(
       QUEUE,
       async (job) => {
