@@ -1,10 +1,10 @@
 /** SQLite specifics: migrations and their refusals, several store instances on one file, the CLI. */
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { runCli } from "../../src/cli.js";
 import { sqliteStore } from "../../src/sqlite.js";
 import { at, newJob, nextSignal } from "../contract/fixtures.js";
@@ -71,6 +71,18 @@ describe("sqlite store", () => {
     await store.init();
     await store.jobInsertMany({ jobs: [newJob({ id: "j" })] });
     expect(await store.jobGet({ id: "j" })).not.toBeNull();
+    await store.close();
+  });
+
+  it("checkpoints the WAL from a thread of its own, not on the node's event loop", async () => {
+    const filename = file();
+    const store = sqliteStore({ filename });
+    await store.init();
+    const before = statSync(filename).size;
+    await store.jobInsertMany({ jobs: Array.from({ length: 2000 }, (_, i) => newJob({ id: `j${i}` })) });
+    // The insert went to the WAL only (the connection's automatic checkpoint is off); the
+    // thread copies it into the database file soon after.
+    await vi.waitFor(() => expect(statSync(filename).size).toBeGreaterThan(before), { timeout: 5000, interval: 50 });
     await store.close();
   });
 

@@ -10,6 +10,7 @@ import { TickerQError } from "../../errors.js";
 import type { StoreSignal } from "../contract.js";
 import type { SqlDialect } from "./dialect.js";
 import { isKyselyLike } from "./dialect.js";
+import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer.js";
 import type { Database } from "./schema.js";
 
 export interface SqliteConnectionOptions {
@@ -21,13 +22,18 @@ export interface SqliteConnectionOptions {
   busyTimeoutMs?: number;
 }
 
-async function openDatabase(options: SqliteConnectionOptions): Promise<BetterSqlite3.Database> {
+async function openDatabase(
+  options: SqliteConnectionOptions,
+): Promise<{ db: BetterSqlite3.Database; checkpointer: Checkpointer | null }> {
   const db = options.database ?? (await loadDriver(options.filename));
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
   if (options.filename !== ":memory:") db.pragma("journal_mode = WAL");
   // NORMAL is durable across application crashes in WAL mode; only a power loss may drop the last commits.
   db.pragma("synchronous = NORMAL");
-  return db;
+  if (options.database || options.filename === ":memory:") return { db, checkpointer: null };
+  // Checkpoints block; they run on a thread of their own instead (sqlite-checkpointer.ts).
+  db.pragma("wal_autocheckpoint = 0");
+  return { db, checkpointer: startCheckpointer(resolve(options.filename)) };
 }
 
 async function loadDriver(filename: string): Promise<BetterSqlite3.Database> {
@@ -59,7 +65,7 @@ function isBusy(error: unknown): boolean {
 
 interface SharedConnection {
   db: KyselyType<Database>;
-  handle: { opened?: BetterSqlite3.Database };
+  handle: { opened?: BetterSqlite3.Database; checkpointer?: Checkpointer | null };
   users: number;
 }
 
@@ -76,7 +82,12 @@ function acquire(options: SqliteConnectionOptions): { shared: SharedConnection; 
   if (!shared) {
     const handle: SharedConnection["handle"] = {};
     const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: async () => (handle.opened = await openDatabase(options)) }),
+      dialect: new SqliteDialect({
+        database: async () => {
+          ({ db: handle.opened, checkpointer: handle.checkpointer } = await openDatabase(options));
+          return handle.opened;
+        },
+      }),
     });
     shared = { db, handle, users: 0 };
     connections.set(key, shared);
@@ -91,6 +102,7 @@ function acquire(options: SqliteConnectionOptions): { shared: SharedConnection; 
       released = true;
       if (--entry.users > 0) return;
       connections.delete(key);
+      await entry.handle.checkpointer?.stop();
       await entry.db.destroy();
     },
   };
