@@ -12,7 +12,7 @@
  *
  * TICKERQ_BENCH_CHILD=tsx runs the children under tsx from the TypeScript sources instead.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -71,8 +71,10 @@ function transpileTrees(): number {
   let transpile: ((source: string, fileName: string) => string) | null = null;
   let count = 0;
   for (const tree of TREES) {
+    const wanted = new Set<string>();
     for (const file of sources(join(ROOT_DIR, tree))) {
       const out = join(OUT_DIR, relative(ROOT_DIR, file)).replace(/\.ts$/, ".js");
+      wanted.add(out);
       if (existsSync(out) && statSync(out).mtimeMs >= statSync(file).mtimeMs) continue;
       transpile ??= compiler();
       const output = transpile(readFileSync(file, "utf8"), file);
@@ -83,8 +85,18 @@ function transpileTrees(): number {
       renameSync(partial, out);
       count += 1;
     }
+    // The copy of a source since deleted or renamed must not stay importable.
+    for (const out of copies(join(OUT_DIR, tree))) if (!wanted.has(out)) rmSync(out, { force: true });
   }
   return count;
+}
+
+function copies(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? copies(path) : entry.name.endsWith(".js") ? [path] : [];
+  });
 }
 
 let launch: ChildLaunch | null = null;
