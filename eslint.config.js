@@ -10,6 +10,8 @@ export default tseslint.config(
       "src/dashboard/assets/",
       "test-output/",
       "bench/results/",
+      "bench/.tmp/",
+      ".scratch/",
     ],
   },
   js.configs.recommended,

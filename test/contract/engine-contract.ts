@@ -397,13 +397,18 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
           runs.push(`aborted: ${(ctx.signal.reason as Error).message}`);
         });
         const tq = await start(node(store, clock, [blocker, fn], { maxConcurrency: 1, prefetch: 5 }));
+        const blocked = waitFor<{ function: string; status: string }>(
+          (l) => tq.events.on("changed", l),
+          (c) => c.function === "Blocker" && c.status === "InProgress",
+        );
+        await tq.timeTickers.add({ function: "Blocker" });
+        void runDue(tq);
+        await blocked; // the only slot is taken before the patient job exists
         const queued = waitFor<{ function: string; status: string }>(
           (l) => tq.events.on("changed", l),
           (c) => c.function === "Patient" && c.status === "Queued",
         );
-        await tq.timeTickers.add({ function: "Blocker" });
         const job = await tq.timeTickers.add({ function: "Patient" });
-        void runDue(tq);
         await queued;
         // Another node declares this one dead: its leases go back to Idle, with no signal to it.
         tq.pause();
