@@ -1,0 +1,307 @@
+/**
+ * Engine: the moving parts of one node and how they work together. It builds and owns the
+ * write batchers (starts, completions), the executor, the worker pool, cron seeding and
+ * planning, the dispatcher and the heartbeat; it follows store signals and the pause state,
+ * and knows the order in which they drain on stop. TickerQ (tickerq.ts) is the public API on
+ * top of it.
+ */
+
+import type { TickerQEvents } from "./events.js";
+import type { AnyFunctionDefinition } from "./functions.js";
+import type { ResolvedOptions } from "./options.js";
+import type { JobCompletion, NodeInfo, Store, StoreSignal } from "./store/contract.js";
+import type { Core } from "./core.js";
+import { WorkerPool } from "./worker-pool.js";
+import { Executor } from "./executor.js";
+import { Dispatcher } from "./dispatcher.js";
+import { CronScheduler } from "./cron-scheduler.js";
+import { NodeHeartbeat } from "./node-heartbeat.js";
+import { WriteBatcher } from "./write-batcher.js";
+import { randomUUID } from "node:crypto";
+
+export interface EngineDeps {
+  store: Store;
+  nodeId: string;
+  options: ResolvedOptions;
+  functions: Map<string, AnyFunctionDefinition>;
+  events: TickerQEvents;
+  emitChange: Core["emitChange"];
+  /** What the heartbeat reports for this node. */
+  info: () => NodeInfo;
+}
+
+export class Engine {
+  private readonly store: Store;
+  private readonly nodeId: string;
+  private readonly options: ResolvedOptions;
+  private readonly events: TickerQEvents;
+  private readonly functions: Map<string, AnyFunctionDefinition>;
+  private readonly pool: WorkerPool;
+  private readonly executor: Executor;
+  private readonly dispatcher: Dispatcher;
+  private readonly cron: CronScheduler;
+  private readonly heartbeat: NodeHeartbeat;
+  private readonly starts: WriteBatcher<string, { started: string[]; at: Date }>;
+  private readonly completions: WriteBatcher<JobCompletion, void>;
+  private readonly stats = { executed: 0, failed: 0 };
+  private _paused = false;
+  private pausedByOperator = false;
+
+  constructor(deps: EngineDeps) {
+    const { store, nodeId, options: o, events } = deps;
+    this.store = store;
+    this.nodeId = nodeId;
+    this.options = o;
+    this.events = events;
+    this.functions = deps.functions;
+    const reportError = (error: unknown, during: string) => {
+      const message = error instanceof Error ? error.message : String(error);
+      o.logger?.error(`[tickerq ${nodeId}] ${during}: ${message}`, error);
+      events.emit("error", { error, during, nodeId });
+    };
+    this.starts = new WriteBatcher(
+      async (ids) => {
+        const at = new Date(o.clock.now());
+        return { started: await store.jobStartMany({ ids, nodeId, at }), at };
+      },
+      (error) => reportError(error, "start"),
+    );
+    this.completions = new WriteBatcher(
+      (completions) => store.jobCompleteMany({ completions }),
+      (error) => reportError(error, "completion"),
+    );
+    this.executor = new Executor({
+      nodeId,
+      clock: o.clock,
+      store,
+      events,
+      functions: deps.functions,
+      starts: this.starts,
+      completions: this.completions,
+      dueToleranceMs: o.dueToleranceMs,
+      onException: o.onException,
+      onCancelled: o.onCancelled,
+      reportError,
+      stats: this.stats,
+    });
+    this.pool = new WorkerPool(Math.min(20, o.lookaheadMs), o.maxConcurrency, o.prefetch, o.maxLongRunning, o.clock, {
+      run: (job) => this.executor.run(job),
+      onCapacity: () => this.dispatcher.capacityFreed(),
+    });
+    this.cron = new CronScheduler(store, o.cronHorizonMs, o.pollIntervalMs * 5, o.pollIntervalMs * 6);
+    this.dispatcher = new Dispatcher({
+      nodeId,
+      clock: o.clock,
+      store,
+      pool: this.pool,
+      cron: this.cron,
+      lookaheadMs: o.lookaheadMs,
+      pollIntervalMs: o.pollIntervalMs,
+      isPaused: () => this._paused,
+      onClaimed: (jobs) => {
+        for (const job of jobs) deps.emitChange({ ...job, status: "Queued" });
+      },
+      reportError,
+    });
+    this.heartbeat = new NodeHeartbeat({
+      nodeId,
+      clock: o.clock,
+      store,
+      intervalMs: o.heartbeatIntervalMs,
+      leaseTimeoutMs: o.leaseTimeoutMs,
+      retentionDays: o.retentionDays,
+      info: deps.info,
+      onPauseRequested: (paused) => this.followOperator(paused),
+      onRecovered: () => this.dispatcher.wake(null),
+      onCancelRequested: (ids) => ids.forEach((id) => this.executor.cancel(id)),
+      reportError,
+    });
+  }
+
+  get paused(): boolean {
+    return this._paused;
+  }
+
+  /** Jobs running in the regular slots. */
+  get active(): number {
+    return this.pool.active;
+  }
+
+  get longRunning(): number {
+    return this.pool.activeLongRunning;
+  }
+
+  get executed(): number {
+    return this.stats.executed;
+  }
+
+  get failed(): number {
+    return this.stats.failed;
+  }
+
+  /** Seeds the cron tickers declared on functions (the store keeps one per function across nodes). */
+  async seedCronTickers(): Promise<void> {
+    const now = new Date(this.options.clock.now());
+    const seeds = [...this.functions.values()]
+      .filter((fn) => fn.options.cron !== undefined)
+      .map((fn) => ({
+        id: randomUUID(),
+        function: fn.name,
+        expression: fn.options.cron!.trim(),
+        timeZone: fn.options.timeZone && fn.options.timeZone !== "UTC" ? fn.options.timeZone : null,
+        request: null,
+        retries: fn.options.retries ?? 0,
+        retryIntervals: fn.options.retryIntervals ?? null,
+        description: fn.options.description ?? null,
+        priority: fn.options.priority ?? "Normal",
+        enabled: true,
+        seededBy: fn.name,
+        createdAt: now,
+      }));
+    if (seeds.length > 0) await this.store.cronTickerSeed({ cronTickers: seeds, now });
+  }
+
+  /** Registers this node and recovers its stale leases. */
+  startHeartbeat(): Promise<void> {
+    return this.heartbeat.start();
+  }
+
+  /** Starts claiming due work; the last step of start. */
+  startDispatching(): void {
+    this.dispatcher.start();
+  }
+
+  /**
+   * Drains this node, in this order: stop claiming, hand held-but-unstarted jobs back, wait
+   * for running jobs up to `timeoutMs`, abort what is left, flush starts, wait for the
+   * executor's records, flush completions, stop the heartbeat, remove the node.
+   */
+  async shutdown(timeoutMs: number): Promise<void> {
+    const { clock } = this.options;
+    // The grace period starts now, before any await.
+    let timer: unknown = null;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      if (timeoutMs <= 0) resolve("timeout");
+      else timer = clock.setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    this.dispatcher.stop();
+    await this.dispatcher.settled();
+    const held = this.pool.takeHeld();
+    const now = () => new Date(clock.now());
+    if (held.length > 0) {
+      await this.store
+        .jobRelease({ ids: held.map((job) => job.id), nodeId: this.nodeId, now: now() })
+        .catch((error) => this.events.emit("error", { error, during: "stop", nodeId: this.nodeId }));
+    }
+    const outcome = await Promise.race([this.pool.whenRunningDone().then(() => "done" as const), timedOut]);
+    if (timer !== null) clock.clearTimeout(timer);
+    if (outcome === "timeout") {
+      const stuck = this.executor.runningIds;
+      this.executor.abortAll();
+      // Give handlers that honour the signal a moment to end, without waiting on the stuck.
+      await Promise.race([this.pool.whenRunningDone(), new Promise((resolve) => setTimeout(resolve, 100))]);
+      const still = stuck.filter((id) => this.executor.runningIds.includes(id));
+      if (still.length > 0) {
+        await this.store.jobRelease({ ids: still, nodeId: this.nodeId, now: now() }).catch(() => {});
+      }
+    }
+    await this.starts.flush();
+    await this.executor.whenRecorded();
+    await this.completions.flush();
+    await this.heartbeat.stop();
+    await this.store.nodeRemove({ nodeId: this.nodeId }).catch(() => {});
+  }
+
+  onSignal(signal: StoreSignal): void {
+    switch (signal.type) {
+      case "due":
+        this.dispatcher.wake(signal.at);
+        break;
+      case "cancel":
+        this.cancelHeldOrRunning(signal.id);
+        break;
+      case "cron":
+        this.replan();
+        break;
+      case "node":
+        if (signal.nodeId === this.nodeId) void this.heartbeat.beat();
+        break;
+    }
+  }
+
+  /** A cron ticker changed: plan occurrences again and claim at once. */
+  replan(): void {
+    this.cron.invalidate();
+    this.dispatcher.wake(null);
+  }
+
+  /** A held job is dropped before it starts; a running one has its signal aborted. */
+  cancelHeldOrRunning(id: string): void {
+    if (!this.pool.drop(id)) this.executor.cancel(id);
+  }
+
+  /** Aborts the signal of a job running here (it ends Cancelled). */
+  abort(id: string): void {
+    this.executor.cancel(id);
+  }
+
+  /** The operator (this node's `resume()`) lifts any pause, the store's request included. */
+  resume(): void {
+    this.pausedByOperator = false;
+    this.setPaused(false);
+  }
+
+  /** Follows a pause requested through the store; it lifts only a pause it set itself. */
+  followOperator(paused: boolean): void {
+    if (paused) {
+      this.pausedByOperator = true;
+      this.setPaused(true);
+    } else if (this.pausedByOperator) {
+      this.pausedByOperator = false;
+      this.setPaused(false);
+    }
+  }
+
+  setPaused(paused: boolean): void {
+    if (this._paused === paused) return;
+    this._paused = paused;
+    this.events.emit("paused", { nodeId: this.nodeId, paused });
+    if (!paused) this.dispatcher.wake(null);
+  }
+
+  /** Sends a heartbeat now (tickerq/testing). */
+  beat(): Promise<void> {
+    return this.heartbeat.beat();
+  }
+
+  /** Waits until no claim, run or write is in flight (a signal may start a new cycle meanwhile). */
+  async settle(): Promise<void> {
+    do {
+      await this.dispatcher.settled();
+      await this.pool.whenRunningDone();
+      await this.starts.flush();
+      await this.executor.whenRecorded();
+      await this.completions.flush();
+    } while (
+      this.dispatcher.busy ||
+      this.pool.busy ||
+      this.starts.size > 0 ||
+      this.executor.recording ||
+      this.completions.size > 0
+    );
+  }
+
+  /** Claims and runs until nothing is due now; returns how many jobs were executed. */
+  async runDue(): Promise<number> {
+    const before = this.stats.executed;
+    for (let round = 0; round < 10_000; round++) {
+      const executedBefore = this.stats.executed;
+      await this.dispatcher.requestCycle();
+      await this.settle();
+      const next = await this.store.jobNextDue();
+      const due = next !== null && next.getTime() <= this.options.clock.now() && !this._paused;
+      if (!due || (this.stats.executed === executedBefore && this.pool.isIdle && round > 0)) break;
+    }
+    return this.stats.executed - before;
+  }
+}
