@@ -12,6 +12,7 @@ import type { JobCompletion, JobRecord, Store } from "./store/contract.js";
 import type { Clock } from "./clock.js";
 import type { TickerQEvents } from "./events.js";
 import type { WriteBatcher } from "./write-batcher.js";
+import { InFlight } from "./in-flight.js";
 
 /** What onException and onCancelled receive about the job. */
 export interface JobInfo {
@@ -45,11 +46,23 @@ export interface ExecutorDeps {
 /** Why an attempt was stopped: a cancel, shutdown, or its start write found the job gone ("lost"). */
 type StopReason = "cancel" | "shutdown" | "lost";
 
+/** How a handler's run ended, kept until its start is recorded and the outcome can be written. */
+interface AttemptOutcome {
+  error: unknown;
+  threw: boolean;
+  reason: StopReason | null;
+  startedAt: Date;
+  finishedAt: Date;
+  scheduledFor: Date;
+  latenessMs: number;
+  isDue: boolean;
+}
+
 export class Executor {
   /** Jobs running here, for cancel by id and shutdown. */
   private readonly running = new Map<string, { controller: AbortController; reason: StopReason | null }>();
   /** Ended attempts whose outcome is not yet handed to the store. */
-  private readonly writing = new Set<Promise<void>>();
+  private readonly writing = new InFlight();
 
   constructor(private readonly deps: ExecutorDeps) {}
 
@@ -142,10 +155,17 @@ export class Executor {
     const finishedAt = new Date(deps.clock.now());
     // The slot frees now; the outcome is written once the start is (a job cancelled, deleted
     // or recovered since its claim leaves nothing to write).
-    const outcome = { error, threw, reason: run.reason, startedAt, finishedAt, scheduledFor, latenessMs, isDue };
-    const writing = recorded.then((ok) => (ok ? this.record(job, outcome) : undefined));
-    this.writing.add(writing);
-    void writing.finally(() => this.writing.delete(writing));
+    const outcome: AttemptOutcome = {
+      error,
+      threw,
+      reason: run.reason,
+      startedAt,
+      finishedAt,
+      scheduledFor,
+      latenessMs,
+      isDue,
+    };
+    this.writing.add(recorded.then((ok) => (ok ? this.record(job, outcome) : undefined)));
   }
 
   /** Some ended attempt's outcome is not yet written. */
@@ -155,23 +175,11 @@ export class Executor {
 
   /** Resolves when every ended attempt's outcome has been handed to the store. */
   async whenRecorded(): Promise<void> {
-    while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
+    await this.writing.settled();
   }
 
   /** Writes how an attempt ended: released on shutdown, else a completion (batched). */
-  private async record(
-    job: JobRecord,
-    outcome: {
-      error: unknown;
-      threw: boolean;
-      reason: StopReason | null;
-      startedAt: Date;
-      finishedAt: Date;
-      scheduledFor: Date;
-      latenessMs: number;
-      isDue: boolean;
-    },
-  ): Promise<void> {
+  private async record(job: JobRecord, outcome: AttemptOutcome): Promise<void> {
     const { deps } = this;
     const { error, threw, startedAt, finishedAt, scheduledFor, latenessMs, isDue } = outcome;
     const elapsedMs = finishedAt.getTime() - startedAt.getTime();

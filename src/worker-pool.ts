@@ -7,6 +7,7 @@
 import { PRIORITY_RANK } from "./lifecycle.js";
 import type { Clock } from "./clock.js";
 import type { JobRecord } from "./store/contract.js";
+import { InFlight } from "./in-flight.js";
 
 export interface PoolHooks {
   /** Starts the job; resolves when its attempt has ended. */
@@ -20,7 +21,7 @@ export class WorkerPool {
   private readonly ready: JobRecord[] = [];
   /** Claimed jobs not yet due, each released by its own timer at its due time. */
   private readonly timers = new Map<string, { job: JobRecord; handle: unknown }>();
-  private readonly running = new Set<Promise<void>>();
+  private readonly running = new InFlight();
   active = 0;
   activeLongRunning = 0;
   /** Slots promised to a claim in flight, whose jobs come back already InProgress. */
@@ -122,7 +123,7 @@ export class WorkerPool {
 
   /** Resolves when every started attempt has ended. */
   async whenRunningDone(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    await this.running.settled();
   }
 
   /** Held jobs of one kind waiting for a slot: due ones, and with `andLater` those held for a future instant. */
@@ -165,16 +166,16 @@ export class WorkerPool {
   private start(job: JobRecord, longRunning: boolean): void {
     if (longRunning) this.activeLongRunning++;
     else this.active++;
-    const attempt = this.hooks
-      .run(job)
-      .catch(() => {})
-      .finally(() => {
-        this.running.delete(attempt);
-        if (longRunning) this.activeLongRunning--;
-        else this.active--;
-        this.pump();
-        if (this.ready.length === 0) this.hooks.onCapacity();
-      });
-    this.running.add(attempt);
+    this.running.add(
+      this.hooks
+        .run(job)
+        .catch(() => {})
+        .finally(() => {
+          if (longRunning) this.activeLongRunning--;
+          else this.active--;
+          this.pump();
+          if (this.ready.length === 0) this.hooks.onCapacity();
+        }),
+    );
   }
 }
