@@ -10,6 +10,7 @@ import {
   type RunCondition,
   type Store,
   type TickerContext,
+  type TickerQ,
   type TickerStatus,
 } from "../../src/index.js";
 import { heartbeat, runDue, settle, TestClock } from "../../src/testing/index.js";
@@ -297,12 +298,28 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
     });
 
     describe("prefetch", () => {
-      it("holds claimed jobs Queued beyond the slots and runs each as a slot frees, every run recorded", async () => {
+      /** A Blocker function that keeps its slot until `release` opens, so later jobs wait Queued. */
+      const holdSlot = () => {
         const release = gate();
-        const ran: string[] = [];
         const blocker = defineFunction("Blocker", async () => {
           await release.promise;
         });
+        return { release, blocker };
+      };
+      /** Adds a Blocker job and resolves once it runs in the node's only slot. */
+      const occupySlot = async (tq: TickerQ<any>) => {
+        const blocked = waitFor<{ function: string; status: string }>(
+          (l) => tq.events.on("changed", l),
+          (c) => c.function === "Blocker" && c.status === "InProgress",
+        );
+        await tq.timeTickers.add({ function: "Blocker" });
+        void runDue(tq);
+        await blocked;
+      };
+
+      it("holds claimed jobs Queued beyond the slots and runs each as a slot frees, every run recorded", async () => {
+        const { release, blocker } = holdSlot();
+        const ran: string[] = [];
         const fn = defineFunction("Quick", async (ctx: TickerContext<string>) => {
           ran.push(ctx.request);
         });
@@ -342,24 +359,15 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       });
 
       it("drops a held job cancelled meanwhile, on this node or another, so it never runs", async () => {
-        const release = gate();
+        const { release, blocker } = holdSlot();
         const ran: string[] = [];
-        const blocker = defineFunction("Blocker", async () => {
-          await release.promise;
-        });
         const fn = defineFunction("Quick", async (ctx: TickerContext<string>) => {
           ran.push(ctx.request);
         });
         const tq = await start(node(store, clock, [blocker, fn], { maxConcurrency: 1, prefetch: 5 }));
         const other = await start(node(store, clock, [blocker, fn], { nodeId: "other" }));
-        await other.pause();
-        const blocked = waitFor<{ function: string; status: string }>(
-          (l) => tq.events.on("changed", l),
-          (c) => c.function === "Blocker" && c.status === "InProgress",
-        );
-        await tq.timeTickers.add({ function: "Blocker" });
-        void runDue(tq);
-        await blocked;
+        other.pause();
+        await occupySlot(tq);
         let claimed = 0;
         const allClaimed = waitFor<{ status: string }>(
           (l) => tq.events.on("changed", l),
@@ -386,24 +394,15 @@ export function describeEngineContract(name: string, makeStore: StoreFactory): v
       });
 
       it("aborts a held job whose start write finds it taken away, and writes nothing of that run", async () => {
-        const release = gate();
+        const { release, blocker } = holdSlot();
         const runs: string[] = [];
-        const blocker = defineFunction("Blocker", async () => {
-          await release.promise;
-        });
         const fn = defineFunction("Patient", async (ctx) => {
           if (runs.push(ctx.nodeId) > 1) return;
           await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
           runs.push(`aborted: ${(ctx.signal.reason as Error).message}`);
         });
         const tq = await start(node(store, clock, [blocker, fn], { maxConcurrency: 1, prefetch: 5 }));
-        const blocked = waitFor<{ function: string; status: string }>(
-          (l) => tq.events.on("changed", l),
-          (c) => c.function === "Blocker" && c.status === "InProgress",
-        );
-        await tq.timeTickers.add({ function: "Blocker" });
-        void runDue(tq);
-        await blocked; // the only slot is taken before the patient job exists
+        await occupySlot(tq); // before the patient job exists
         const queued = waitFor<{ function: string; status: string }>(
           (l) => tq.events.on("changed", l),
           (c) => c.function === "Patient" && c.status === "Queued",
