@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type { InsertResult, Kysely as KyselyType } from "kysely";
-import { Kysely, SqliteDialect, sql } from "kysely";
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from "kysely";
 import { TickerQError } from "../../errors.js";
 import type { StoreSignal } from "../contract.js";
 import type { SqlDialect } from "./dialect.js";
@@ -58,6 +58,33 @@ async function loadDriver(filename: string): Promise<BetterSqlite3.Database> {
   }
 }
 
+/** Prepared statements kept per connection; the engine's queries are a few dozen texts. */
+const STATEMENT_CACHE_SIZE = 200;
+
+/**
+ * The connection as Kysely sees it, with its prepared statements kept and reused. Kysely's
+ * SQLite driver prepares every query it runs, and better-sqlite3 is synchronous: parsing and
+ * planning the same claim and completion texts again is time the event loop stands still.
+ * Least recently used texts go first once the cache is full.
+ */
+function cachingStatements(connection: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare(text) {
+      let statement = statements.get(text);
+      if (statement) {
+        statements.delete(text);
+      } else {
+        statement = connection.prepare(text);
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(text, statement);
+      return statement;
+    },
+  };
+}
+
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return typeof code === "string" && code.startsWith("SQLITE_BUSY");
@@ -85,7 +112,7 @@ function acquire(options: SqliteConnectionOptions): { shared: SharedConnection; 
       dialect: new SqliteDialect({
         database: async () => {
           ({ db: handle.opened, checkpointer: handle.checkpointer } = await openDatabase(options));
-          return handle.opened;
+          return cachingStatements(handle.opened);
         },
       }),
     });
