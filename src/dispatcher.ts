@@ -19,6 +19,8 @@ export interface DispatcherOptions {
   lookaheadMs: number;
   pollIntervalMs: number;
   isPaused(): boolean;
+  /** Awaited before each cycle's store work: lets a job start due in a moment go first. */
+  beforeStoreWork?: () => Promise<void>;
   onClaimed(jobs: readonly JobRecord[]): void;
   reportError(error: unknown, during: string): void;
 }
@@ -30,6 +32,15 @@ export class Dispatcher {
   private again = false;
   private active = false;
   private failures = 0;
+  /**
+   * Due work may be waiting for a slot: the last claim was full, or found due work it could
+   * not take. Only then does a freed slot start a claim; otherwise the timer, armed for the
+   * next due job, and the signals cover it (a claim per finished job would be a wasted
+   * round trip, and on SQLite a stall of the event loop).
+   */
+  private backlog = true;
+  /** A slot freed while a cycle ran: claim again after it if that cycle left a backlog. */
+  private freedDuringCycle = false;
 
   constructor(private readonly o: DispatcherOptions) {}
 
@@ -46,7 +57,7 @@ export class Dispatcher {
   /** Work became due at `at` (a signal, an add, a retry). */
   wake(at: Date | null): void {
     if (!this.active) return;
-    const fireAt = at ? at.getTime() - this.o.lookaheadMs : 0;
+    const fireAt = at ? this.claimTime(at.getTime()) : 0;
     if (fireAt <= this.o.clock.now()) void this.requestCycle();
     else this.arm(fireAt);
   }
@@ -68,8 +79,8 @@ export class Dispatcher {
    */
   capacityFreed(): void {
     if (!this.active) return;
-    if (this.cycling) this.again = true;
-    else this.cycling = this.loop(true);
+    if (this.cycling) this.freedDuringCycle = true;
+    else if (this.backlog) this.cycling = this.loop(true);
   }
 
   get busy(): boolean {
@@ -86,7 +97,9 @@ export class Dispatcher {
       if (deferred) await new Promise((resolve) => setImmediate(resolve));
       do {
         this.again = false;
+        this.freedDuringCycle = false;
         await this.cycle();
+        if (this.freedDuringCycle && this.backlog) this.again = true;
       } while (this.again && this.active);
     } finally {
       this.cycling = null;
@@ -95,6 +108,7 @@ export class Dispatcher {
 
   private async cycle(): Promise<void> {
     const { o } = this;
+    await o.beforeStoreWork?.();
     const now = o.clock.now();
     let claimed = 0;
     let full = false;
@@ -127,28 +141,47 @@ export class Dispatcher {
         }
       }
       if (full) {
+        this.backlog = true;
         // A full claim: more may be due. The pool's capacity callback claims again as slots
         // free, so the next-due query (a round trip per cycle) can wait for a short claim.
         this.failures = 0;
         return this.arm(o.clock.now() + o.pollIntervalMs);
       }
+      await o.beforeStoreWork?.();
       const next = await o.store.jobNextDue();
       this.failures = 0;
       if (!this.active) return;
       const poll = o.clock.now() + o.pollIntervalMs;
-      if (next === null || o.isPaused()) return this.arm(poll);
-      const fireAt = next.getTime() - o.lookaheadMs;
-      if (fireAt > o.clock.now()) return this.arm(Math.min(fireAt, poll));
+      if (next === null || o.isPaused()) return this.idle(poll);
+      const fireAt = this.claimTime(next.getTime());
+      if (fireAt > o.clock.now()) return this.idle(Math.min(fireAt, poll));
       // Due work remains. With free slots and progress, claim again at once; without slots
       // the pool's capacity callback wakes us; otherwise retry shortly (another node may
       // hold it, or only LongRunning slots are full).
+      this.backlog = true;
       if (claimed > 0 && (o.pool.freeSlots > 0 || o.pool.freeLongRunning > 0)) this.again = true;
       else this.arm(Math.min(o.clock.now() + 25, poll));
     } catch (error) {
       this.failures++;
+      this.backlog = true;
       o.reportError(error, "dispatch");
       this.arm(o.clock.now() + Math.min(250 * 2 ** Math.min(this.failures, 7), 30_000));
     }
+  }
+
+  /**
+   * When to claim a job due at `due`: half the look-ahead before it. The claim then takes
+   * every job due within the half after it too, so jobs due close together share one claim
+   * (and its writes), and the claimed ones still have half the look-ahead to be started.
+   */
+  private claimTime(due: number): number {
+    return due - Math.ceil(this.o.lookaheadMs / 2);
+  }
+
+  /** Nothing is due beyond what this node holds: the next cycle runs at `at` or on a signal. */
+  private idle(at: number): void {
+    this.backlog = false;
+    this.arm(at);
   }
 
   /** Arms the timer for `at`, unless it is already armed earlier (a wake during a cycle wins). */

@@ -76,8 +76,11 @@ async function crashRun(url: string, schema: string): Promise<void> {
       30_000,
     );
     nodes[1]!.removeAllListeners("exit");
+    const died = new Promise((resolve) => nodes[1]!.once("exit", resolve));
     nodes[1]!.kill("SIGKILL");
     const killedAt = Date.now();
+    // kill() only sends the signal: a write the victim sent just before may still commit.
+    await died;
     // What it held as it died: nothing moves these until the lease times out.
     const running = await store.jobList({ status: "InProgress", limit: 1000 });
     heldByVictim.push(...running.items.filter((j) => j.lockHolder === "victim").map((j) => j.id));
