@@ -126,12 +126,61 @@ describe.skipIf(!server.available)("postgres store", () => {
     cleanups.push(() => scratch.drop());
     const stores = [1, 2, 3].map(() => postgresStore({ pool }, { schema: scratch.schema }));
     await Promise.all(stores.map((s) => s.init()));
-    const { rows } = await pool.query(`select version from "${scratch.schema}".tickerq_migrations`);
-    expect(rows).toEqual([{ version: 1 }]);
+    const { rows } = await pool.query(`select version from "${scratch.schema}".tickerq_migrations order by version`);
+    expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
     await stores[0]?.jobInsertMany({ jobs: [newJob({ id: "shared" })] });
     expect(await stores[2]?.jobGet({ id: "shared" })).not.toBeNull();
     await Promise.all(stores.map((s) => s.close()));
     expect((await pool.query("select 1 as ok")).rows).toEqual([{ ok: 1 }]);
+  });
+
+  it("indexes only what each query can match: Idle jobs to claim, children, cron occurrences", async () => {
+    const { store, schema } = await fresh();
+    const definitions = async () =>
+      Object.fromEntries(
+        (
+          await pool.query<{ indexname: string; indexdef: string }>(
+            "select indexname, indexdef from pg_indexes where schemaname = $1 and tablename = 'tickerq_jobs'",
+            [schema],
+          )
+        ).rows.map((row) => [row.indexname, row.indexdef.replace(/^.* USING btree /, "")]),
+      );
+    const partial = {
+      tickerq_jobs_claim_ix: "(priority_rank, execution_time, id) WHERE (status = 'Idle'::text)",
+      tickerq_jobs_parent_ix: "(parent_id) WHERE (parent_id IS NOT NULL)",
+      tickerq_jobs_occurrence_uq: "(cron_ticker_id, occurrence_time) WHERE (cron_ticker_id IS NOT NULL)",
+    };
+    expect(await definitions()).toMatchObject(partial);
+    const plan = await pool.query(
+      `explain select id from "${schema}".tickerq_jobs
+       where status = 'Idle' and priority_rank = 1 and execution_time <= 0 order by execution_time, id limit 10`,
+    );
+    expect(JSON.stringify(plan.rows)).toContain("tickerq_jobs_claim_ix");
+
+    // A database at version 1 (full indexes, the occurrence key as a table constraint) with a
+    // job in it moves to version 2 on the next init, keeping the job.
+    const t = `"${schema}".tickerq_jobs`;
+    await pool.query(`drop index "${schema}".tickerq_jobs_claim_ix, "${schema}".tickerq_jobs_parent_ix,
+      "${schema}".tickerq_jobs_occurrence_uq`);
+    await pool.query(`create index tickerq_jobs_claim_ix on ${t} (status, priority_rank, execution_time, id)`);
+    await pool.query(`create index tickerq_jobs_parent_ix on ${t} (parent_id)`);
+    await pool.query(
+      `alter table ${t} add constraint tickerq_jobs_occurrence_uq unique (cron_ticker_id, occurrence_time)`,
+    );
+    await pool.query(`delete from "${schema}".tickerq_migrations where version = 2`);
+    const job = newJob({ function: "Kept" });
+    await store.jobInsertMany({ jobs: [job] });
+    const old = postgresStore({ connectionString: PG_URL, schema, migrate: false });
+    cleanups.push(() => old.close());
+    await expect(old.init()).rejects.toMatchObject({
+      code: "INVALID_STATE",
+      message: expect.stringContaining("version 1 is older than 2"),
+    });
+    const upgraded = postgresStore({ connectionString: PG_URL, schema });
+    cleanups.push(() => upgraded.close());
+    await upgraded.init();
+    expect(await definitions()).toMatchObject(partial);
+    expect((await upgraded.jobGet({ id: job.id }))?.function).toBe("Kept");
   });
 
   it("refuses a schema newer than the code with SCHEMA_TOO_NEW", async () => {

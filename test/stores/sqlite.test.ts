@@ -25,7 +25,21 @@ describe("sqlite store", () => {
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     expect(db.prepare("select version, name from tickerq_migrations").all()).toEqual([
       { version: 1, name: "initial schema" },
+      { version: 2, name: "partial indexes" },
     ]);
+    const definition = (name: string) =>
+      (db.prepare("select sql from sqlite_master where name = ?").get(name) as { sql: string }).sql;
+    expect(definition("tickerq_jobs_claim_ix")).toMatch(
+      /\(priority_rank, execution_time, id\)\s+where status = 'Idle'$/,
+    );
+    expect(definition("tickerq_jobs_parent_ix")).toMatch(/\(parent_id\) where parent_id is not null$/);
+    const plan = db
+      .prepare(
+        `explain query plan select * from tickerq_jobs where "status" = 'Idle' and "priority_rank" = ?
+         and "execution_time" <= ? order by "execution_time", "id" limit ?`,
+      )
+      .all(1, 0, 10);
+    expect(JSON.stringify(plan)).toContain("tickerq_jobs_claim_ix");
     const indexes = db
       .prepare("select name from sqlite_master where type = 'index' and tbl_name = 'tickerq_jobs'")
       .all();

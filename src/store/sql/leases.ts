@@ -31,7 +31,8 @@ async function candidates(
   let query = tx
     .selectFrom(ctx.t.jobs)
     .selectAll()
-    .where("status", "=", "Idle")
+    // A literal, not a parameter: SQLite and PostgreSQL match it to the claim index's predicate.
+    .where(sql.ref("status"), "=", sql.lit("Idle"))
     .where("priority_rank", "=", rank)
     .where("execution_time", "<=", until)
     .orderBy("execution_time")

@@ -4,6 +4,7 @@ import type { Kysely } from "kysely";
 import type { ColumnTypes, DialectKind } from "../dialect.js";
 import type { TableNames } from "../schema.js";
 import { initialSchema } from "./001-initial-schema.js";
+import { partialIndexes } from "./002-partial-indexes.js";
 
 export interface MigrationEnv {
   kind: DialectKind;
@@ -19,6 +20,6 @@ export interface Migration {
   up(db: Kysely<any>, env: MigrationEnv): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initialSchema];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, partialIndexes];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
