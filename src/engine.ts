@@ -128,6 +128,7 @@ export class Engine {
       onRecovered: () => this.dispatcher.wake(null),
       onCancelRequested: (ids) => ids.forEach((id) => this.executor.cancel(id)),
       reportError,
+      beforeStoreWork: clearOfStarts,
     });
   }
 

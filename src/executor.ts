@@ -9,7 +9,7 @@ import type { FinalStatus } from "./lifecycle.js";
 import { retryAt } from "./retry.js";
 import type { AnyFunctionDefinition, TickerContext } from "./functions.js";
 import type { JobCompletion, JobRecord, Store } from "./store/contract.js";
-import type { Clock } from "./clock.js";
+import { systemClock, type Clock } from "./clock.js";
 import type { TickerQEvents } from "./events.js";
 import type { WriteBatcher } from "./write-batcher.js";
 import { InFlight } from "./in-flight.js";
@@ -122,13 +122,10 @@ export class Executor {
     }
     // The pool releases a job claimed ahead a moment before it is due, so that its start
     // write is done by then: the handler itself starts at the due instant, unless aborted.
-    const wait = (job.executionTime?.getTime() ?? 0) - deps.clock.now();
-    if (wait > 0) {
-      this.fires.set(job.id, deps.clock.now() + wait);
-      await new Promise<void>((resolve) => {
-        const timer = deps.clock.setTimeout(resolve, wait);
-        controller.signal.addEventListener("abort", () => (deps.clock.clearTimeout(timer), resolve()), { once: true });
-      });
+    const due = job.executionTime?.getTime() ?? 0;
+    if (due > deps.clock.now()) {
+      this.fires.set(job.id, due);
+      await this.until(due, controller.signal);
       this.fires.delete(job.id);
       startedAt = new Date(Math.max(startedAt.getTime(), deps.clock.now()));
     }
@@ -170,6 +167,27 @@ export class Executor {
       isDue,
     };
     this.writing.add(recorded.then((ok) => (ok ? this.record(job, outcome) : undefined)));
+  }
+
+  /**
+   * Resolves at `due` (or on abort). A system timer only promises "not before": armed for the
+   * exact millisecond it fires up to a couple of ms late (the event loop's cached time, the
+   * poll timeout's rounding). So on the system clock it is armed a millisecond early and the
+   * last stretch is checked on each turn of the event loop, which starts the job within the
+   * millisecond it is due. A test clock fires exactly.
+   */
+  private until(due: number, signal: AbortSignal): Promise<void> {
+    const { clock } = this.deps;
+    const early = clock === systemClock ? 1 : 0;
+    return new Promise<void>((resolve) => {
+      const check = () => {
+        if (signal.aborted) return;
+        if (clock.now() >= due) resolve();
+        else setImmediate(check);
+      };
+      const timer = clock.setTimeout(early ? check : resolve, due - clock.now() - early);
+      signal.addEventListener("abort", () => (clock.clearTimeout(timer), resolve()), { once: true });
+    });
   }
 
   /**

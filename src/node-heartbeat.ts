@@ -21,6 +21,8 @@ export interface HeartbeatOptions {
   onRecovered(ids: string[]): void;
   onCancelRequested(ids: string[]): void;
   reportError(error: unknown, during: string): void;
+  /** Awaited before each store call of a beat: lets a job start due in a moment go first. */
+  beforeStoreWork?: () => Promise<void>;
 }
 
 const RETENTION_EVERY_MS = 3_600_000;
@@ -67,23 +69,30 @@ export class NodeHeartbeat {
   /** Heartbeat, follow pause requests, reap dead nodes, purge old history. */
   private async beatOnce(): Promise<void> {
     const { o } = this;
+    const clear = async () => o.beforeStoreWork?.();
+    await clear();
     const now = o.clock.now();
     try {
       const { paused } = await o.store.nodeHeartbeat({ nodeId: o.nodeId, at: new Date(now), info: o.info() });
       o.onPauseRequested(paused);
+      await clear();
       const recovered = await o.store.jobRecoverLeases({
         now: new Date(now),
         staleBefore: new Date(now - o.leaseTimeoutMs),
       });
       if (recovered.length > 0) o.onRecovered(recovered);
       if (!o.store.capabilities.signalsAcrossProcesses) {
+        await clear();
         const cancels = await o.store.jobCancelRequested({ nodeId: o.nodeId });
         if (cancels.length > 0) o.onCancelRequested(cancels);
       }
       if (o.retentionDays !== null && now - this.lastRetention >= RETENTION_EVERY_MS) {
         this.lastRetention = now;
         const before = new Date(now - o.retentionDays * 86_400_000);
-        while ((await o.store.jobPurge({ before, limit: RETENTION_BATCH })) === RETENTION_BATCH && this.active);
+        while (
+          (await clear(), await o.store.jobPurge({ before, limit: RETENTION_BATCH })) === RETENTION_BATCH &&
+          this.active
+        );
       }
     } catch (error) {
       o.reportError(error, "heartbeat");

@@ -72,7 +72,10 @@ async function crashRun(url: string, schema: string): Promise<void> {
     await until(
       "the victim is running work",
       async () =>
-        (await store.jobList({ status: "InProgress", limit: 100 })).items.some((j) => j.lockHolder === "victim"),
+        // Work, not a cron occurrence: only Work is checked for recovery below.
+        (await store.jobList({ status: "InProgress", function: "Work", limit: 100 })).items.some(
+          (j) => j.lockHolder === "victim",
+        ),
       30_000,
     );
     nodes[1]!.removeAllListeners("exit");
