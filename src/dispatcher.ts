@@ -41,8 +41,16 @@ export class Dispatcher {
   private backlog = true;
   /** A slot freed while a cycle ran: claim again after it if that cycle left a backlog. */
   private freedDuringCycle = false;
+  /**
+   * A freed slot claims even without a backlog where nothing else tells this node of other
+   * processes' new work (MySQL/MariaDB): short of the poll, a finished job is the moment to look.
+   */
+  private readonly lookWhenFree: boolean;
 
-  constructor(private readonly o: DispatcherOptions) {}
+  constructor(private readonly o: DispatcherOptions) {
+    const { capabilities } = o.store;
+    this.lookWhenFree = capabilities.shared && !capabilities.signalsAcrossProcesses && !capabilities.wakesOnOtherWrites;
+  }
 
   start(): void {
     this.active = true;
@@ -80,7 +88,7 @@ export class Dispatcher {
   capacityFreed(): void {
     if (!this.active) return;
     if (this.cycling) this.freedDuringCycle = true;
-    else if (this.backlog) this.cycling = this.loop(true);
+    else if (this.backlog || this.lookWhenFree) this.cycling = this.loop(true);
   }
 
   get busy(): boolean {
@@ -99,7 +107,7 @@ export class Dispatcher {
         this.again = false;
         this.freedDuringCycle = false;
         await this.cycle();
-        if (this.freedDuringCycle && this.backlog) this.again = true;
+        if (this.freedDuringCycle && (this.backlog || this.lookWhenFree)) this.again = true;
       } while (this.again && this.active);
     } finally {
       this.cycling = null;
@@ -124,7 +132,7 @@ export class Dispatcher {
             jobs = await o.store.jobClaimDue({
               nodeId: o.nodeId,
               now: new Date(now),
-              until: new Date(now + o.lookaheadMs),
+              until: new Date(now + o.lookaheadMs + this.trailingMs),
               limit,
               longRunningLimit,
               startLimit,
@@ -170,12 +178,18 @@ export class Dispatcher {
   }
 
   /**
-   * When to claim a job due at `due`: half the look-ahead before it. The claim then takes
-   * every job due within the half after it too, so jobs due close together share one claim
-   * (and its writes), and the claimed ones still have half the look-ahead to be started.
+   * When to claim a job due at `due`: the look-ahead before it. The claim also takes the jobs
+   * due in the `trailingMs` after it, so jobs due close together share one claim (and its
+   * writes) rather than each having its own, and every claimed job keeps the whole
+   * look-ahead to be started.
    */
   private claimTime(due: number): number {
-    return due - Math.ceil(this.o.lookaheadMs / 2);
+    return due - this.o.lookaheadMs;
+  }
+
+  /** Half the look-ahead: see claimTime. */
+  private get trailingMs(): number {
+    return Math.ceil(this.o.lookaheadMs / 2);
   }
 
   /** Nothing is due beyond what this node holds: the next cycle runs at `at` or on a signal. */

@@ -215,6 +215,11 @@ export interface StoreCapabilities {
   callerTransactions: boolean;
   /** Several processes may share the store. */
   shared: boolean;
+  /**
+   * Without signals across processes, the store still wakes a node soon after another
+   * process writes (SQLite's watch on its WAL file), so nodes need not go looking. @default false
+   */
+  wakesOnOtherWrites?: boolean;
 }
 
 export interface Store {

@@ -158,7 +158,12 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
   return {
     kind: "sqlite",
     db,
-    capabilities: { signalsAcrossProcesses: false, callerTransactions: false, shared: options.filename !== ":memory:" },
+    capabilities: {
+      signalsAcrossProcesses: false,
+      callerTransactions: false,
+      shared: options.filename !== ":memory:",
+      wakesOnOtherWrites: !options.database && options.filename !== ":memory:",
+    },
     columnTypes: { key: "text", longText: "text", millis: "integer", int: "integer" },
     binaryCollation: "",
     skipLocked: false,
