@@ -31,7 +31,10 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   onCancelled?: (info: JobInfo) => unknown;
   /** How long stop() lets running jobs finish before aborting them. @default 30000 */
   shutdownTimeoutMs?: number;
-  /** Claim jobs due within this many ms and start them from an exact in-memory timer. @default 50 (0 with a test clock) */
+  /**
+   * Claim jobs this many ms before they are due (with those due in the half after them, so
+   * close jobs share a claim) and start them from an exact in-memory timer. @default 50 (0 with a test clock)
+   */
   lookaheadMs?: number;
   /** Safety poll for work announced by other processes. @default 1000 without cross-process signals, else 5000 */
   pollIntervalMs?: number;
