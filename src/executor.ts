@@ -191,9 +191,10 @@ export class Executor {
   }
 
   /**
-   * Resolves once no handler is due to start within `marginMs`: work that would hold the
-   * event loop (a synchronous store's write) waits until the start has happened. Gives up
-   * after a few starts in a row, so a dense schedule delays writes but never starves them.
+   * Resolves once no handler is due to start within `marginMs`: store work, which holds the
+   * event loop for a moment (all of it on SQLite, whose driver is synchronous), waits until
+   * the start has happened. Gives up after a few starts in a row, so a dense schedule delays
+   * writes but never starves them.
    */
   async clearOfStarts(marginMs: number): Promise<void> {
     const { clock } = this.deps;

@@ -89,10 +89,10 @@ export class NodeHeartbeat {
       if (o.retentionDays !== null && now - this.lastRetention >= RETENTION_EVERY_MS) {
         this.lastRetention = now;
         const before = new Date(now - o.retentionDays * 86_400_000);
-        while (
-          (await clear(), await o.store.jobPurge({ before, limit: RETENTION_BATCH })) === RETENTION_BATCH &&
-          this.active
-        );
+        for (let purged = RETENTION_BATCH; purged === RETENTION_BATCH && this.active;) {
+          await clear();
+          purged = await o.store.jobPurge({ before, limit: RETENTION_BATCH });
+        }
       }
     } catch (error) {
       o.reportError(error, "heartbeat");
