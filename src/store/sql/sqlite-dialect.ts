@@ -65,7 +65,8 @@ const STATEMENT_CACHE_SIZE = 200;
  * The connection as Kysely sees it, with its prepared statements kept and reused. Kysely's
  * SQLite driver prepares every query it runs, and better-sqlite3 is synchronous: parsing and
  * planning the same claim and completion texts again is time the event loop stands still.
- * Least recently used texts go first once the cache is full.
+ * Least recently used texts go first once the cache is full. (tickerq never streams a query,
+ * so a statement is never still iterating when it is used again.)
  */
 function cachingStatements(connection: BetterSqlite3.Database): SqliteDatabase {
   const statements = new Map<string, BetterSqlite3.Statement>();
