@@ -20,7 +20,7 @@ export interface DispatcherOptions {
   pollIntervalMs: number;
   isPaused(): boolean;
   /** Awaited before each cycle's store work: lets a job start due in a moment go first. */
-  beforeStoreWork?: () => Promise<void>;
+  beforeStoreWork(): Promise<void>;
   onClaimed(jobs: readonly JobRecord[]): void;
   reportError(error: unknown, during: string): void;
 }
@@ -116,7 +116,7 @@ export class Dispatcher {
 
   private async cycle(): Promise<void> {
     const { o } = this;
-    await o.beforeStoreWork?.();
+    await o.beforeStoreWork();
     const now = o.clock.now();
     let claimed = 0;
     let full = false;
@@ -155,7 +155,7 @@ export class Dispatcher {
         this.failures = 0;
         return this.arm(o.clock.now() + o.pollIntervalMs);
       }
-      await o.beforeStoreWork?.();
+      await o.beforeStoreWork();
       const next = await o.store.jobNextDue();
       this.failures = 0;
       if (!this.active) return;

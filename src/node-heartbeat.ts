@@ -22,7 +22,7 @@ export interface HeartbeatOptions {
   onCancelRequested(ids: string[]): void;
   reportError(error: unknown, during: string): void;
   /** Awaited before each store call of a beat: lets a job start due in a moment go first. */
-  beforeStoreWork?: () => Promise<void>;
+  beforeStoreWork(): Promise<void>;
 }
 
 const RETENTION_EVERY_MS = 3_600_000;
@@ -69,20 +69,19 @@ export class NodeHeartbeat {
   /** Heartbeat, follow pause requests, reap dead nodes, purge old history. */
   private async beatOnce(): Promise<void> {
     const { o } = this;
-    const clear = async () => o.beforeStoreWork?.();
-    await clear();
+    await o.beforeStoreWork();
     const now = o.clock.now();
     try {
       const { paused } = await o.store.nodeHeartbeat({ nodeId: o.nodeId, at: new Date(now), info: o.info() });
       o.onPauseRequested(paused);
-      await clear();
+      await o.beforeStoreWork();
       const recovered = await o.store.jobRecoverLeases({
         now: new Date(now),
         staleBefore: new Date(now - o.leaseTimeoutMs),
       });
       if (recovered.length > 0) o.onRecovered(recovered);
       if (!o.store.capabilities.signalsAcrossProcesses) {
-        await clear();
+        await o.beforeStoreWork();
         const cancels = await o.store.jobCancelRequested({ nodeId: o.nodeId });
         if (cancels.length > 0) o.onCancelRequested(cancels);
       }
@@ -90,7 +89,7 @@ export class NodeHeartbeat {
         this.lastRetention = now;
         const before = new Date(now - o.retentionDays * 86_400_000);
         for (let purged = RETENTION_BATCH; purged === RETENTION_BATCH && this.active;) {
-          await clear();
+          await o.beforeStoreWork();
           purged = await o.store.jobPurge({ before, limit: RETENTION_BATCH });
         }
       }
