@@ -56,8 +56,14 @@ export class TickerQ<M = Record<string, unknown>> {
   private readonly core: Core;
   private readonly engine: Engine;
   private initialising: Promise<void> | null = null;
+  /** Set once anything asked the store to open: stop() then closes it (with closeStoreOnStop). */
+  private storeOpened = false;
   private unsubscribe: (() => void) | null = null;
   private _state: TickerQState = "created";
+  /** The boot of start(), which stop() waits out. */
+  private booting: Promise<void> | null = null;
+  /** The one stop; later stop() calls share it. */
+  private stopping: Promise<void> | null = null;
 
   constructor(options: TickerQOptions) {
     if (typeof options !== "object" || options === null) {
@@ -122,8 +128,18 @@ export class TickerQ<M = Record<string, unknown>> {
   /**
    * Connects the store (and migrates it), seeds cron tickers declared on functions, recovers
    * this node's stale leases, then starts claiming. Overdue work runs at once (as Done).
+   *
+   * A start that fails (say, the database is down) leaves the node `created`: start() may be
+   * called again. A node that was stopped does not start again (STOPPED): create a new one.
+   * If stop() is called before start() is done, start() rejects with STOPPED.
    */
   async start(): Promise<void> {
+    if (this._state === "stopping" || this._state === "stopped") {
+      throw new TickerQError(
+        "STOPPED",
+        `node ${this.nodeId} was stopped and does not start again; create a new node with createTickerQ()`,
+      );
+    }
     if (this._state !== "created") {
       throw new TickerQError(
         "ALREADY_STARTED",
@@ -131,17 +147,39 @@ export class TickerQ<M = Record<string, unknown>> {
       );
     }
     this._state = "starting";
+    this.booting = this.boot();
+    return this.booting;
+  }
+
+  /**
+   * The steps of start(). After each one it looks whether stop() was called meanwhile; if so it
+   * undoes what it did (the heartbeat and this node's record, the signal subscription) and
+   * rejects with STOPPED, and stop() closes the store once this is done.
+   */
+  private async boot(): Promise<void> {
+    const stopped = () => {
+      if (this.stopping) {
+        throw new TickerQError("STOPPED", `node ${this.nodeId} was stopped before start() was done`);
+      }
+    };
+    let beating = false;
     try {
       await this.ready();
+      stopped();
       this.unsubscribe = this.store.signalSubscribe((signal) => this.engine.onSignal(signal));
       await this.engine.seedCronTickers();
+      stopped();
       await this.engine.startHeartbeat();
+      beating = true;
+      stopped();
       this._state = "running";
       this.engine.startDispatching();
     } catch (error) {
-      this._state = "created";
       this.unsubscribe?.();
       this.unsubscribe = null;
+      // Nothing was claimed yet, so this only stops the heartbeat and removes the node's record.
+      if (beating) await this.engine.shutdown(this.options.shutdownTimeoutMs).catch(() => {});
+      if (!this.stopping) this._state = "created";
       throw error;
     }
   }
@@ -149,29 +187,43 @@ export class TickerQ<M = Record<string, unknown>> {
   /**
    * Graceful stop: claims nothing more, hands held-but-unstarted jobs back, lets running jobs
    * finish for `timeoutMs`, then aborts them; a job aborted this way goes back to Idle and
-   * runs again (here after a restart, or on another node).
+   * runs again (here after a restart, or on another node). Called while start() runs, it waits
+   * for start()'s current step and undoes the rest. With `closeStoreOnStop` (the default) the
+   * store is closed, once. Calling stop() again waits for the same stop. Afterwards every
+   * call on the node rejects with STOPPED.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this._state === "stopped" || this._state === "stopping") return;
-    if (this._state === "created") {
-      this._state = "stopped";
-      if (this.initialising && this.options.closeStoreOnStop) await this.store.close();
-      return;
-    }
+    this.stopping ??= this.shutdown(options.timeoutMs ?? this.options.shutdownTimeoutMs);
+    return this.stopping;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    const from = this._state;
     this._state = "stopping";
-    await this.engine.shutdown(options.timeoutMs ?? this.options.shutdownTimeoutMs);
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    this._state = "stopped";
-    if (this.options.closeStoreOnStop) await this.store.close();
+    try {
+      if (from === "starting") {
+        await this.booting?.catch(() => {});
+      } else if (from === "running") {
+        await this.engine.shutdown(timeoutMs);
+        this.unsubscribe?.();
+        this.unsubscribe = null;
+      }
+      // A store init in flight (an add() before start()) ends before the store is closed under it.
+      await this.initialising?.catch(() => {});
+    } finally {
+      this._state = "stopped";
+      if (this.storeOpened && this.options.closeStoreOnStop) await this.store.close();
+    }
   }
 
   /** Stops claiming on this node; running jobs go on. */
   pause(): void {
+    this.assertNotStopped("pause()");
     this.engine.setPaused(true);
   }
 
   resume(): void {
+    this.assertNotStopped("resume()");
     this.engine.resume();
   }
 
@@ -251,6 +303,7 @@ export class TickerQ<M = Record<string, unknown>> {
    * that never open a dashboard never load its HTTP stack.
    */
   async serveDashboard(options: ServeDashboardOptions): Promise<DashboardServer> {
+    this.assertNotStopped("serveDashboard()");
     const { serveDashboard } = await import("./dashboard/serve.js");
     return serveDashboard(this, options);
   }
@@ -275,12 +328,30 @@ export class TickerQ<M = Record<string, unknown>> {
     heartbeat: () => this.engine.beat(),
   };
 
+  /** Opens the store once; every call on the node passes here, so here a stopped node refuses. */
   private ready(): Promise<void> {
+    // While stopping, calls still work on a store that is open (a handler finishing its run may
+    // add a job); a store that was never opened is not opened by a node on its way out.
+    if (this._state === "stopped" || (this.stopping && !this.initialising)) {
+      return Promise.reject(this.stoppedError("this call"));
+    }
+    this.storeOpened = true;
     this.initialising ??= this.store.init().catch((error) => {
       this.initialising = null;
       throw error;
     });
     return this.initialising;
+  }
+
+  private stoppedError(call: string): TickerQError {
+    return new TickerQError(
+      "STOPPED",
+      `node ${this.nodeId} is ${this._state}; ${call} needs a node that is not stopped`,
+    );
+  }
+
+  private assertNotStopped(call: string): void {
+    if (this._state === "stopped" || this._state === "stopping") throw this.stoppedError(call);
   }
 
   private emitChange(change: {
@@ -302,6 +373,7 @@ export class TickerQ<M = Record<string, unknown>> {
   }
 
   private async runDue(): Promise<number> {
+    if (this._state === "stopped" || this._state === "stopping") throw this.stoppedError("runDue()");
     if (this._state !== "running") {
       throw new TickerQError("NOT_STARTED", `runDue() needs a started node; ${this.nodeId} is ${this._state}`);
     }
