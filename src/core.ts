@@ -6,7 +6,7 @@ import type { AnyFunctionDefinition } from "./functions.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Store } from "./store/contract.js";
 import type { TickerStatus, TickerType } from "./lifecycle.js";
-import { TickerQError } from "./errors.js";
+import { show, TickerQError } from "./errors.js";
 import {
   applySchema,
   serializeRequest,
@@ -14,6 +14,7 @@ import {
   validateRetries,
   validateRetryIntervals,
   validateText,
+  validateUnicode,
 } from "./validation.js";
 import type { Priority } from "./lifecycle.js";
 
@@ -40,12 +41,15 @@ export interface Core {
 export function requireFunction(core: Core, field: string, name: unknown): AnyFunctionDefinition {
   const fn = typeof name === "string" ? core.functions.get(name) : undefined;
   if (!fn) {
-    const known = [...core.functions.keys()].map((n) => JSON.stringify(n)).join(", ") || "none";
+    const names = [...core.functions.keys()];
+    const known = names.slice(0, 20).map(show).join(", ") + (names.length > 20 ? ", ..." : "") || "none";
     throw new TickerQError(
       "UNKNOWN_FUNCTION",
-      `${field} ${JSON.stringify(name)} is not a registered function (registered: ${known})`,
+      `${field} ${show(name)} is not a registered function (registered: ${known})`,
     );
   }
+  // The name is stored with the job: it must be text every store keeps exactly.
+  validateUnicode(field, fn.name);
   return fn;
 }
 
@@ -60,17 +64,14 @@ export async function encodeRequest(
   return serializeRequest(field, value, core.options.maxRequestBytes);
 }
 
-/** The fields time and cron tickers share in an update, validated; absent fields stay absent. */
+/**
+ * The fields time and cron tickers share in an update, validated; absent fields stay absent.
+ * `patch` holds the fields as read once from the caller's object (see readFields).
+ */
 export async function commonPatch(
   core: Core,
   functionName: string,
-  patch: {
-    request?: unknown;
-    description?: string | null;
-    retries?: number;
-    retryIntervals?: number[] | null;
-    priority?: Priority;
-  },
+  patch: Partial<Record<"request" | "description" | "retries" | "retryIntervals" | "priority", unknown>>,
 ): Promise<{
   request?: string | null;
   description?: string | null;

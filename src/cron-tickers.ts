@@ -7,7 +7,14 @@ import { occurrenceOf } from "./cron-scheduler.js";
 import { commonPatch, encodeRequest, requireFunction, type Core } from "./core.js";
 import type { CronTickerPatch as StorePatch, CronTickerRecord, NewCronTicker, Page } from "./store/contract.js";
 import type { TickerStatus } from "./lifecycle.js";
-import { validateId, validatePriority, validateRetries, validateRetryIntervals, validateText } from "./validation.js";
+import {
+  readFields,
+  validateId,
+  validatePriority,
+  validateRetries,
+  validateRetryIntervals,
+  validateText,
+} from "./validation.js";
 import { newJobRecord } from "./store/new-record.js";
 import {
   parseRequest,
@@ -17,6 +24,30 @@ import {
   type CronTickerOccurrence,
   type CronTickerPatch,
 } from "./records.js";
+
+/** The fields of a cron ticker's input: each read once, as it was when add() was called. */
+const INPUT_FIELDS = [
+  "function",
+  "expression",
+  "timeZone",
+  "request",
+  "retries",
+  "retryIntervals",
+  "description",
+  "priority",
+  "enabled",
+] as const;
+
+const PATCH_FIELDS = [
+  "expression",
+  "timeZone",
+  "request",
+  "description",
+  "retries",
+  "retryIntervals",
+  "priority",
+  "enabled",
+] as const;
 
 export interface CronTickerListQuery {
   function?: string;
@@ -42,7 +73,7 @@ export class CronTickerManager<M> {
   async add(input: CronTickerInput<M>): Promise<CronTicker> {
     const { core } = this;
     if (typeof input !== "object" || input === null) throw invalid("input", input, "an object");
-    const t = input as Partial<CronTickerInput<Record<string, unknown>>>;
+    const t = readFields("", input, INPUT_FIELDS);
     const fn = requireFunction(core, "function", t.function);
     const timeZone = occurrenceTimeZone(t.timeZone);
     new CronSchedule(t.expression as string, timeZone);
@@ -92,17 +123,18 @@ export class CronTickerManager<M> {
     const existing = await core.store.cronTickerGet({ id: validateId("id", id) });
     if (!existing) throw new TickerQError("NOT_FOUND", `cron ticker ${JSON.stringify(id)} does not exist`);
     if (typeof patch !== "object" || patch === null) throw invalid("patch", patch, "an object");
+    const fields = readFields("", patch, PATCH_FIELDS);
     const change: StorePatch = {};
-    if (patch.timeZone !== undefined) change.timeZone = occurrenceTimeZone(patch.timeZone);
-    if (patch.expression !== undefined || patch.timeZone !== undefined) {
-      const expression = patch.expression ?? existing.expression;
-      new CronSchedule(expression, change.timeZone ?? existing.timeZone);
+    if (fields.timeZone !== undefined) change.timeZone = occurrenceTimeZone(fields.timeZone);
+    if (fields.expression !== undefined || fields.timeZone !== undefined) {
+      const expression = (fields.expression ?? existing.expression) as string;
+      new CronSchedule(expression, change.timeZone === undefined ? existing.timeZone : change.timeZone);
       change.expression = expression.trim();
     }
-    Object.assign(change, await commonPatch(core, existing.function, patch));
-    if (patch.enabled !== undefined) {
-      if (typeof patch.enabled !== "boolean") throw invalid("enabled", patch.enabled, "a boolean");
-      change.enabled = patch.enabled;
+    Object.assign(change, await commonPatch(core, existing.function, fields));
+    if (fields.enabled !== undefined) {
+      if (typeof fields.enabled !== "boolean") throw invalid("enabled", fields.enabled, "a boolean");
+      change.enabled = fields.enabled;
     }
     const now = new Date(core.clock.now());
     const updated = await core.store.cronTickerUpdate({ id, patch: change, now });

@@ -7,7 +7,8 @@
  */
 
 import { Cron } from "croner";
-import { TickerQError } from "./errors.js";
+import { invalid, show, TickerQError } from "./errors.js";
+import { readFields, validateDate } from "./validation.js";
 
 const FIELDS_6 = ["second", "minute", "hour", "day-of-month", "month", "day-of-week"] as const;
 const FIELDS_5 = FIELDS_6.slice(1);
@@ -23,7 +24,8 @@ export class CronSchedule {
     readonly timeZone: string | null = null,
   ) {
     this.matcher = parseExpression(expression);
-    this.zone = timeZone === null || timeZone === "UTC" || timeZone === "Etc/UTC" ? null : zoneClock(timeZone);
+    this.zone =
+      timeZone === null || timeZone === "UTC" || timeZone === "Etc/UTC" ? null : zoneClock(checkZoneName(timeZone));
   }
 
   next(after: Date): Date | null {
@@ -62,37 +64,51 @@ export interface NextOccurrencesOptions {
 
 /** The next instants `expression` fires: the same computation the engine uses. */
 export function nextOccurrences(expression: string, options: NextOccurrencesOptions = {}): Date[] {
-  const count = options.count ?? 5;
-  if (!Number.isInteger(count) || count < 0 || count > 10_000) {
-    throw new TickerQError("INVALID_ARGUMENT", `count must be an integer from 0 to 10000; got ${String(count)}`);
+  if (typeof options !== "object" || options === null) throw invalid("options", options, "an object");
+  const given = readFields("", options, ["count", "from", "timeZone"]);
+  const count = given.count ?? 5;
+  if (typeof count !== "number" || !Number.isInteger(count) || count < 0 || count > 10_000) {
+    throw invalid("count", count, "an integer from 0 to 10000");
   }
-  const from = options.from ?? new Date();
-  if (!(from instanceof Date) || Number.isNaN(from.getTime())) {
-    throw new TickerQError("INVALID_ARGUMENT", `from must be a valid Date; got ${String(from)}`);
-  }
-  return new CronSchedule(expression, options.timeZone ?? null).upcoming(from, count);
+  const from = given.from === undefined ? new Date() : validateDate("from", given.from);
+  return new CronSchedule(expression, (given.timeZone ?? null) as string | null).upcoming(from, count);
 }
 
-/** Throws a TickerQError naming the field at fault when `expression` is not a valid 5/6-field cron. */
+/** A year in which every year-less schedule that can fire at all fires (2000 is a leap year). */
+const FIRES_BY = Date.UTC(2000, 0, 1);
+
+/**
+ * Throws a TickerQError naming the field at fault when `expression` is not a valid 5/6-field
+ * cron, or when no date matches it (`0 0 30 2 *`): such a ticker would never run.
+ */
 function parseExpression(expression: string): Cron {
   if (typeof expression !== "string") {
-    throw new TickerQError("INVALID_CRON", `expression must be a string; got ${typeof expression}`);
+    throw new TickerQError("INVALID_CRON", `expression must be a cron string; got ${show(expression)}`);
   }
   const parts = expression.trim().split(/\s+/);
   if (parts.length !== 5 && parts.length !== 6) {
     throw new TickerQError(
       "INVALID_CRON",
-      `expression ${JSON.stringify(expression)} must have 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first); it has ${expression.trim() === "" ? 0 : parts.length}`,
+      `expression ${show(expression)} must have 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first); it has ${expression.trim() === "" ? 0 : parts.length}`,
     );
   }
+  let cron: Cron;
   try {
-    return new Cron(parts.join(" "), { utcOffset: 0, paused: true, mode: "5-or-6-parts" });
+    cron = new Cron(parts.join(" "), { utcOffset: 0, paused: true, mode: "5-or-6-parts" });
   } catch (error) {
     const names = parts.length === 6 ? FIELDS_6 : FIELDS_5;
     const index = parts.findIndex((part, i) => !fieldParses(parts.map((p, j) => (j === i ? part : "*")).join(" ")));
-    const where = index >= 0 ? `the ${names[index]} field ${JSON.stringify(parts[index])} is invalid` : "it is invalid";
-    throw new TickerQError("INVALID_CRON", `expression ${JSON.stringify(expression)}: ${where}`, { cause: error });
+    const where = index >= 0 ? `the ${names[index]} field ${show(parts[index])} is invalid` : "it is invalid";
+    throw new TickerQError("INVALID_CRON", `expression ${show(expression)}: ${where}`, { cause: error });
   }
+  // Croner looks up to the year 3000; a year-less schedule repeats within 400 years.
+  if (cron.nextRun(new Date(FIRES_BY)) === null) {
+    throw new TickerQError(
+      "INVALID_CRON",
+      `expression ${show(expression)} can never fire: no date has that day of the month in those months`,
+    );
+  }
+  return cron;
 }
 
 function fieldParses(pattern: string): boolean {
@@ -134,7 +150,7 @@ function zoneClock(timeZone: string): ZoneClock {
       second: "numeric",
     });
   } catch (error) {
-    throw new TickerQError("INVALID_TIME_ZONE", `timeZone ${JSON.stringify(timeZone)} is not an IANA time zone`, {
+    throw new TickerQError("INVALID_TIME_ZONE", `timeZone ${show(timeZone)} is not an IANA time zone`, {
       cause: error,
     });
   }
@@ -183,9 +199,13 @@ function zoneClock(timeZone: string): ZoneClock {
 /** Normalises an optional zone: undefined/null/"UTC" mean UTC (stored as null); others must be IANA names. */
 export function occurrenceTimeZone(timeZone: unknown): string | null {
   if (timeZone === undefined || timeZone === null || timeZone === "UTC" || timeZone === "Etc/UTC") return null;
-  if (typeof timeZone !== "string") {
-    throw new TickerQError("INVALID_TIME_ZONE", `timeZone must be an IANA time zone name; got ${typeof timeZone}`);
+  assertTimeZone(checkZoneName(timeZone));
+  return timeZone as string;
+}
+
+function checkZoneName(timeZone: unknown): string {
+  if (typeof timeZone !== "string" || timeZone.length > 100) {
+    throw new TickerQError("INVALID_TIME_ZONE", `timeZone must be an IANA time zone name; got ${show(timeZone)}`);
   }
-  assertTimeZone(timeZone);
   return timeZone;
 }

@@ -5,7 +5,13 @@
 
 import type { Priority, TickerType } from "./lifecycle.js";
 import { invalid, TickerQError } from "./errors.js";
-import { validateRetries, validateRetryIntervals } from "./validation.js";
+import {
+  validatePriority,
+  validateRetries,
+  validateRetryIntervals,
+  validateText,
+  validateUnicode,
+} from "./validation.js";
 import { CronSchedule } from "./cron.js";
 
 /**
@@ -122,10 +128,13 @@ export function defineFunction(
   if (typeof name !== "string" || name.trim() === "" || name.length > 200) {
     throw invalid("name", name, "a non-empty string of at most 200 characters");
   }
+  validateUnicode("name", name);
   if (typeof handler !== "function") throw invalid(`handler of ${name}`, handler, "a function");
   if (options.cron !== undefined) new CronSchedule(options.cron, options.timeZone ?? null);
   if (options.retries !== undefined) validateRetries(`${name}.retries`, options.retries);
   if (options.retryIntervals !== undefined) validateRetryIntervals(`${name}.retryIntervals`, options.retryIntervals);
+  if (options.priority !== undefined) validatePriority(`${name}.priority`, options.priority);
+  validateText(`${name}.description`, options.description);
   return Object.freeze({ name, options: Object.freeze({ ...options }), handler });
 }
 

@@ -3,6 +3,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { invalid } from "./errors.js";
+import { validateUnicode } from "./validation.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { AnyFunctionDefinition } from "./functions.js";
 import type { JobInfo } from "./executor.js";
@@ -86,6 +87,7 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     throw invalid("nodeId", nodeId, "a non-empty string of at most 100 characters");
   }
   const maxConcurrency = positive("maxConcurrency", 10);
+  validateUnicode("nodeId", nodeId);
   if (!Number.isInteger(maxConcurrency)) throw invalid("maxConcurrency", maxConcurrency, "an integer of at least 1");
   return {
     store,

@@ -16,11 +16,12 @@ import {
   validateRunCondition,
   validateText,
   serializeRequest,
+  read,
+  readFields,
 } from "./validation.js";
 import {
   newTimeTickers,
   toTimeTicker,
-  type ChildTickerInput,
   type TimeTicker,
   type TimeTickerInput,
   type TimeTickerPatch,
@@ -49,6 +50,22 @@ export interface AddOptions {
 }
 
 const MAX_DEPTH = 10;
+
+/** The fields of a time ticker's input (and of a child's): each read once, as it was when add() was called. */
+const INPUT_FIELDS = [
+  "function",
+  "id",
+  "executionTime",
+  "description",
+  "request",
+  "priority",
+  "retries",
+  "retryIntervals",
+  "runCondition",
+  "children",
+] as const;
+
+const PATCH_FIELDS = ["executionTime", "request", "description", "retries", "retryIntervals", "priority"] as const;
 
 /** Jobs validated for one add or addMany, in input order (each parent before its children). */
 interface Batch {
@@ -102,17 +119,18 @@ export class TimeTickerManager<M> {
     if (!job || job.type !== "TimeTicker")
       throw new TickerQError("NOT_FOUND", `time ticker ${JSON.stringify(id)} does not exist`);
     if (typeof patch !== "object" || patch === null) throw invalid("patch", patch, "an object");
+    const fields = readFields("", patch, PATCH_FIELDS);
     const change: JobPatch = {};
-    if (patch.executionTime !== undefined) {
+    if (fields.executionTime !== undefined) {
       if (job.parentId && job.executionTime === null) {
         throw new TickerQError(
           "INVALID_STATE",
           `time ticker ${id} is a child waiting for its parent; its time follows the parent`,
         );
       }
-      change.executionTime = validateDate("executionTime", patch.executionTime);
+      change.executionTime = validateDate("executionTime", fields.executionTime);
     }
-    Object.assign(change, await commonPatch(core, job.function, patch));
+    Object.assign(change, await commonPatch(core, job.function, fields));
     const result = await core.store.jobUpdateIdle({ id, patch: change, now: new Date(core.clock.now()) });
     if (!result.ok) {
       if (result.reason === "not-found")
@@ -144,8 +162,10 @@ export class TimeTickerManager<M> {
     const batch: Batch = { jobs: [], schemaRequests: [] };
     let invalidInput: unknown = null;
     try {
-      for (let i = 0; i < inputs.length; i++) {
-        this.build(inputs[i], prefix ? `${prefix}[${i}].` : "", null, now, batch, 0);
+      const count = read(prefix || "input", () => inputs.length);
+      for (let i = 0; i < count; i++) {
+        const input: unknown = read(prefix ? `${prefix}[${i}]` : "input", () => inputs[i]);
+        this.build(input, prefix ? `${prefix}[${i}].` : "", null, now, batch, 0);
       }
     } catch (error) {
       invalidInput = error;
@@ -178,10 +198,10 @@ export class TimeTickerManager<M> {
     const { core } = this;
     if (typeof input !== "object" || input === null) throw invalid(field || "input", input, "an object");
     if (depth > MAX_DEPTH) throw invalid(`${field}children`, "...", `nested at most ${MAX_DEPTH} deep`);
-    const t = input as Partial<TimeTickerInput<Record<string, unknown>> & ChildTickerInput<Record<string, unknown>>>;
+    const t = readFields(field, input, INPUT_FIELDS);
     const fn = requireFunction(core, `${field}function`, t.function);
     const id = t.id === undefined ? randomUUID() : validateId(`${field}id`, t.id);
-    if (parent && "executionTime" in t && t.executionTime !== undefined) {
+    if (parent && t.executionTime !== undefined) {
       throw invalid(`${field}executionTime`, t.executionTime, "absent: a child runs when its parent ends");
     }
     const description = validateText(`${field}description`, t.description);
@@ -218,8 +238,10 @@ export class TimeTickerManager<M> {
     batch.jobs.push(job);
     const children = t.children ?? [];
     if (!Array.isArray(children)) throw invalid(`${field}children`, children, "an array");
-    for (let i = 0; i < children.length; i++) {
-      this.build(children[i], `${field}children[${i}].`, job, now, batch, depth + 1);
+    const count = read(`${field}children`, () => children.length);
+    for (let i = 0; i < count; i++) {
+      const child: unknown = read(`${field}children[${i}]`, () => children[i]);
+      this.build(child, `${field}children[${i}].`, job, now, batch, depth + 1);
     }
   }
 }
