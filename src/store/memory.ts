@@ -25,7 +25,7 @@ export interface MemoryStoreOptions {
 }
 
 export function memoryStore(options: MemoryStoreOptions = {}): Store {
-  return new MemoryStore(options.name ?? "memory");
+  return detached(new MemoryStore(options.name ?? "memory"));
 }
 
 // The methods are async only to honour the contract: a throw becomes a rejection, as with any store.
@@ -140,4 +140,37 @@ class MemoryStore implements Store {
   signalSubscribe(listener: (signal: StoreSignal) => void): () => void {
     return this.s.signals.subscribe(listener);
   }
+}
+
+/**
+ * The store as callers see it: every method takes a copy of its params and hands back a copy
+ * of its result, Dates and arrays included, so that no object is shared between the store's
+ * tables and its callers (a caller changing a returned record's Date, or the job it passed
+ * in, must not change the stored job, as with any database). Copies are made here, at the
+ * boundary, so the modules under memory/ may keep and return their own objects. Every method
+ * of the contract is async but signalSubscribe, whose listener gets a copy of each signal.
+ */
+function detached(inner: MemoryStore): Store {
+  const outer = Object.create(inner) as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(MemoryStore.prototype)) {
+    // The descriptor, not a read: a getter on the class must not run here.
+    const method: unknown = Object.getOwnPropertyDescriptor(MemoryStore.prototype, name)?.value;
+    if (name === "constructor" || typeof method !== "function") continue;
+    outer[name] = async (params: unknown) => detach(await method.call(inner, detach(params)));
+  }
+  outer.signalSubscribe = (listener: (signal: StoreSignal) => void) =>
+    inner.signalSubscribe((signal) => listener(detach(signal)));
+  return outer as unknown as Store;
+}
+
+/** A copy of plain data: Dates, arrays and plain objects copied all the way down; anything else (a transaction, a function) as it is. */
+function detach<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) return value.map(detach) as T;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = detach((value as Record<string, unknown>)[key]);
+  return copy as T;
 }
