@@ -14,6 +14,8 @@ export type TickerQErrorCode =
   /** The node was stopped (or stopped while starting); a stopped node takes no more calls and does not start again. */
   | "STOPPED"
   | "STORE_UNAVAILABLE"
+  /** The store was closed (`close()`, or the TickerQ that owned it stopped); it takes no more calls. */
+  | "STORE_CLOSED"
   | "SCHEMA_TOO_NEW"
   | "CANCELLED"
   | "SHUTDOWN";

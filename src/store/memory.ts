@@ -10,6 +10,7 @@
  * atomic with respect to the others.
  */
 
+import { TickerQError } from "../errors.js";
 import type { Store, StoreSignal } from "./contract.js";
 import type { MemoryState, Params } from "./memory/context.js";
 import * as cron from "./memory/cron-tickers.js";
@@ -31,7 +32,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 // The methods are async only to honour the contract: a throw becomes a rejection, as with any store.
 class MemoryStore implements Store {
   readonly capabilities = { signalsAcrossProcesses: false, callerTransactions: false, shared: false };
-  private readonly s: MemoryState = {
+  private closed = false;
+  private readonly state: MemoryState = {
     jobs: new JobTable(),
     cronTickers: new Map(),
     nodes: new Map(),
@@ -40,8 +42,18 @@ class MemoryStore implements Store {
 
   constructor(readonly name: string) {}
 
-  async init(): Promise<void> {}
-  async close(): Promise<void> {}
+  /** Every method reaches the state through here, so after close() each one rejects with STORE_CLOSED. */
+  private get s(): MemoryState {
+    if (this.closed) throw new TickerQError("STORE_CLOSED", `the ${this.name} store is closed; create a new store`);
+    return this.state;
+  }
+
+  async init(): Promise<void> {
+    void this.s;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
 
   async jobInsertMany(params: Params<"jobInsertMany">) {
     return jobs.jobInsertMany(this.s, params);

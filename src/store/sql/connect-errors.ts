@@ -1,4 +1,8 @@
-/** Turns a driver's connection failure into STORE_UNAVAILABLE naming the database and where it was looked for. */
+/**
+ * Turns a driver's connection failure into STORE_UNAVAILABLE naming the database and where it
+ * was looked for, and a call on a closed store into STORE_CLOSED. Ordinary SQL errors
+ * (constraint violations, syntax) are not connection failures and pass through unchanged.
+ */
 
 import { TickerQError } from "../../errors.js";
 
@@ -23,4 +27,63 @@ export function unavailable(product: string, where: Endpoint, error: unknown): T
   return new TickerQError("STORE_UNAVAILABLE", `cannot reach ${product} at ${where.host}:${where.port}: ${reason}`, {
     cause: error,
   });
+}
+
+export function storeClosed(name: string, cause?: unknown): TickerQError {
+  return new TickerQError("STORE_CLOSED", `the ${name} store is closed; create a new store to use it again`, {
+    cause,
+  });
+}
+
+/** Node's socket and DNS error codes: the server was not reached, or the connection broke. */
+const SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ERR_SOCKET_CLOSED",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_WRITE_AFTER_END",
+]);
+
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : "";
+}
+
+/** Whether `error` is a socket-level failure (its own code, or the code of an error it wraps). */
+export function isSocketError(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (SOCKET_CODES.has(errorCode(e) ?? "")) return true;
+  }
+  return false;
+}
+
+/**
+ * Logs a dropped idle connection, once per burst: a server restart drops every pooled
+ * connection at once, and one line says it. The next query opens a new connection.
+ */
+export function dropLogger(product: string, where: Endpoint, quietMs = 10_000): (error: unknown) => void {
+  let quietUntil = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now >= quietUntil) {
+      const reason = errorMessage(error) || errorCode(error) || String(error);
+      console.warn(
+        `tickerq: ${product} connection to ${where.host}:${where.port} dropped (${reason}); the next query reconnects`,
+      );
+    }
+    quietUntil = now + quietMs;
+  };
 }

@@ -4,6 +4,7 @@
  */
 
 import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely, RawBuilder } from "kysely";
+import type { TickerQError } from "../../errors.js";
 import type { StoreCapabilities, StoreSignal } from "../contract.js";
 import type { Database } from "./schema.js";
 
@@ -51,6 +52,13 @@ export interface SqlDialect {
   ): InsertQueryBuilder<Database, any, O>;
   /** How many rows an INSERT put in. */
   insertedRows(result: InsertResult[]): number;
+  /**
+   * STORE_UNAVAILABLE (naming host and port, the driver's error as `cause`) when `error` means
+   * the database could not be reached or the connection broke (refused, reset, timed out,
+   * terminated by an admin, server shutting down); null for an ordinary SQL error, which the
+   * caller sees unchanged.
+   */
+  connectionFailure(error: unknown): TickerQError | null;
   /** Whether `error` is a unique-key violation. */
   isUniqueViolation(error: unknown): boolean;
   /** Wraps a caller's transaction object, or throws INVALID_ARGUMENT for one it does not know. */

@@ -1,15 +1,16 @@
 /**
  * MySQL 8 and MariaDB 10.6+ through mysql2: claims with FOR UPDATE SKIP LOCKED in READ
  * COMMITTED transactions (fewer gap locks, so fewer deadlocks), migrations under GET_LOCK.
- * There is no LISTEN here: signals reach this process only, other nodes poll.
+ * There is no LISTEN here: signals reach this process only, other nodes poll. Every pooled
+ * connection has an error handler: a dropped connection fails its statement, not the process.
  */
 
-import type { Pool as CallbackPool, PoolOptions } from "mysql2";
+import type { Pool as CallbackPool, Connection, PoolOptions } from "mysql2";
 import type { Kysely as KyselyType } from "kysely";
 import { Kysely, MysqlDialect, sql } from "kysely";
 import { TickerQError } from "../../errors.js";
 import type { Endpoint } from "./connect-errors.js";
-import { endpointOf, unavailable } from "./connect-errors.js";
+import { endpointOf, errorCode, errorMessage, isSocketError, unavailable } from "./connect-errors.js";
 import type { CallerExecutor, SqlDialect } from "./dialect.js";
 import { isKyselyLike } from "./dialect.js";
 import type { Database } from "./schema.js";
@@ -51,6 +52,53 @@ function errno(error: unknown): number | undefined {
   return (error as { errno?: number })?.errno;
 }
 
+/** mysql2's codes for a connection lost or unobtainable (fatal errors are checked apart). */
+const CONNECTION_CODES = new Set([
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR",
+  "PROTOCOL_ENQUEUE_AFTER_QUIT",
+  "PROTOCOL_ENQUEUE_HANDSHAKE_TWICE",
+]);
+/**
+ * Server errors that end or refuse the connection: too many connections (1040), shutdown in
+ * progress (1053), connection killed (MariaDB 1927), and the client-side gone/lost (2006, 2013).
+ */
+const CONNECTION_ERRNOS = new Set([1040, 1053, 1927, 2006, 2013]);
+/** mysql2 pool and connection errors that carry no code. */
+const CONNECTION_MESSAGES =
+  /^(Can't add new command when connection is in closed state|Can't write in closed state|Pool is closed|No connections available)/;
+
+function isConnectionFailure(error: unknown): boolean {
+  return (
+    (error as { fatal?: unknown } | null)?.fatal === true ||
+    isSocketError(error) ||
+    CONNECTION_CODES.has(errorCode(error) ?? "") ||
+    CONNECTION_ERRNOS.has(errno(error) ?? 0) ||
+    CONNECTION_MESSAGES.test(errorMessage(error))
+  );
+}
+
+/** Pools whose connections already have tickerq's error handler (two stores may share a caller's pool). */
+const guardedPools = new WeakSet<object>();
+
+/**
+ * mysql2 emits `error` on a pooled connection that breaks while no command waits on it, and
+ * its own handler is a `once`: a second error would go unheard and crash the process. Every
+ * connection gets a lasting handler as the pool opens it; the command that next uses a dead
+ * connection fails, and the pool replaces it.
+ */
+function guardPool(pool: CallbackPool): CallbackPool {
+  if (guardedPools.has(pool)) return pool;
+  guardedPools.add(pool);
+  const ignore = () => {};
+  pool.on("connection", (connection) => connection.on("error", ignore));
+  // A caller's pool may hold connections opened before this store existed (a Denque inside mysql2).
+  const opened = (pool as unknown as { _allConnections?: { toArray?(): Connection[] } })._allConnections;
+  for (const connection of opened?.toArray?.() ?? []) connection.on("error", ignore);
+  return pool;
+}
+
 export function mysqlDialect(options: MysqlConnectionOptions): SqlDialect & { busKey: string } {
   const userPool = options.pool ? callbackPool(options.pool) : null;
   const poolConfig = (userPool as unknown as { config?: { connectionConfig?: PoolOptions } } | null)?.config
@@ -62,14 +110,16 @@ export function mysqlDialect(options: MysqlConnectionOptions): SqlDialect & { bu
   const db: KyselyType<Database> = new Kysely<Database>({
     dialect: new MysqlDialect({
       pool: async () =>
-        userPool ??
-        (await loadMysql()).createPool({
-          uri: options.uri,
-          connectTimeout: options.connectTimeoutMs,
-          connectionLimit: options.poolSize,
-          supportBigNumbers: true,
-          bigNumberStrings: false,
-        }),
+        guardPool(
+          userPool ??
+            (await loadMysql()).createPool({
+              uri: options.uri,
+              connectTimeout: options.connectTimeoutMs,
+              connectionLimit: options.poolSize,
+              supportBigNumbers: true,
+              bigNumberStrings: false,
+            }),
+        ),
     }),
   });
 
@@ -117,6 +167,7 @@ export function mysqlDialect(options: MysqlConnectionOptions): SqlDialect & { bu
     insertIgnoringDuplicates: (query) => query.ignore(),
     upsert: (query, _column, set) => query.onDuplicateKeyUpdate(set as any),
     insertedRows: (results) => results.reduce((n, r) => n + Number(r.numInsertedOrUpdatedRows ?? 0), 0),
+    connectionFailure: (error) => (isConnectionFailure(error) ? unavailable("MySQL", where, error) : null),
     isUniqueViolation: (error) => errno(error) === 1062,
     callerExecutor(tx): CallerExecutor {
       if (isKyselyLike(tx)) return async (query) => void (await tx.executeQuery(query));

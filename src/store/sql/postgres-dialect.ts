@@ -1,6 +1,7 @@
 /**
  * PostgreSQL through node-postgres: claims with FOR UPDATE SKIP LOCKED, signals with
- * LISTEN/NOTIFY on a dedicated connection that reconnects with backoff.
+ * LISTEN/NOTIFY on a dedicated connection that reconnects with backoff. Every connection has
+ * an error handler: a dropped connection fails the statement on it, never the process.
  */
 
 import { createHash } from "node:crypto";
@@ -10,7 +11,7 @@ import { CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import { TickerQError } from "../../errors.js";
 import type { StoreSignal } from "../contract.js";
 import type { Endpoint } from "./connect-errors.js";
-import { endpointOf, unavailable } from "./connect-errors.js";
+import { dropLogger, endpointOf, errorCode, errorMessage, isSocketError, unavailable } from "./connect-errors.js";
 import type { CallerExecutor, SqlDialect } from "./dialect.js";
 import { isKyselyLike } from "./dialect.js";
 import type { Database } from "./schema.js";
@@ -27,10 +28,40 @@ export interface PostgresConnectionOptions {
   connectTimeoutMs: number;
   /** Connections in the pool the store creates from a connection string. @default 10 */
   poolSize: number;
+  /**
+   * application_name of the connections the store opens (pool and LISTEN), as pg_stat_activity
+   * shows it. Unset: the connection string's or PGAPPNAME's, else "tickerq".
+   */
+  applicationName?: string;
 }
 
 const RETRYABLE = new Set(["40P01", "40001"]);
 const MAX_BACKOFF_MS = 30_000;
+/** How often the LISTEN connection is asked `select 1`: a silently dead socket raises no error. */
+const LISTEN_CHECK_MS = 10_000;
+
+/**
+ * SQLSTATEs that mean the connection is gone or refused, rather than a statement failing:
+ * admin shutdown and termination (57P01–57P03, 57P05 idle session timeout), too many
+ * connections (53300), idle-in-transaction timeout (25P03); the whole 08 class is checked apart.
+ */
+const CONNECTION_STATES = new Set(["57P01", "57P02", "57P03", "57P05", "53300", "25P03"]);
+/** node-postgres and pg-pool's own errors for a dead or unobtainable connection (they carry no code). */
+const CONNECTION_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect|Cannot use a pool after calling end)/;
+
+function isConnectionFailure(error: unknown): boolean {
+  const code = errorCode(error) ?? "";
+  return (
+    isSocketError(error) ||
+    code.startsWith("08") ||
+    CONNECTION_STATES.has(code) ||
+    CONNECTION_MESSAGES.test(errorMessage(error))
+  );
+}
+
+/** Pools whose clients already have tickerq's error handlers (two stores may share a caller's pool). */
+const guardedPools = new WeakSet<Pool>();
 
 type Pg = (typeof import("pg"))["default"];
 
@@ -54,6 +85,9 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
         connectionString: options.connectionString,
         connectionTimeoutMillis: options.connectTimeoutMs,
         max: options.poolSize,
+        ...(options.applicationName
+          ? { application_name: options.applicationName }
+          : { fallback_application_name: "tickerq" }),
       }
     : options.pool
       ? { ...options.pool.options }
@@ -63,17 +97,26 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     : { host: String(config?.host ?? "localhost"), port: config?.port ?? 5432 };
   const ownsPool = Boolean(options.connectionString);
   let poolPromise: Promise<Pool> | null = null;
+  const dropped = dropLogger("PostgreSQL", where);
+  /**
+   * An `error` event nobody hears crashes the process, and node-postgres emits one for every
+   * connection the server drops (restart, pg_terminate_backend, a network cut): on the pool for
+   * an idle client (the pool has discarded it already), on the client itself for one that is
+   * checked out (inside a transaction, between two statements). Every client gets a handler as
+   * it connects, so the failure reaches only the statement that uses the dead client next.
+   */
+  const guardPool = (pool: Pool): Pool => {
+    if (guardedPools.has(pool)) return pool;
+    guardedPools.add(pool);
+    const ignore = () => {}; // the statement on this client fails with the same error; its caller reports it
+    pool.on("error", dropped);
+    pool.on("connect", (client) => client.on("error", ignore));
+    // A caller's pool may hold clients connected before this store existed.
+    for (const client of (pool as unknown as { _clients?: Client[] })._clients ?? []) client.on("error", ignore);
+    return pool;
+  };
   const getPool = (): Promise<Pool> =>
-    (poolPromise ??= (async () => {
-      if (options.pool) return options.pool;
-      const pool = new (await loadPg()).Pool(config ?? {});
-      // An idle connection dropped by the server (restart, failover) errors on the pool; unheard,
-      // that event would crash the process. The pool already discarded it; the next query reconnects.
-      pool.on("error", (error) => {
-        console.warn(`tickerq: PostgreSQL connection to ${where.host}:${where.port} dropped: ${error.message}`);
-      });
-      return pool;
-    })());
+    (poolPromise ??= (async () => guardPool(options.pool ?? new (await loadPg()).Pool(config ?? {})))());
   const db: KyselyType<Database> =
     (options.kysely as KyselyType<Database> | undefined) ??
     new Kysely<Database>({ dialect: new PostgresDialect({ pool: getPool }) });
@@ -87,33 +130,61 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
   let listener: Client | null = null;
   let closing = false;
   let reconnectTimer: NodeJS.Timeout | null = null;
+  let checkTimer: NodeJS.Timeout | null = null;
+  /** When the LISTEN connection was lost, so an outage logs one line going and one coming back. */
+  let lostAt: number | null = null;
 
+  /** Abandons a client at once: end() alone can wait on a socket that no longer answers. */
+  const discard = (client: Client) => {
+    client.end().catch(() => {});
+    (client as unknown as { connection?: { stream?: { destroy?(): void } } }).connection?.stream?.destroy?.();
+  };
+
+  /**
+   * Opens the LISTEN connection. The first try reports failure to init(); after that, any
+   * loss (error, end, a `select 1` unanswered) reconnects with backoff (250 ms doubling to
+   * 30 s), LISTENs again and tells the node to look for work it may have missed meanwhile.
+   */
   async function openListener(
     onSignal: (signal: StoreSignal, origin: string) => void,
     backoffMs: number,
     reconnected: boolean,
   ): Promise<void> {
     const pg = await loadPg();
-    const client = new pg.Client({ ...config, connectionTimeoutMillis: options.connectTimeoutMs });
-    const retry = () => {
-      if (closing || listener !== client) return;
-      listener = null;
+    if (closing) return;
+    const client = new pg.Client({
+      ...config,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      keepAlive: true,
+    });
+    let established = false;
+    let lost = false;
+    const retry = (error: unknown) => {
+      if (lost) return;
+      lost = true;
+      if (listener === client) listener = null;
+      if (checkTimer) clearInterval(checkTimer);
+      checkTimer = null;
       client.removeAllListeners("notification");
-      client.end().catch(() => {});
-      console.warn(
-        `tickerq: lost the PostgreSQL LISTEN connection to ${where.host}:${where.port}; reconnecting in ${backoffMs} ms`,
-      );
+      discard(client);
+      if (closing) return;
+      if (lostAt === null) {
+        lostAt = Date.now();
+        console.warn(
+          `tickerq: lost the PostgreSQL LISTEN connection to ${where.host}:${where.port} (${errorMessage(error) || String(error)}); reconnecting, nodes poll meanwhile`,
+        );
+      }
       reconnectTimer = setTimeout(() => {
         reconnectTimer = null;
-        openListener(onSignal, Math.min(backoffMs * 2, MAX_BACKOFF_MS), true).catch(() => {
-          // openListener schedules its own next try through the error path below.
-        });
+        // openListener handles its own failures (it retries); this catch only keeps a rejection handled.
+        openListener(onSignal, Math.min(backoffMs * 2, MAX_BACKOFF_MS), true).catch(() => {});
       }, backoffMs);
       reconnectTimer.unref();
     };
-    listener = client;
-    client.on("error", retry);
-    client.on("end", retry);
+    // Attached for the client's whole life, after the loss too: a late second error stays heard.
+    // While connecting, the failure arrives through connect()/query() below instead.
+    client.on("error", (error) => established && retry(error));
+    client.on("end", () => established && retry(new Error("the connection ended")));
     client.on("notification", (message) => {
       if (message.channel !== channel || !message.payload) return;
       const decoded = decodeSignal(message.payload);
@@ -124,12 +195,34 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       await client.query(`LISTEN "${channel}"`);
     } catch (error) {
       if (!reconnected) {
-        listener = null;
-        client.end().catch(() => {});
+        lost = true;
+        discard(client);
         throw unavailable("PostgreSQL", where, error);
       }
-      retry();
+      retry(error);
       return;
+    }
+    if (closing) return discard(client);
+    established = true;
+    listener = client;
+    checkTimer = setInterval(() => {
+      let answered = false;
+      const timeout = setTimeout(
+        () => answered || retry(new Error(`no answer to select 1 within ${options.connectTimeoutMs} ms`)),
+        options.connectTimeoutMs,
+      );
+      timeout.unref();
+      client.query("select 1").then(
+        () => ((answered = true), clearTimeout(timeout)),
+        (error: unknown) => ((answered = true), clearTimeout(timeout), retry(error)),
+      );
+    }, LISTEN_CHECK_MS);
+    checkTimer.unref();
+    if (lostAt !== null) {
+      console.warn(
+        `tickerq: PostgreSQL LISTEN connection to ${where.host}:${where.port} is back after ${Date.now() - lostAt} ms`,
+      );
+      lostAt = null;
     }
     // Signals sent while we were away are lost: tell the node to look again (at the epoch, i.e. "now or earlier").
     if (reconnected) onSignal({ type: "due", at: new Date(0) }, "");
@@ -171,6 +264,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     insertIgnoringDuplicates: (query) => query.onConflict((oc) => oc.doNothing()),
     upsert: (query, column, set) => query.onConflict((oc) => oc.column(column as any).doUpdateSet(set as any)),
     insertedRows: (results) => results.reduce((n, r) => n + Number(r.numInsertedOrUpdatedRows ?? 0), 0),
+    connectionFailure: (error) => (isConnectionFailure(error) ? unavailable("PostgreSQL", where, error) : null),
     isUniqueViolation: (error) => (error as { code?: string })?.code === "23505",
     callerExecutor(tx): CallerExecutor {
       if (isKyselyLike(tx)) return async (query) => void (await tx.executeQuery(query));
@@ -208,6 +302,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     async close() {
       closing = true;
       if (reconnectTimer) clearTimeout(reconnectTimer);
+      if (checkTimer) clearInterval(checkTimer);
       const client = listener;
       listener = null;
       await client?.end().catch(() => {});

@@ -1,9 +1,13 @@
 /**
  * The Store contract over SQL, written once for SQLite, PostgreSQL and MySQL: it wires the
- * per-concern modules to a dialect, runs migrations at init and delivers signals after commit.
+ * per-concern modules to a dialect, runs migrations at init, delivers signals after commit,
+ * and gives every failure to reach the database one coded error (STORE_UNAVAILABLE, or
+ * STORE_CLOSED after close()).
  */
 
+import { TickerQError } from "../../errors.js";
 import type { Store, StoreCapabilities, StoreSignal } from "../contract.js";
+import { storeClosed } from "./connect-errors.js";
 import type { SqlContext } from "./context.js";
 import * as cron from "./cron-tickers.js";
 import type { SqlDialect } from "./dialect.js";
@@ -32,6 +36,9 @@ export interface SqlStoreOptions {
 /** What the SQL factories return: a Store plus `migrate()` for tools such as the CLI. */
 export type SqlStoreHandle = Store & Pick<SqlStore, "migrate">;
 
+/** Methods that run without the guard: close() must work when closed; signalSubscribe() returns no promise. */
+const UNGUARDED = new Set(["constructor", "close", "signalSubscribe", "guard"]);
+
 export class SqlStore implements Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
@@ -39,6 +46,40 @@ export class SqlStore implements Store {
   private readonly options: SqlStoreOptions;
   private initialised: Promise<void> | null = null;
   private closed = false;
+
+  /**
+   * The one wrapping point of every store method (each method of the class, whatever its
+   * name, so a method added later is covered too): a call after close() rejects with
+   * STORE_CLOSED; a failure to reach the database, at start or at any later call, with
+   * STORE_UNAVAILABLE naming host and port and carrying the driver's error as `cause`.
+   * Other errors (a constraint, a bad statement) reach the caller unchanged.
+   */
+  static {
+    const methods = SqlStore.prototype as unknown as Record<string, unknown>;
+    for (const name of Object.getOwnPropertyNames(methods)) {
+      const method = methods[name];
+      if (typeof method !== "function" || UNGUARDED.has(name)) continue;
+      methods[name] = function (this: SqlStore, ...args: unknown[]) {
+        return this.guard(() => method.apply(this, args) as Promise<unknown>);
+      };
+    }
+  }
+
+  private guard<T>(call: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(storeClosed(this.name));
+    let pending: Promise<T>;
+    try {
+      pending = call();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.catch((error: unknown) => {
+      if (error instanceof TickerQError) throw error;
+      // Closed while the call ran: the driver says "destroyed" or "pool ended"; the caller hears why.
+      if (this.closed) throw storeClosed(this.name, error);
+      throw this.ctx.dialect.connectionFailure(error) ?? error;
+    });
+  }
 
   constructor(options: SqlStoreOptions) {
     this.options = options;
@@ -208,6 +249,7 @@ export class SqlStore implements Store {
     return this.emit([signal]);
   }
   signalSubscribe(listener: (signal: StoreSignal) => void): () => void {
+    if (this.closed) throw storeClosed(this.name);
     return busSubscribe(this.options.busKey, listener);
   }
 }

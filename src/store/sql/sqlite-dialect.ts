@@ -86,6 +86,15 @@ function cachingStatements(connection: BetterSqlite3.Database): SqliteDatabase {
   };
 }
 
+/**
+ * The file cannot be opened or read or written at all (deleted directory, unmounted disk,
+ * permissions): the store is unavailable, unlike a constraint or a busy lock.
+ */
+function isFileFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && /^SQLITE_(CANTOPEN|IOERR|NOTADB|READONLY_DBMOVED)/.test(code);
+}
+
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return typeof code === "string" && code.startsWith("SQLITE_BUSY");
@@ -185,6 +194,14 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
     insertIgnoringDuplicates: (query) => query.orIgnore(),
     upsert: (query, column, set) => query.onConflict((oc) => oc.column(column as any).doUpdateSet(set as any)),
     insertedRows: (results: InsertResult[]) => results.reduce((n, r) => n + Number(r.numInsertedOrUpdatedRows ?? 0), 0),
+    connectionFailure: (error) =>
+      isFileFailure(error)
+        ? new TickerQError(
+            "STORE_UNAVAILABLE",
+            `cannot use SQLite database ${JSON.stringify(options.filename)}: ${(error as Error).message}`,
+            { cause: error },
+          )
+        : null,
     isUniqueViolation(error) {
       const code = (error as { code?: unknown })?.code;
       return code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE";
@@ -214,7 +231,12 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
       const othersCommitted = (): boolean => {
         const connection = shared.handle.opened;
         if (!connection?.open) return true;
-        const version = connection.pragma("data_version", { simple: true });
+        let version: unknown;
+        try {
+          version = connection.pragma("data_version", { simple: true });
+        } catch {
+          return true; // it runs in the watcher's callback, where a throw would end the process; a hint is harmless
+        }
         const changed = version !== seenVersion;
         seenVersion = version;
         return changed;
