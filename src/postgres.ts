@@ -7,12 +7,24 @@ import { postgresDialect } from "./store/sql/postgres-dialect.js";
 import { checkIdentifier } from "./store/sql/schema.js";
 import { SqlStore, type SqlStoreHandle } from "./store/sql/sql-store.js";
 
+/**
+ * A node-postgres `Pool`, described by the members tickerq uses, so that tickerq's
+ * declarations compile without `@types/pg` in your app. A `new pg.Pool(...)` fits.
+ */
+export interface PgPool {
+  /** The pool's config; the store's LISTEN connection copies it. */
+  readonly options: object;
+  connect(): Promise<unknown>;
+  query(...args: any[]): any;
+  end(): Promise<void>;
+}
+
 /** Where the store connects: a URL (it owns the pool), your pool, or your Kysely instance. */
 export type PostgresConnection =
   | { connectionString: string }
-  | { pool: Pool }
+  | { pool: PgPool }
   /** With only a Kysely instance there is no connection to LISTEN on; pass `pool` too for cross-node signals. */
-  | { kysely: Kysely<any>; pool?: Pool };
+  | { kysely: Kysely<any>; pool?: PgPool };
 
 export type { SqlStoreHandle };
 
@@ -27,13 +39,6 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Pool size when the store creates the pool. @default 10 */
   poolSize?: number;
-  /**
-   * `application_name` of the connections the store opens (its pool and its LISTEN connection),
-   * as pg_stat_activity shows them: name each node's (e.g. `tickerq:<nodeId>`) to tell their
-   * backends apart. A connection string's `application_name` parameter wins over it.
-   * @default the connection string's or PGAPPNAME, else "tickerq"
-   */
-  applicationName?: string;
 }
 
 /**
@@ -57,7 +62,6 @@ export function postgresStore(
     tablePrefix,
     connectTimeoutMs: merged.connectTimeoutMs ?? 5000,
     poolSize: merged.poolSize ?? 10,
-    applicationName: merged.applicationName,
   });
   return new SqlStore({
     name: "postgres",

@@ -7,11 +7,21 @@ import { sqliteBusKey, sqliteDialect } from "./store/sql/sqlite-dialect.js";
 
 export type { SqlStoreHandle };
 
+/**
+ * A better-sqlite3 `Database`, described by the members tickerq uses, so that tickerq's
+ * declarations compile without `@types/better-sqlite3` in your app. A `new Database(file)` fits.
+ */
+export interface BetterSqliteDatabase {
+  prepare(source: string): any;
+  pragma(source: string, options?: any): any;
+  close(): any;
+}
+
 export interface SqliteStoreOptions {
   /** Path of the database file (created if missing), or ":memory:" for a private in-memory database. */
   filename: string;
   /** An already open better-sqlite3 database; `filename` then only names it for signals. */
-  database?: BetterSqlite3.Database;
+  database?: BetterSqliteDatabase;
   /** Prefix of every table and index. @default "tickerq_" */
   tablePrefix?: string;
   /** Create or upgrade the tables at `init()`. With false, `init()` only checks the schema version. @default true */
@@ -28,7 +38,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqlStoreHandle {
   const tablePrefix = checkIdentifier("tablePrefix", options.tablePrefix ?? "tickerq_", true);
   return new SqlStore({
     name: "sqlite",
-    dialect: sqliteDialect(options),
+    dialect: sqliteDialect(options as SqliteStoreOptions & { database?: BetterSqlite3.Database }),
     tablePrefix,
     schema: null,
     migrate: options.migrate ?? true,
