@@ -46,3 +46,18 @@ it("registers a user, schedules the welcome email 5 minutes later, and seeds the
   expect(bad.status).toBe(400);
   expect(((await bad.json()) as { error: string }).error).toContain("request.email");
 });
+
+it("answers its root URL with a page that links the dashboard and shows the curl to try", async () => {
+  app = await startApp({ store: memoryStore(), port: 0, nodeId: "example-test" });
+  const origin = `http://127.0.0.1:${app.port}`;
+  const response = await fetch(`${origin}/`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get("content-type")).toContain("text/html");
+  const page = await response.text();
+  expect(page).toContain('href="/admin/tickerq/"');
+  expect(page).toContain(`curl -X POST ${origin}/api/users/register`);
+  // The link leads to the dashboard's page.
+  const dashboard = await fetch(new URL("/admin/tickerq/", origin));
+  expect(dashboard.status).toBe(200);
+  expect(await dashboard.text()).toContain("<html");
+});

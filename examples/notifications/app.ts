@@ -16,6 +16,26 @@ export interface AppOptions {
   nodeId?: string;
 }
 
+/** The page at /: what to try, so the URL `npm start` prints first leads somewhere. */
+export function homePage(origin: string): string {
+  const curl =
+    `curl -X POST ${origin}/api/users/register -H 'content-type: application/json' ` +
+    `-d '{"email":"user@example.com","name":"John Doe"}'`;
+  const escape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return `<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<title>tickerq notifications example</title>
+<style>body { font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 3rem auto; padding: 0 1rem }
+pre { background: #f3f4f6; padding: 1rem; overflow-x: auto; white-space: pre-wrap }</style>
+<h1>tickerq notifications example</h1>
+<p>Register a user; the welcome email is scheduled 5 minutes later:</p>
+<pre>${escape(curl)}</pre>
+<p>Then watch it in the <a href="/admin/tickerq/">dashboard</a> (admin / secure-password).</p>
+</html>
+`;
+}
+
 export async function startApp(options: AppOptions) {
   const tq = createTickerQ({
     functions,
@@ -39,6 +59,10 @@ export async function startApp(options: AppOptions) {
   const server: Server = createServer((req, res) => {
     if (req.method === "POST" && req.url === "/api/users/register") {
       void register(req, res);
+      return;
+    }
+    if (req.method === "GET" && (req.url === "/" || req.url === "/index.html")) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(homePage(`http://${req.headers.host}`));
       return;
     }
     serveDashboard(req, res, () => {

@@ -13,7 +13,9 @@ const port = Number(process.env.PORT ?? 5000);
 const filename = process.env.TICKERQ_DB ?? "tickerq.db";
 const app = await startApp({ store: sqliteStore({ filename }), port });
 
-console.log(`notifications example on http://127.0.0.1:${app.port} (store: SQLite ${filename}, node ${app.tq.nodeId})`);
+console.log(
+  `notifications example on http://127.0.0.1:${app.port} (what to try; store: SQLite ${filename}, node ${app.tq.nodeId})`,
+);
 console.log(
   `  register:  curl -X POST http://127.0.0.1:${app.port}/api/users/register -H 'content-type: application/json' -d '{"email":"user@example.com","name":"John Doe"}'`,
 );
