@@ -11,8 +11,11 @@ export interface DropRepliesOptions {
   ms?: number;
   /** Drop this many replies, cutting each connection the moment its reply is dropped. @default 1 without ms */
   count?: number;
-  /** Only a reply to a request whose recent client → server bytes (latin1) match this. */
-  request?: RegExp;
+  /**
+   * Only a reply to a request whose recent client → server bytes (latin1, the last 8 KB)
+   * match this; a function can pick the current transaction out of them.
+   */
+  request?: RegExp | ((recent: string) => boolean);
   /** Only a reply whose bytes (latin1) match this. */
   reply?: RegExp;
 }
@@ -52,7 +55,7 @@ interface Pair {
 interface DropRule {
   remaining: number;
   until: number;
-  request?: RegExp;
+  request?: RegExp | ((recent: string) => boolean);
   reply?: RegExp;
   dropped: number;
   done: (dropped: number) => void;
@@ -103,7 +106,8 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   const dropsReply = (pair: Pair, chunk: Buffer): boolean => {
     const r = rule;
     if (!r) return false;
-    if (r.request && !r.request.test(pair.recent)) return false;
+    const request = r.request;
+    if (request && !(typeof request === "function" ? request(pair.recent) : request.test(pair.recent))) return false;
     if (r.reply && !r.reply.test(chunk.toString("latin1"))) return false;
     if (Number.isFinite(r.until)) {
       // A window: everything in it is lost; connections are cut when it closes.
