@@ -138,11 +138,11 @@ it("installs with no driver @types beside it", () => {
 
 it("runs as plain ESM: a job on the memory and the SQLite store", async () => {
   expect(await runApp("esm.mjs")).toEqual(expected);
-});
+}, 60_000);
 
 it("runs as CommonJS through require(), every subpath included", async () => {
   expect(await runApp("cjs.cjs")).toEqual(expected);
-});
+}, 60_000);
 
 it("compiles under TypeScript strict + nodenext without skipLibCheck or driver @types, and runs (ESM and CommonJS)", async () => {
   const tsc = join(repo, "node_modules/typescript/bin/tsc");
@@ -151,7 +151,7 @@ it("compiles under TypeScript strict + nodenext without skipLibCheck or driver @
   });
   expect(await runApp("out/app.mjs")).toEqual(expected);
   expect(await runApp("out/app.cjs")).toEqual(expected);
-});
+}, 150_000);
 
 it("installs the tickerq command: --help, migrate on a SQLite file, and a missing driver said as such", async () => {
   const bin = join(app, "node_modules/.bin/tickerq");
@@ -172,4 +172,4 @@ it("installs the tickerq command: --help, migrate on a SQLite file, and a missin
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain(`needs the ${driver} package, which is not installed: npm install ${driver}`);
   }
-});
+}, 60_000);
