@@ -1,8 +1,11 @@
 /**
  * Cron planning: turns each enabled cron ticker into occurrence rows a little ahead of time.
  * Every node plans; the store's unique (cronTickerId, scheduledFor) key makes the duplicate
- * inserts of other nodes no-ops, so an occurrence is created once, and claimed once. Missed
- * instants while no node ran are not replayed: the occurrence already planned runs once, late.
+ * inserts of other nodes no-ops, so an occurrence is created once, and claimed once. An
+ * instant counts as planned only once its insert has committed: a failed insert (the store
+ * is down) is planned again at the next cycle, so an outage of the store loses no instant
+ * while a node runs (each runs once, late). Missed instants while no node ran are not
+ * replayed one by one: the occurrence already planned runs once, late.
  */
 
 import { randomUUID } from "node:crypto";
@@ -43,6 +46,7 @@ export class CronScheduler {
   async ensure(now: number): Promise<void> {
     if (this.stale || now - this.lastLoad >= this.reloadEveryMs) await this.reload(now);
     const occurrences: NewJob[] = [];
+    const cursors = new Map<Planned, number>();
     const createdAt = new Date(now);
     for (const planned of this.tickers.values()) {
       let cursor = planned.plannedUntil;
@@ -53,9 +57,11 @@ export class CronScheduler {
         occurrences.push(occurrenceOf(planned.record, next, createdAt));
         cursor = next.getTime();
       }
-      planned.plannedUntil = cursor;
+      cursors.set(planned, cursor);
     }
     if (occurrences.length > 0) await this.store.occurrenceInsertMany({ occurrences });
+    // Committed: only now are these instants planned.
+    for (const [planned, cursor] of cursors) planned.plannedUntil = cursor;
   }
 
   private async reload(now: number): Promise<void> {

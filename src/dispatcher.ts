@@ -9,6 +9,7 @@ import type { Clock } from "./clock.js";
 import type { JobRecord, Store } from "./store/contract.js";
 import type { WorkerPool } from "./worker-pool.js";
 import type { CronScheduler } from "./cron-scheduler.js";
+import type { LeaseBook } from "./lease-book.js";
 
 export interface DispatcherOptions {
   nodeId: string;
@@ -18,11 +19,16 @@ export interface DispatcherOptions {
   cron: CronScheduler;
   lookaheadMs: number;
   pollIntervalMs: number;
+  /** Leases taken by claims are entered here, in turns with the heartbeat's reconciliation. */
+  leases: LeaseBook;
   isPaused(): boolean;
+  /** False while the store is unreachable or this node fenced itself: it waits for a heartbeat. */
+  canClaim(): boolean;
   /** Awaited before each cycle's store work: lets a job start due in a moment go first. */
   beforeStoreWork(): Promise<void>;
   onClaimed(jobs: readonly JobRecord[]): void;
-  reportError(error: unknown, during: string): void;
+  /** A cycle failed: report it; claims wait for the next good heartbeat. */
+  onError(error: unknown, during: string): void;
 }
 
 export class Dispatcher {
@@ -116,6 +122,8 @@ export class Dispatcher {
 
   private async cycle(): Promise<void> {
     const { o } = this;
+    // After a failure, the heartbeat must get through first (its onHealthy wakes us).
+    if (!o.canClaim()) return;
     await o.beforeStoreWork();
     const now = o.clock.now();
     let claimed = 0;
@@ -127,19 +135,20 @@ export class Dispatcher {
         const longRunningLimit = o.pool.freeLongRunning;
         if (limit > 0 || longRunningLimit > 0) {
           const startLimit = o.pool.reserveStarts();
-          let jobs: JobRecord[];
-          try {
-            jobs = await o.store.jobClaimDue({
-              nodeId: o.nodeId,
-              now: new Date(now),
-              until: new Date(now + o.lookaheadMs + this.trailingMs),
-              limit,
-              longRunningLimit,
-              startLimit,
-            });
-          } finally {
-            o.pool.releaseStarts(startLimit);
-          }
+          const jobs = await o.leases
+            .exclusive(async () => {
+              const claimedJobs = await o.store.jobClaimDue({
+                nodeId: o.nodeId,
+                now: new Date(now),
+                until: new Date(now + o.lookaheadMs + this.trailingMs),
+                limit,
+                longRunningLimit,
+                startLimit,
+              });
+              o.leases.add(claimedJobs);
+              return claimedJobs;
+            })
+            .finally(() => o.pool.releaseStarts(startLimit));
           claimed = jobs.length;
           full = limit > 0 && claimed >= limit;
           if (claimed > 0) {
@@ -172,7 +181,7 @@ export class Dispatcher {
     } catch (error) {
       this.failures++;
       this.backlog = true;
-      o.reportError(error, "dispatch");
+      o.onError(error, "dispatch");
       this.arm(o.clock.now() + Math.min(250 * 2 ** Math.min(this.failures, 7), 30_000));
     }
   }

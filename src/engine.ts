@@ -9,7 +9,7 @@
 import type { TickerQEvents } from "./events.js";
 import type { AnyFunctionDefinition } from "./functions.js";
 import type { ResolvedOptions } from "./options.js";
-import type { JobCompletion, NodeInfo, Store, StoreSignal } from "./store/contract.js";
+import type { JobCompletion, JobLease, NodeInfo, Store, StoreSignal } from "./store/contract.js";
 import type { Core } from "./core.js";
 import { WorkerPool } from "./worker-pool.js";
 import { Executor } from "./executor.js";
@@ -18,20 +18,21 @@ import { CronScheduler } from "./cron-scheduler.js";
 import { NodeHeartbeat } from "./node-heartbeat.js";
 import { WriteBatcher } from "./write-batcher.js";
 import { systemClock } from "./clock.js";
+import { LeaseBook } from "./lease-book.js";
+import { Reporter } from "./reporter.js";
 import { randomUUID } from "node:crypto";
 
 /** How close to a job's start the engine holds its store work back (see Executor.clearOfStarts). */
 const START_MARGIN_MS = 3;
 
-export interface EngineDeps {
-  store: Store;
-  nodeId: string;
-  options: ResolvedOptions;
-  functions: Map<string, AnyFunctionDefinition>;
-  events: TickerQEvents;
-  emitChange: Core["emitChange"];
-  /** What the heartbeat reports for this node. */
-  info: () => NodeInfo;
+/** What the engine needs of its node: the managers' view of it, and what the heartbeat reports. */
+export interface EngineDeps extends Pick<Core, "store" | "nodeId" | "options" | "functions" | "events" | "emitChange"> {
+  info(): NodeInfo;
+}
+
+/** A few ids for a log line. */
+function preview(ids: readonly string[]): string {
+  return ids.length <= 5 ? ids.join(", ") : `${ids.slice(0, 5).join(", ")} and ${ids.length - 5} more`;
 }
 
 export class Engine {
@@ -45,8 +46,10 @@ export class Engine {
   private readonly dispatcher: Dispatcher;
   private readonly cron: CronScheduler;
   private readonly heartbeat: NodeHeartbeat;
-  private readonly starts: WriteBatcher<string, { started: string[]; at: Date }>;
-  private readonly completions: WriteBatcher<JobCompletion, void>;
+  private readonly starts: WriteBatcher<JobLease, { started: string[]; at: Date }>;
+  private readonly completions: WriteBatcher<JobCompletion, { superseded: string[] }>;
+  private readonly leases = new LeaseBook();
+  readonly reporter: Reporter;
   private readonly stats = { executed: 0, failed: 0 };
   private _paused = false;
   private pausedByOperator = false;
@@ -58,29 +61,30 @@ export class Engine {
     this.options = o;
     this.events = events;
     this.functions = deps.functions;
-    const reportError = (error: unknown, during: string) => {
-      const message = error instanceof Error ? error.message : String(error);
-      o.logger?.error(`[tickerq ${nodeId}] ${during}: ${message}`, error);
-      events.emit("error", { error, during, nodeId });
+    const reporter = (this.reporter = new Reporter(nodeId, o.clock, o.logger, events));
+    // A write or claim that failed: reported (an outage once), and claims wait for a heartbeat.
+    const storeError = (error: unknown, during: string) => {
+      reporter.error(error, during);
+      this.heartbeat.suspect();
     };
     // Writes and claims wait out a job start due within a few ms: their work on the event loop
     // (all of it on SQLite, whose driver is synchronous) would otherwise delay that start.
     // On a test clock time stands still until the test moves it, so nothing waits for it.
     const clearOfStarts = o.clock === systemClock ? () => this.executor.clearOfStarts(START_MARGIN_MS) : async () => {};
     this.starts = new WriteBatcher(
-      async (ids) => {
+      async (leases) => {
         await clearOfStarts();
         const at = new Date(o.clock.now());
-        return { started: await store.jobStartMany({ ids, nodeId, at }), at };
+        return { started: await store.jobStartMany({ leases, nodeId, at }), at };
       },
-      (error) => reportError(error, "start"),
+      (error) => storeError(error, "start"),
     );
     this.completions = new WriteBatcher(
       async (completions) => {
         await clearOfStarts();
         return store.jobCompleteMany({ completions });
       },
-      (error) => reportError(error, "completion"),
+      (error) => storeError(error, "completion"),
     );
     this.executor = new Executor({
       nodeId,
@@ -88,15 +92,21 @@ export class Engine {
       store,
       events,
       functions: deps.functions,
+      leases: this.leases,
       starts: this.starts,
       completions: this.completions,
       dueToleranceMs: o.dueToleranceMs,
       onException: o.onException,
       onCancelled: o.onCancelled,
-      reportError,
+      reporter,
       stats: this.stats,
     });
-    this.pool = new WorkerPool(Math.min(20, o.lookaheadMs), o.maxConcurrency, o.prefetch, o.maxLongRunning, o.clock, {
+    this.pool = new WorkerPool({
+      startLeadMs: Math.min(20, o.lookaheadMs),
+      maxConcurrency: o.maxConcurrency,
+      prefetch: o.prefetch,
+      maxLongRunning: o.maxLongRunning,
+      clock: o.clock,
       run: (job) => this.executor.run(job),
       onCapacity: () => this.dispatcher.capacityFreed(),
     });
@@ -109,12 +119,14 @@ export class Engine {
       cron: this.cron,
       lookaheadMs: o.lookaheadMs,
       pollIntervalMs: o.pollIntervalMs,
+      leases: this.leases,
       isPaused: () => this._paused,
+      canClaim: () => this.heartbeat.canClaim,
       beforeStoreWork: clearOfStarts,
       onClaimed: (jobs) => {
         for (const job of jobs) deps.emitChange({ ...job, status: "Queued" });
       },
-      reportError,
+      onError: storeError,
     });
     this.heartbeat = new NodeHeartbeat({
       nodeId,
@@ -123,13 +135,57 @@ export class Engine {
       intervalMs: o.heartbeatIntervalMs,
       leaseTimeoutMs: o.leaseTimeoutMs,
       retentionDays: o.retentionDays,
+      reporter,
       info: deps.info,
       onPauseRequested: (paused) => this.followOperator(paused),
+      reconcile: (now) => this.reconcile(now),
       onRecovered: () => this.dispatcher.wake(null),
       onCancelRequested: (ids) => ids.forEach((id) => this.executor.cancel(id)),
-      reportError,
+      onFenced: (sinceMs) => this.fence(sinceMs),
+      onHealthy: () => this.dispatcher.wake(null),
       beforeStoreWork: clearOfStarts,
     });
+  }
+
+  /**
+   * Compares the leases this node holds with the store's (between claims): leases the store
+   * gave this node that it never learnt of (a claim whose reply was lost) go back to Idle;
+   * runs whose lease was taken over are dropped if not started, aborted if running.
+   */
+  private reconcile(now: Date): Promise<void> {
+    const { store, nodeId, reporter } = this;
+    return this.leases.exclusive(async () => {
+      const { stray, lost } = this.leases.diff(await store.jobLeaseList({ nodeId }));
+      if (stray.length > 0) {
+        await store.jobRelease({ leases: stray, nodeId, now });
+        reporter.warn(
+          `[tickerq ${nodeId}] released ${stray.length} job(s) leased to this node that it never received ` +
+            `(a claim whose reply was lost): ${preview(stray.map((lease) => lease.id))}`,
+        );
+      }
+      for (const id of lost) {
+        if (this.pool.drop(id)) this.leases.forget(id);
+        else if (this.executor.cancel(id, "superseded")) {
+          reporter.warn(`[tickerq ${nodeId}] job ${id}: its lease was taken over; its run here is aborted`);
+        } else this.leases.forget(id);
+      }
+    });
+  }
+
+  /**
+   * No heartbeat got through for nearly a lease: other nodes may soon take this node's work,
+   * so it stops claiming (until a heartbeat gets through), drops what it holds unstarted and
+   * aborts its runs' signals.
+   */
+  private fence(sinceMs: number): void {
+    const held = this.pool.takeHeld();
+    for (const job of held) this.leases.forget(job.id);
+    const running = this.executor.runningIds.length;
+    this.executor.abortAll("fenced");
+    this.reporter.warn(
+      `[tickerq ${this.nodeId}] no heartbeat reached the store for ${sinceMs} ms: fenced (no claims; ` +
+        `${running} run(s) aborted, ${held.length} held job(s) dropped) until the store answers`,
+    );
   }
 
   get paused(): boolean {
@@ -203,9 +259,11 @@ export class Engine {
     const held = this.pool.takeHeld();
     const now = () => new Date(clock.now());
     if (held.length > 0) {
+      const leases = held.map((job) => this.leases.lease(job.id));
       await this.store
-        .jobRelease({ ids: held.map((job) => job.id), nodeId: this.nodeId, now: now() })
-        .catch((error) => this.events.emit("error", { error, during: "stop", nodeId: this.nodeId }));
+        .jobRelease({ leases, nodeId: this.nodeId, now: now() })
+        .catch((error) => this.reporter.error(error, "stop"));
+      for (const job of held) this.leases.forget(job.id);
     }
     const outcome = await Promise.race([this.pool.whenRunningDone().then(() => "done" as const), timedOut]);
     if (timer !== null) clock.clearTimeout(timer);
@@ -216,7 +274,10 @@ export class Engine {
       await Promise.race([this.pool.whenRunningDone(), new Promise((resolve) => setTimeout(resolve, 100))]);
       const still = stuck.filter((id) => this.executor.runningIds.includes(id));
       if (still.length > 0) {
-        await this.store.jobRelease({ ids: still, nodeId: this.nodeId, now: now() }).catch(() => {});
+        const leases = still.map((id) => this.leases.lease(id));
+        await this.store
+          .jobRelease({ leases, nodeId: this.nodeId, now: now() })
+          .catch((error) => this.reporter.error(error, "stop"));
       }
     }
     await this.starts.flush();

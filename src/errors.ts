@@ -18,7 +18,8 @@ export type TickerQErrorCode =
   | "STORE_CLOSED"
   | "SCHEMA_TOO_NEW"
   | "CANCELLED"
-  | "SHUTDOWN";
+  | "SHUTDOWN"
+  | "LEASE_LOST";
 
 export class TickerQError extends Error {
   override readonly name = "TickerQError";

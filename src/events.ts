@@ -34,6 +34,17 @@ export interface JobExecuted {
   error: unknown;
 }
 
+export interface JobSuperseded {
+  id: string;
+  type: TickerType;
+  function: string;
+  cronTickerId: string | null;
+  nodeId: string;
+  retryCount: number;
+  /** How the superseded run ended. */
+  status: FinalStatus;
+}
+
 export interface TickerQEventMap {
   /** A job was added, claimed, started, finished, cancelled, updated or deleted by this node. */
   changed: JobChange;
@@ -45,6 +56,11 @@ export interface TickerQEventMap {
   paused: { nodeId: string; paused: boolean };
   /** The engine hit a problem it recovers from (store unreachable, a hook that threw). */
   error: { error: unknown; during: string; nodeId: string };
+  /**
+   * A run on this node ended after its lease had been taken over (the node was paused or cut
+   * off past its lease): its outcome is kept in the history as superseded and changed nothing.
+   */
+  superseded: JobSuperseded;
   /** A listener threw; the error is kept from reaching the engine. */
   listenerError: { event: string; error: unknown };
 }

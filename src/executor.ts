@@ -1,18 +1,23 @@
 /**
- * The executor: runs one claimed job. It marks the job InProgress, builds the handler's
- * context and AbortSignal, calls the handler, and turns the outcome into a completion:
- * DueDone/Done, a retry, Failed, Cancelled, Skipped, or a release back to Idle on shutdown.
+ * The executor: runs one claimed job. It marks the job InProgress (the handler starts only
+ * once the store has that, so every run is in the history even if this node dies at once),
+ * builds the handler's context and AbortSignal, calls the handler, and turns the outcome into
+ * a completion under the job's lease: DueDone/Done, a retry, Failed, Cancelled, Skipped, or a
+ * release back to Idle on shutdown. A completion the store finds stale (the lease was taken
+ * over) is kept in the history as superseded and announced as such, never as the job's end.
  */
 
 import { TerminateExecutionError, TickerQError } from "./errors.js";
 import type { FinalStatus } from "./lifecycle.js";
 import { retryAt } from "./retry.js";
 import type { AnyFunctionDefinition, TickerContext } from "./functions.js";
-import type { JobCompletion, JobRecord, Store } from "./store/contract.js";
+import type { JobCompletion, JobLease, JobRecord, Store } from "./store/contract.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { TickerQEvents } from "./events.js";
 import type { WriteBatcher } from "./write-batcher.js";
 import { InFlight } from "./in-flight.js";
+import type { LeaseBook } from "./lease-book.js";
+import type { Reporter } from "./reporter.js";
 
 /** What onException and onCancelled receive about the job. */
 export interface JobInfo {
@@ -32,22 +37,35 @@ export interface ExecutorDeps {
   store: Store;
   events: TickerQEvents;
   functions: Map<string, AnyFunctionDefinition>;
-  starts: WriteBatcher<string, { started: string[]; at: Date }>;
-  completions: WriteBatcher<JobCompletion, void>;
+  leases: LeaseBook;
+  starts: WriteBatcher<JobLease, { started: string[]; at: Date }>;
+  completions: WriteBatcher<JobCompletion, { superseded: string[] }>;
   dueToleranceMs: number;
   onException?: (error: unknown, info: JobInfo) => unknown;
   onCancelled?: (info: JobInfo) => unknown;
-  /** Reports a hook that threw: hooks can never break execution. */
-  reportError(error: unknown, during: string): void;
+  /** Reports what failed (a hook that threw, a write): nothing here can break execution. */
+  reporter: Reporter;
   /** Counters for heartbeats and the dashboard. */
   stats: { executed: number; failed: number };
 }
 
-/** Why an attempt was stopped: a cancel, shutdown, or its start write found the job gone ("lost"). */
-type StopReason = "cancel" | "shutdown" | "lost";
+/**
+ * Why an attempt was stopped: a cancel; shutdown; its lease was taken over ("superseded");
+ * this node could not reach the store for too long ("fenced").
+ */
+type StopReason = "cancel" | "shutdown" | "superseded" | "fenced";
+
+const STOP_CODES = {
+  cancel: "CANCELLED",
+  shutdown: "SHUTDOWN",
+  superseded: "LEASE_LOST",
+  fenced: "LEASE_LOST",
+} as const;
 
 /** How a handler's run ended, kept until its start is recorded and the outcome can be written. */
 interface AttemptOutcome {
+  /** The handler was called (an attempt stopped before it leaves no history). */
+  started: boolean;
   error: unknown;
   threw: boolean;
   reason: StopReason | null;
@@ -78,15 +96,28 @@ export class Executor {
     if (!run) return false;
     if (run.reason === null) run.reason = reason;
     if (!run.controller.signal.aborted) {
-      const message = reason === "cancel" ? `job ${id} was cancelled` : `node ${this.deps.nodeId} is shutting down`;
-      run.controller.abort(new TickerQError(reason === "cancel" ? "CANCELLED" : "SHUTDOWN", message));
+      run.controller.abort(new TickerQError(STOP_CODES[reason], this.stopMessage(id, reason)));
     }
     return true;
   }
 
-  /** Aborts every running job (the shutdown grace period is over). */
-  abortAll(): void {
-    for (const id of this.running.keys()) this.cancel(id, "shutdown");
+  /** Aborts every running job: the shutdown grace period is over, or this node fenced itself. */
+  abortAll(reason: "shutdown" | "fenced" = "shutdown"): void {
+    for (const id of this.running.keys()) this.cancel(id, reason);
+  }
+
+  private stopMessage(id: string, reason: StopReason): string {
+    const node = this.deps.nodeId;
+    switch (reason) {
+      case "cancel":
+        return `job ${id} was cancelled`;
+      case "shutdown":
+        return `node ${node} is shutting down`;
+      case "superseded":
+        return `job ${id}'s lease was taken over while node ${node} was paused or cut off: this run no longer counts`;
+      case "fenced":
+        return `node ${node} could not reach the store for longer than its lease allows and stopped this run`;
+    }
   }
 
   async run(job: JobRecord): Promise<void> {
@@ -95,30 +126,22 @@ export class Executor {
     const run = { controller, reason: null as StopReason | null };
     this.running.set(job.id, run);
     let startedAt = new Date(deps.clock.now());
-    // Whether the store has this attempt as InProgress: at once when the claim started it;
-    // for a job held Queued, once its start write lands. The handler does not wait for that
-    // write (it is batched with other starts); what must follow it does: the completion, the
-    // InProgress event and skipIfAlreadyRunning. Should the write find the job cancelled,
-    // deleted or recovered meanwhile, the attempt is aborted and leaves no trace.
+    // The store has this attempt as InProgress at once when the claim started it; a job held
+    // Queued is started by a batched write (issued a moment before it is due when claimed
+    // ahead), and its handler waits for that write. Should it find the job cancelled, deleted
+    // or recovered meanwhile, the job does not run here and leaves no trace.
     let recorded: Promise<boolean>;
-    if (job.status === "InProgress" && job.lockHolder === deps.nodeId && job.executedAt) {
-      startedAt = job.executedAt;
+    const startedByClaim = job.status === "InProgress" && job.lockHolder === deps.nodeId && job.executedAt !== null;
+    if (startedByClaim) {
+      startedAt = job.executedAt!;
       recorded = Promise.resolve(true);
       this.emitChange(job, "InProgress");
     } else {
-      recorded = deps.starts.add(job.id).then(
+      recorded = deps.starts.add(deps.leases.lease(job.id)).then(
         ({ started }) => started.includes(job.id),
         () => false,
       );
-      void recorded.then((ok) => {
-        if (ok) return this.emitChange(job, "InProgress");
-        if (run.reason === null) run.reason = "lost";
-        if (!controller.signal.aborted) {
-          controller.abort(
-            new TickerQError("CANCELLED", `job ${job.id} was cancelled or taken over before it started`),
-          );
-        }
-      });
+      void recorded.then((ok) => ok && this.emitChange(job, "InProgress"));
     }
     // The pool releases a job claimed ahead a moment before it is due, so that its start
     // write is done by then: the handler itself starts at the due instant, unless aborted.
@@ -127,14 +150,20 @@ export class Executor {
       this.fires.set(job.id, due);
       await this.until(due, controller.signal);
       this.fires.delete(job.id);
-      startedAt = new Date(Math.max(startedAt.getTime(), deps.clock.now()));
     }
+    if (!(await recorded)) {
+      this.running.delete(job.id);
+      deps.leases.forget(job.id);
+      return;
+    }
+    startedAt = new Date(Math.max(startedAt.getTime(), deps.clock.now()));
     const scheduledFor = job.scheduledFor ?? job.executionTime ?? startedAt;
     const latenessMs = startedAt.getTime() - scheduledFor.getTime();
     const isDue = job.retryCount === 0 && latenessMs <= deps.dueToleranceMs;
 
     let error: unknown = null;
     let threw = false;
+    let started = false;
     try {
       if (controller.signal.aborted) throw controller.signal.reason;
       const fn = deps.functions.get(job.function);
@@ -143,7 +172,8 @@ export class Executor {
           "UNKNOWN_FUNCTION",
           `function ${JSON.stringify(job.function)} is not registered on node ${deps.nodeId}`,
         );
-      const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, controller, recorded);
+      const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, controller);
+      started = true;
       if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
       await fn.handler(ctx, controller.signal);
     } catch (caught) {
@@ -154,9 +184,9 @@ export class Executor {
     }
 
     const finishedAt = new Date(deps.clock.now());
-    // The slot frees now; the outcome is written once the start is (a job cancelled, deleted
-    // or recovered since its claim leaves nothing to write).
+    // The slot frees now; the outcome is written in the background.
     const outcome: AttemptOutcome = {
+      started,
       error,
       threw,
       reason: run.reason,
@@ -166,7 +196,7 @@ export class Executor {
       latenessMs,
       isDue,
     };
-    this.writing.add(recorded.then((ok) => (ok ? this.record(job, outcome) : undefined)));
+    this.writing.add(this.record(job, outcome));
   }
 
   /**
@@ -218,25 +248,42 @@ export class Executor {
     await this.writing.settled();
   }
 
-  /** Writes how an attempt ended: released on shutdown, else a completion (batched). */
+  /**
+   * Writes how an attempt ended: released when stopped by this node's own trouble before or
+   * instead of finishing, else a completion under the job's lease (batched).
+   */
   private async record(job: JobRecord, outcome: AttemptOutcome): Promise<void> {
     const { deps } = this;
-    const { error, threw, startedAt, finishedAt, scheduledFor, latenessMs, isDue } = outcome;
+    const { error, threw, startedAt, finishedAt, scheduledFor, latenessMs, isDue, reason } = outcome;
     const elapsedMs = finishedAt.getTime() - startedAt.getTime();
-    if (outcome.reason === "shutdown" && threw && !(error instanceof TerminateExecutionError)) {
-      // Interrupted by shutdown: the job is not at fault; it runs again, here or elsewhere.
-      await deps.store
-        .jobRelease({ ids: [job.id], nodeId: deps.nodeId, now: finishedAt })
-        .catch((e) => deps.reportError(e, "release"));
-      this.emitChange(job, "Idle");
+    const interrupted = threw && !(error instanceof TerminateExecutionError);
+    if (
+      (reason === "shutdown" && interrupted) ||
+      (!outcome.started && (reason === "fenced" || reason === "superseded"))
+    ) {
+      // Interrupted by shutdown, or stopped before it began: the job is not at fault; it runs
+      // again, here or elsewhere, with no attempt used.
+      const lease = deps.leases.lease(job.id);
+      deps.leases.closingWrite(job.id);
+      await deps.store.jobRelease({ leases: [lease], nodeId: deps.nodeId, now: finishedAt }).then(
+        () => this.emitChange(job, "Idle"),
+        (e) => deps.reporter.error(e, "release"),
+      );
+      deps.leases.forget(job.id);
       return;
     }
 
     let status: FinalStatus | "Idle";
     let nextAt: Date | null = null;
     if (threw && error instanceof TerminateExecutionError) status = "Skipped";
-    else if (outcome.reason === "cancel") status = "Cancelled";
-    else if (threw) {
+    else if (reason === "cancel") status = "Cancelled";
+    else if (reason === "fenced" && interrupted) {
+      // This node lost the store mid-run: like a node that died, the run counts as a failed
+      // attempt and the job runs again at once (if its lease was taken meanwhile, the store
+      // keeps this only as a superseded attempt).
+      status = "Idle";
+      nextAt = finishedAt;
+    } else if (threw) {
       const canRetry = job.retryCount < job.retries;
       status = canRetry ? "Idle" : "Failed";
       if (canRetry) nextAt = retryAt(finishedAt.getTime(), job.retryIntervals, job.retryCount);
@@ -248,6 +295,7 @@ export class Executor {
     const completion: JobCompletion = {
       id: job.id,
       nodeId: deps.nodeId,
+      leaseToken: deps.leases.lease(job.id).leaseToken,
       status,
       retryAt: nextAt,
       finishedAt,
@@ -264,16 +312,40 @@ export class Executor {
         elapsedMs,
         exceptionMessage: message,
         exceptionDetails: details,
+        superseded: false,
       },
     };
     deps.stats.executed++;
     if (failed) deps.stats.failed++;
     // The write is batched: the lease keeps the job ours until the completion lands. Events
     // and hooks follow the write, so what they report is what the store holds.
+    deps.leases.closingWrite(job.id);
     await deps.completions.add(completion).then(
-      () => this.announce(job, completion, { scheduledFor, startedAt, latenessMs, error: failed ? error : null }),
-      (e) => deps.reportError(e, "completion"),
+      ({ superseded }) => {
+        if (superseded.includes(job.id)) this.superseded(job, completion);
+        else this.announce(job, completion, { scheduledFor, startedAt, latenessMs, error: failed ? error : null });
+      },
+      (e) => deps.reporter.error(e, "completion"),
     );
+    deps.leases.forget(job.id);
+  }
+
+  /** The store refused this run's outcome: its lease had been taken over. */
+  private superseded(job: JobRecord, completion: JobCompletion): void {
+    const { deps } = this;
+    deps.reporter.warn(
+      `[tickerq ${deps.nodeId}] job ${job.id} (${job.function}): this node's run ended ${completion.attempt.status} ` +
+        `after its lease was taken over; kept in the history as superseded, the job's state is the newer run's`,
+    );
+    deps.events.emit("superseded", {
+      id: job.id,
+      type: job.type,
+      function: job.function,
+      cronTickerId: job.cronTickerId,
+      nodeId: deps.nodeId,
+      retryCount: job.retryCount,
+      status: completion.attempt.status,
+    });
   }
 
   private announce(
@@ -324,7 +396,6 @@ export class Executor {
     startedAt: Date,
     isDue: boolean,
     controller: AbortController,
-    recorded: Promise<boolean>,
   ): TickerContext<unknown> {
     const { deps } = this;
     return {
@@ -343,7 +414,6 @@ export class Executor {
         this.cancel(job.id, "cancel");
       },
       skipIfAlreadyRunning: async () => {
-        await recorded; // the count must see this attempt's own InProgress row settled
         const others = await deps.store.jobRunningCount({
           cronTickerId: job.cronTickerId,
           function: job.function,
@@ -372,9 +442,9 @@ export class Executor {
 
   private callHook(name: string, hook: () => unknown): void {
     try {
-      Promise.resolve(hook()).catch((error) => this.deps.reportError(error, name));
+      Promise.resolve(hook()).catch((error) => this.deps.reporter.error(error, name));
     } catch (error) {
-      this.deps.reportError(error, name);
+      this.deps.reporter.error(error, name);
     }
   }
 }

@@ -1,12 +1,24 @@
 /**
- * Node liveness: this node's heartbeat, and the reaper that hands the leased work of nodes
- * that stopped heartbeating back to Idle so a live node runs it (at least once). Also the
- * periodic chores that ride on the same beat: operator pause requests, cancel requests for
- * stores without cross-process signals, and retention.
+ * Node liveness: this node's heartbeat, whether the node may claim, and the reaper that hands
+ * the leased work of dead nodes back to Idle so a live node runs it (at least once). Also the
+ * periodic chores that ride on the same beat: lease reconciliation, operator pause requests,
+ * cancel requests for stores without cross-process signals, and retention.
+ *
+ * Who is dead is decided by what this node saw, never by comparing clocks: another node is
+ * dead once its recorded heartbeat has not changed for `leaseTimeoutMs` while this node
+ * itself was reaching the store the whole time. An outage that cut everyone off therefore
+ * makes nobody look dead: after it, every node first writes its own heartbeat (no claim
+ * before that), and the observation starts again.
+ *
+ * The other side of that promise: a node that cannot heartbeat fences itself before anyone
+ * may take its work, at `leaseTimeoutMs - heartbeatIntervalMs` since its last good beat began:
+ * it stops claiming and aborts its runs' signals. Leases carry fencing tokens besides, so a
+ * node that was paused and missed its own deadline still cannot overwrite the newer run.
  */
 
-import type { Clock } from "./clock.js";
+import { systemClock, type Clock } from "./clock.js";
 import type { NodeInfo, Store } from "./store/contract.js";
+import { isUnavailable, type Reporter } from "./reporter.js";
 
 export interface HeartbeatOptions {
   nodeId: string;
@@ -16,44 +28,79 @@ export interface HeartbeatOptions {
   leaseTimeoutMs: number;
   /** Delete finished jobs older than this many days; null keeps them. */
   retentionDays: number | null;
+  reporter: Reporter;
   info(): NodeInfo;
   onPauseRequested(paused: boolean): void;
+  /** After each good heartbeat: compare this node's leases with the store's. */
+  reconcile(now: Date): Promise<void>;
   onRecovered(ids: string[]): void;
   onCancelRequested(ids: string[]): void;
-  reportError(error: unknown, during: string): void;
+  /** The node could not heartbeat for too long: stop claiming, abort runs. */
+  onFenced(sinceMs: number): void;
+  /** The store answers again (and this node's leases are reconciled): claims may resume. */
+  onHealthy(): void;
   /** Awaited before each store call of a beat: lets a job start due in a moment go first. */
   beforeStoreWork(): Promise<void>;
 }
 
 const RETENTION_EVERY_MS = 3_600_000;
 const RETENTION_BATCH = 500;
+/** First retry after a failed beat; doubles up to the heartbeat interval. */
+const RETRY_FIRST_MS = 100;
 
 export class NodeHeartbeat {
   private timer: unknown = null;
+  private fenceTimer: unknown = null;
   private active = false;
   private lastRetention = Number.NEGATIVE_INFINITY;
   private beating: Promise<void> | null = null;
+  /** The last beat reached the store (and this node may claim, unless fenced). */
+  private healthy = false;
+  private fenced = false;
+  /** When the last good beat began (engine clock). */
+  private lastGood = Number.NEGATIVE_INFINITY;
+  /** Since when the store has answered every beat (observations count only from then). */
+  private healthySince = Number.POSITIVE_INFINITY;
+  private failures = 0;
+  /** Other nodes' heartbeats as this node saw them: the value, and since when it has not changed. */
+  private readonly observed = new Map<string, { heartbeatAt: number; since: number }>();
+  /** Self-fencing deadline after the last good beat; 0 when the interval leaves no room for one. */
+  private readonly fenceAfterMs: number;
 
-  constructor(private readonly o: HeartbeatOptions) {}
+  constructor(private readonly o: HeartbeatOptions) {
+    this.fenceAfterMs = Math.max(0, o.leaseTimeoutMs - o.intervalMs);
+  }
+
+  /** The store answered the last beat and the node is not fenced: it may claim. */
+  get canClaim(): boolean {
+    return this.healthy && !this.fenced;
+  }
+
+  get isFenced(): boolean {
+    return this.fenced;
+  }
 
   /** Beats once, recovers this node's own leases left by a crashed process of the same id, then beats on. */
   async start(): Promise<void> {
     this.active = true;
-    const now = new Date(this.o.clock.now());
+    const startedAt = this.o.clock.now();
+    const now = new Date(startedAt);
     await this.o.store.nodeHeartbeat({ nodeId: this.o.nodeId, at: now, info: this.o.info() });
     const recovered = await this.o.store.jobRecoverLeases({
       now,
-      staleBefore: new Date(now.getTime() - this.o.leaseTimeoutMs),
-      deadNodeIds: [this.o.nodeId],
+      deadNodes: [{ nodeId: this.o.nodeId, heartbeatAt: null }],
+      orphanedBefore: null,
     });
+    this.good(startedAt);
     if (recovered.length > 0) this.o.onRecovered(recovered);
-    this.schedule();
+    this.schedule(this.o.intervalMs);
   }
 
   async stop(): Promise<void> {
     this.active = false;
     if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
-    this.timer = null;
+    if (this.fenceTimer !== null) this.o.clock.clearTimeout(this.fenceTimer);
+    this.timer = this.fenceTimer = null;
     await this.beating;
   }
 
@@ -66,45 +113,160 @@ export class NodeHeartbeat {
     return this.beating;
   }
 
-  /** Heartbeat, follow pause requests, reap dead nodes, purge old history. */
+  /**
+   * Another part of the engine failed to reach the store: no claims until a heartbeat gets
+   * through, and the next beat is brought forward.
+   */
+  suspect(): void {
+    if (!this.active || !this.healthy) return;
+    this.healthy = false;
+    this.observed.clear();
+    this.schedule(0);
+  }
+
+  /** Heartbeat, reconcile leases, follow pause requests, reap dead nodes, purge old history. */
   private async beatOnce(): Promise<void> {
     const { o } = this;
     await o.beforeStoreWork();
-    const now = o.clock.now();
+    const startedAt = o.clock.now();
+    // Past the deadline already (the process was paused, or its event loop blocked): fence
+    // before anything else happens, then let this beat find out whether the leases are still
+    // ours. (A test clock jumps over beats still in flight: there only failed beats count.)
+    if (o.clock === systemClock && this.overdue(startedAt)) this.fence(startedAt);
+    this.armFence();
+    const now = new Date(startedAt);
     try {
-      const { paused } = await o.store.nodeHeartbeat({ nodeId: o.nodeId, at: new Date(now), info: o.info() });
-      o.onPauseRequested(paused);
+      const { paused } = await o.store.nodeHeartbeat({ nodeId: o.nodeId, at: now, info: o.info() });
       await o.beforeStoreWork();
-      const recovered = await o.store.jobRecoverLeases({
-        now: new Date(now),
-        staleBefore: new Date(now - o.leaseTimeoutMs),
-      });
-      if (recovered.length > 0) o.onRecovered(recovered);
+      await o.reconcile(now);
+      this.good(startedAt);
+      o.onPauseRequested(paused);
+      await this.reap(startedAt);
       if (!o.store.capabilities.signalsAcrossProcesses) {
         await o.beforeStoreWork();
         const cancels = await o.store.jobCancelRequested({ nodeId: o.nodeId });
         if (cancels.length > 0) o.onCancelRequested(cancels);
       }
-      if (o.retentionDays !== null && now - this.lastRetention >= RETENTION_EVERY_MS) {
-        this.lastRetention = now;
-        const before = new Date(now - o.retentionDays * 86_400_000);
-        for (let purged = RETENTION_BATCH; purged === RETENTION_BATCH && this.active;) {
-          await o.beforeStoreWork();
-          purged = await o.store.jobPurge({ before, limit: RETENTION_BATCH });
-        }
-      }
+      await this.retention(startedAt);
     } catch (error) {
-      o.reportError(error, "heartbeat");
+      if (this.healthy && !isUnavailable(error) && this.lastGood === startedAt) {
+        o.reporter.error(error, "heartbeat"); // the beat itself got through: a chore failed
+      } else {
+        this.bad(error);
+      }
     }
   }
 
-  /** Fixed rate: the next beat is armed before this one runs; a beat still running is not doubled. */
-  private schedule(): void {
+  /** A beat got through: clear the outage, lift a fence, and let claims resume. */
+  private good(startedAt: number): void {
+    this.lastGood = startedAt;
+    this.failures = 0;
+    if (this.fenceTimer !== null) this.o.clock.clearTimeout(this.fenceTimer);
+    this.fenceTimer = null;
+    const wasDown = !this.healthy || this.fenced;
+    if (!this.healthy) {
+      this.healthy = true;
+      this.healthySince = startedAt;
+      this.observed.clear();
+    }
+    this.fenced = false;
+    if (wasDown) {
+      this.o.reporter.reachable();
+      this.o.onHealthy();
+    }
+  }
+
+  private bad(error: unknown): void {
+    this.o.reporter.unreachable(error, "heartbeat");
+    this.healthy = false;
+    this.healthySince = Number.POSITIVE_INFINITY;
+    this.observed.clear();
+    this.failures++;
+    if (this.overdue(this.o.clock.now())) this.fence(this.o.clock.now());
+    this.schedule(Math.min(this.o.intervalMs, RETRY_FIRST_MS * 2 ** Math.min(this.failures - 1, 10)));
+  }
+
+  private overdue(now: number): boolean {
+    return this.fenceAfterMs > 0 && now - this.lastGood >= this.fenceAfterMs;
+  }
+
+  /**
+   * Fences this node if no beat gets through by the deadline. A beat still in flight then
+   * counts as failed on the system clock; a test clock stands still while real I/O runs, so
+   * there only failed beats count.
+   */
+  private armFence(): void {
+    if (this.fenceAfterMs <= 0 || this.fenceTimer !== null || !this.active) return;
+    const at = this.lastGood + this.fenceAfterMs;
+    this.fenceTimer = this.o.clock.setTimeout(
+      () => {
+        this.fenceTimer = null;
+        const now = this.o.clock.now();
+        if (!this.overdue(now)) return;
+        const inFlight = this.beating !== null && this.o.clock === systemClock;
+        if (!this.healthy || inFlight) this.fence(now);
+      },
+      Math.max(0, at - this.o.clock.now()),
+    );
+  }
+
+  private fence(now: number): void {
+    if (this.fenced || !this.active) return;
+    this.fenced = true;
+    this.o.onFenced(now - this.lastGood);
+  }
+
+  /**
+   * Recovers the leases of nodes seen dead: their heartbeat unchanged for `leaseTimeoutMs`
+   * of this node's own uninterrupted contact with the store. Leases held under a node id
+   * with no record at all are recovered once this node has been in contact that long.
+   */
+  private async reap(nowMs: number): Promise<void> {
+    const { o } = this;
+    await o.beforeStoreWork();
+    const nodes = await o.store.nodeList();
+    const dead: { nodeId: string; heartbeatAt: Date }[] = [];
+    const present = new Set<string>();
+    for (const node of nodes) {
+      if (node.nodeId === o.nodeId) continue;
+      present.add(node.nodeId);
+      const beat = node.heartbeatAt.getTime();
+      const seen = this.observed.get(node.nodeId);
+      if (!seen || seen.heartbeatAt !== beat) this.observed.set(node.nodeId, { heartbeatAt: beat, since: nowMs });
+      else if (nowMs - seen.since >= o.leaseTimeoutMs)
+        dead.push({ nodeId: node.nodeId, heartbeatAt: node.heartbeatAt });
+    }
+    for (const id of this.observed.keys()) if (!present.has(id)) this.observed.delete(id);
+    const inContactLongEnough = nowMs - this.healthySince >= o.leaseTimeoutMs;
+    if (dead.length === 0 && !inContactLongEnough) return;
+    await o.beforeStoreWork();
+    const recovered = await o.store.jobRecoverLeases({
+      now: new Date(nowMs),
+      deadNodes: dead,
+      orphanedBefore: inContactLongEnough ? new Date(nowMs - o.leaseTimeoutMs) : null,
+    });
+    if (recovered.length > 0) o.onRecovered(recovered);
+  }
+
+  private async retention(nowMs: number): Promise<void> {
+    const { o } = this;
+    if (o.retentionDays === null || nowMs - this.lastRetention < RETENTION_EVERY_MS) return;
+    this.lastRetention = nowMs;
+    const before = new Date(nowMs - o.retentionDays * 86_400_000);
+    for (let purged = RETENTION_BATCH; purged === RETENTION_BATCH && this.active;) {
+      await o.beforeStoreWork();
+      purged = await o.store.jobPurge({ before, limit: RETENTION_BATCH });
+    }
+  }
+
+  /** The next beat in `ms` (fixed rate while healthy; a beat still running is not doubled). */
+  private schedule(ms: number): void {
     if (!this.active) return;
+    if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = null;
-      this.schedule();
+      this.schedule(this.o.intervalMs);
       if (!this.beating) void this.beat();
-    }, this.o.intervalMs);
+    }, ms);
   }
 }

@@ -59,9 +59,10 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   logger?: Logger | null;
 }
 
-/** The one method tickerq logs through; console, pino and winston all have it. */
+/** What tickerq logs through; console, pino and winston all have it. Without `warn`, warnings go to `error`. */
 export interface Logger {
   error(message: string, ...details: unknown[]): void;
+  warn?(message: string, ...details: unknown[]): void;
 }
 
 export type ResolvedOptions = Required<

@@ -9,7 +9,14 @@ import type { Clock } from "./clock.js";
 import type { JobRecord } from "./store/contract.js";
 import { InFlight } from "./in-flight.js";
 
-export interface PoolHooks {
+export interface PoolOptions {
+  /** Jobs claimed ahead are released this long before they are due (their start write runs meanwhile). */
+  startLeadMs: number;
+  maxConcurrency: number;
+  /** Jobs claimed beyond the free slots, so a claim fetches a batch rather than a slot's worth. */
+  prefetch: number;
+  maxLongRunning: number;
+  clock: Clock;
   /** Starts the job; resolves when its attempt has ended. */
   run(job: JobRecord): Promise<void>;
   /** A slot became free and nothing waits: the dispatcher may claim more. */
@@ -26,16 +33,19 @@ export class WorkerPool {
   activeLongRunning = 0;
   /** Slots promised to a claim in flight, whose jobs come back already InProgress. */
   private reserved = 0;
-  constructor(
-    /** Jobs claimed ahead are released this long before they are due (their start write runs meanwhile). */
-    private readonly startLeadMs: number,
-    readonly maxConcurrency: number,
-    /** Jobs claimed beyond the free slots, so a claim fetches a batch rather than a slot's worth. */
-    readonly prefetch: number,
-    readonly maxLongRunning: number,
-    private readonly clock: Clock,
-    private readonly hooks: PoolHooks,
-  ) {}
+  private readonly startLeadMs: number;
+  readonly maxConcurrency: number;
+  readonly prefetch: number;
+  readonly maxLongRunning: number;
+  private readonly clock: Clock;
+
+  constructor(private readonly hooks: PoolOptions) {
+    this.startLeadMs = hooks.startLeadMs;
+    this.maxConcurrency = hooks.maxConcurrency;
+    this.prefetch = hooks.prefetch;
+    this.maxLongRunning = hooks.maxLongRunning;
+    this.clock = hooks.clock;
+  }
 
   /** How many more normal-slot jobs the dispatcher should claim now. */
   get freeSlots(): number {

@@ -7,8 +7,11 @@
  *   clock drives stores as well as the engine.
  * - Writes that belong together are atomic: a batch insert is all or nothing; a completion
  *   updates the job, appends its attempt and releases or skips its children in one step.
- * - Work is leased: a claim records `lockHolder`/`lockedAt`, and later writes for a job only
- *   apply while this node still holds it (a node whose lease was recovered loses its write).
+ * - Work is leased: a claim records `lockHolder`/`lockedAt` and increments the job's
+ *   `leaseToken`, the lease's fencing token. The holder's later writes (start, completion,
+ *   release) name the token and apply only while the job still carries it: a node whose lease
+ *   was recovered, even one that claimed the same job again since, changes nothing with a
+ *   stale write.
  * - Requests are stored as the JSON text the engine produced; a store never parses them.
  * - Methods are named noun-first and take one params object, so the interface reads by entity.
  */
@@ -41,7 +44,9 @@ export interface JobRecord {
   retryCount: number;
   lockHolder: string | null;
   lockedAt: Date | null;
-  /** When the latest attempt started. */
+  /** How many times the job was claimed: the fencing token of its current (or last) lease. */
+  leaseToken: number;
+  /** When the latest attempt's handler started. */
   executedAt: Date | null;
   elapsedMs: number | null;
   exceptionMessage: string | null;
@@ -84,6 +89,17 @@ export interface AttemptRecord {
   elapsedMs: number;
   exceptionMessage: string | null;
   exceptionDetails: string | null;
+  /**
+   * The run ended after its lease had been taken over (its node was paused or cut off past
+   * the lease timeout): it happened, but its outcome changed nothing.
+   */
+  superseded: boolean;
+}
+
+/** One lease: the job and the fencing token its claim returned. */
+export interface JobLease {
+  id: string;
+  leaseToken: number;
 }
 
 /**
@@ -93,6 +109,8 @@ export interface AttemptRecord {
 export interface JobCompletion {
   id: string;
   nodeId: string;
+  /** The lease the attempt ran under: the completion applies only while the job still carries it. */
+  leaseToken: number;
   status: FinalStatus | "Idle";
   retryAt: Date | null;
   finishedAt: Date;
@@ -264,15 +282,22 @@ export interface Store {
     startLimit?: number;
   }): Promise<JobRecord[]>;
   /**
-   * Moves jobs this node holds from Queued to InProgress (executedAt = at) and starts their
-   * `InProgress` children. Returns the ids that started; the others were cancelled,
-   * deleted or recovered meanwhile and must not run.
+   * Moves jobs this node holds under these leases from Queued to InProgress (executedAt = the
+   * later of `at` and the job's executionTime: a job started ahead runs at its due instant)
+   * and starts their `InProgress` children. Returns the ids that started; the others were
+   * cancelled, deleted or recovered meanwhile and must not run.
    */
-  jobStartMany(params: { ids: readonly string[]; nodeId: string; at: Date }): Promise<string[]>;
-  /** Applies completions of jobs this node holds; others are ignored. */
-  jobCompleteMany(params: { completions: readonly JobCompletion[] }): Promise<void>;
-  /** Returns jobs this node holds to Idle, keeping their executionTime and retryCount. */
-  jobRelease(params: { ids: readonly string[]; nodeId: string; now: Date }): Promise<void>;
+  jobStartMany(params: { leases: readonly JobLease[]; nodeId: string; at: Date }): Promise<string[]>;
+  /**
+   * Applies completions whose lease the job still carries. A completion whose lease is stale
+   * changes nothing but its attempt, appended with `superseded: true` (while the job exists);
+   * its id is returned in `superseded`.
+   */
+  jobCompleteMany(params: { completions: readonly JobCompletion[] }): Promise<{ superseded: string[] }>;
+  /** Returns jobs this node holds under these leases to Idle, keeping their executionTime and retryCount. */
+  jobRelease(params: { leases: readonly JobLease[]; nodeId: string; now: Date }): Promise<void>;
+  /** The leases `nodeId` holds in the store (Queued or InProgress), for the node to reconcile with what it runs. */
+  jobLeaseList(params: { nodeId: string }): Promise<JobLease[]>;
   /**
    * Idle or Queued: Cancelled at once (children follow their run conditions); for Queued a
    * `cancel` signal tells the holder to drop it. InProgress: marked cancelRequested, and a
@@ -294,11 +319,16 @@ export interface Store {
     startedBefore?: { at: Date; id: string };
   }): Promise<number>;
   /**
-   * Recovers work leased by nodes whose heartbeat is older than `staleBefore` (and all work
-   * leased by `deadNodeIds`): Queued goes back to Idle; InProgress goes back to Idle as a new
-   * attempt (retryCount + 1, the lost attempt kept as Failed). Returns the recovered ids.
+   * Recovers the work leased by dead nodes: each of `deadNodes` whose heartbeat is still the
+   * one the caller saw (`heartbeatAt`; null: whatever it is), and holders with no node record
+   * that leased before `orphanedBefore`. Queued goes back to Idle; InProgress goes back to Idle
+   * as a new attempt (retryCount + 1, the lost attempt kept as Failed). Returns the recovered ids.
    */
-  jobRecoverLeases(params: { now: Date; staleBefore: Date; deadNodeIds?: readonly string[] }): Promise<string[]>;
+  jobRecoverLeases(params: {
+    now: Date;
+    deadNodes: readonly { nodeId: string; heartbeatAt: Date | null }[];
+    orphanedBefore: Date | null;
+  }): Promise<string[]>;
   /** Deletes up to `limit` jobs that ended before `before` (with their history). */
   jobPurge(params: { before: Date; limit: number }): Promise<number>;
 

@@ -98,6 +98,9 @@ class MemoryStore implements Store {
   async jobRelease(params: Params<"jobRelease">) {
     return leases.jobRelease(this.s, params);
   }
+  async jobLeaseList(params: Params<"jobLeaseList">) {
+    return leases.jobLeaseList(this.s, params);
+  }
   async jobCancel(params: Params<"jobCancel">) {
     return leases.jobCancel(this.s, params);
   }

@@ -24,6 +24,7 @@ export function newJobRecordWith<R>(job: NewJob, request: R): Omit<JobRecord, "r
     retryCount: 0,
     lockHolder: null,
     lockedAt: null,
+    leaseToken: 0,
     executedAt: null,
     elapsedMs: null,
     exceptionMessage: null,

@@ -3,7 +3,7 @@
 import { expect, it } from "vitest";
 import type { FinalStatus, RunCondition } from "../../src/lifecycle.js";
 import type { CurrentStore } from "./store-contract.js";
-import { at, claimAndStart, completion, newJob } from "./fixtures.js";
+import { at, claimAndStart, completion, leasesOf, newJob } from "./fixtures.js";
 
 const CONDITIONS: RunCondition[] = [
   "OnSuccess",
@@ -66,7 +66,7 @@ export function childrenContract(get: CurrentStore): void {
     });
     await store.jobClaimDue({ nodeId: "node-a", now: at(0), until: at(0), limit: 10, longRunningLimit: 0 });
     expect(await store.jobGet({ id: "along" })).toMatchObject({ status: "Idle", executionTime: null });
-    await store.jobStartMany({ ids: ["parent"], nodeId: "node-a", at: at(1) });
+    await store.jobStartMany({ leases: await leasesOf(store, ["parent"]), nodeId: "node-a", at: at(1) });
     expect(await store.jobGet({ id: "along" })).toMatchObject({
       status: "Idle",
       executionTime: at(1),
@@ -92,7 +92,9 @@ export function childrenContract(get: CurrentStore): void {
     await store.jobCompleteMany({ completions: [completion("parent", "node-a", "Idle", at(1), { retryAt: at(10) })] });
     expect(await store.jobGet({ id: "child" })).toMatchObject({ status: "Idle", executionTime: null });
     await claimAndStart(store, "node-a", at(10));
-    await store.jobCompleteMany({ completions: [completion("parent", "node-a", "Failed", at(11), { attempt: 1 })] });
+    await store.jobCompleteMany({
+      completions: [completion("parent", "node-a", "Failed", at(11), { attempt: 1, leaseToken: 2 })],
+    });
     expect(await store.jobGet({ id: "child" })).toMatchObject({ status: "Idle", executionTime: at(11) });
   });
 

@@ -2,7 +2,7 @@
 
 import { expect, it } from "vitest";
 import type { CurrentStore } from "./store-contract.js";
-import { at, claimAndStart, completion, newJob, nextSignal } from "./fixtures.js";
+import { at, claimAndStart, completion, leasesOf, newJob, nextSignal } from "./fixtures.js";
 
 export function claimContract(get: CurrentStore): void {
   it("reports the earliest executionTime among Idle jobs", async () => {
@@ -70,7 +70,9 @@ export function claimContract(get: CurrentStore): void {
     expect(await store.jobGet({ id: "normal" })).toMatchObject({ status: "InProgress", executedAt: at(10) });
     expect(await store.jobGet({ id: "low" })).toMatchObject({ status: "Queued", executedAt: null });
     expect(await store.jobGet({ id: "kid" })).toMatchObject({ status: "Idle", executionTime: at(10) });
-    expect(await store.jobStartMany({ ids: ["low"], nodeId: "n", at: at(12) })).toEqual(["low"]);
+    expect(await store.jobStartMany({ leases: await leasesOf(store, ["low"]), nodeId: "n", at: at(12) })).toEqual([
+      "low",
+    ]);
   });
 
   it("claims by priority High > Normal > Low, then earliest, up to the limit, as Queued leases", async () => {
@@ -182,7 +184,7 @@ export function claimContract(get: CurrentStore): void {
     await store.jobClaimDue({ nodeId: "node-a", now: at(0), until: at(0), limit: 1, longRunningLimit: 0 });
     await store.jobClaimDue({ nodeId: "node-b", now: at(0), until: at(0), limit: 1, longRunningLimit: 0 });
     const started = await store.jobStartMany({
-      ids: ["mine", "theirs", "idle", "missing"],
+      leases: await leasesOf(store, ["mine", "theirs", "idle", "missing"]),
       nodeId: "node-a",
       at: at(0.5),
     });
@@ -193,8 +195,10 @@ export function claimContract(get: CurrentStore): void {
       lockHolder: "node-a",
     });
     expect(await store.jobGet({ id: "theirs" })).toMatchObject({ status: "Queued", executedAt: null });
-    expect(await store.jobStartMany({ ids: ["mine"], nodeId: "node-a", at: at(1) })).toEqual([]);
-    expect(await store.jobStartMany({ ids: [], nodeId: "node-a", at: at(1) })).toEqual([]);
+    expect(await store.jobStartMany({ leases: await leasesOf(store, ["mine"]), nodeId: "node-a", at: at(1) })).toEqual(
+      [],
+    );
+    expect(await store.jobStartMany({ leases: [], nodeId: "node-a", at: at(1) })).toEqual([]);
   });
 
   it("completes a job with its outcome and appends the attempt", async () => {
@@ -230,6 +234,7 @@ export function claimContract(get: CurrentStore): void {
         elapsedMs: 2000,
         exceptionMessage: "boom",
         exceptionDetails: "Error: boom\n    at handler",
+        superseded: false,
       },
     ]);
     expect(await store.jobCountByStatus({})).toMatchObject({ DueDone: 1, Failed: 1, InProgress: 0 });
@@ -261,8 +266,10 @@ export function claimContract(get: CurrentStore): void {
       longRunningLimit: 0,
     });
     expect(again).toMatchObject({ id: "flaky", retryCount: 1, scheduledFor: at(0) });
-    await store.jobStartMany({ ids: ["flaky"], nodeId: "node-b", at: at(62) });
-    await store.jobCompleteMany({ completions: [completion("flaky", "node-b", "Done", at(63), { attempt: 1 })] });
+    await store.jobStartMany({ leases: [again!], nodeId: "node-b", at: at(62) });
+    await store.jobCompleteMany({
+      completions: [completion("flaky", "node-b", "Done", at(63), { attempt: 1, leaseToken: 2 })],
+    });
     const attempts = await store.attemptList({ jobId: "flaky" });
     expect(attempts.map((a) => [a.attempt, a.status, a.nodeId])).toEqual([
       [0, "Failed", "node-a"],
@@ -274,17 +281,34 @@ export function claimContract(get: CurrentStore): void {
     const store = get();
     await store.jobInsertMany({ jobs: [newJob({ id: "j" })] });
     await claimAndStart(store, "node-a", at(0));
-    await store.jobCompleteMany({ completions: [completion("j", "node-b", "Done", at(1))] });
-    expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "InProgress", lockHolder: "node-a" });
-    await store.jobRecoverLeases({ now: at(40), staleBefore: at(30), deadNodeIds: ["node-a"] });
-    await claimAndStart(store, "node-b", at(41));
-    await store.jobCompleteMany({ completions: [completion("j", "node-a", "Failed", at(42), { error: "late" })] });
-    expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "InProgress", lockHolder: "node-b" });
-    await store.jobCompleteMany({
-      completions: [completion("j", "node-b", "Done", at(43)), completion("missing", "node-b", "Done", at(43))],
+    expect(await store.jobCompleteMany({ completions: [completion("j", "node-b", "Done", at(1))] })).toEqual({
+      superseded: ["j"],
     });
+    expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "InProgress", lockHolder: "node-a" });
+    await store.jobRecoverLeases({
+      now: at(40),
+      deadNodes: [{ nodeId: "node-a", heartbeatAt: null }],
+      orphanedBefore: null,
+    });
+    await claimAndStart(store, "node-b", at(41));
+    const late = completion("j", "node-a", "Failed", at(42), { error: "late" });
+    expect(await store.jobCompleteMany({ completions: [late] })).toEqual({ superseded: ["j"] });
+    expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "InProgress", lockHolder: "node-b" });
+    const done = await store.jobCompleteMany({
+      completions: [
+        completion("j", "node-b", "Done", at(43), { leaseToken: 2 }),
+        completion("missing", "node-b", "Done", at(43)),
+      ],
+    });
+    expect(done).toEqual({ superseded: ["missing"] });
     expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "Done" });
-    expect((await store.attemptList({ jobId: "j" })).map((a) => a.status)).toEqual(["Failed", "Done"]);
+    // Every run is in the history; the ones whose lease was gone are marked superseded.
+    expect((await store.attemptList({ jobId: "j" })).map((a) => [a.status, a.nodeId, a.superseded])).toEqual([
+      ["Done", "node-b", true],
+      ["Failed", "node-a", false],
+      ["Failed", "node-a", true],
+      ["Done", "node-b", false],
+    ]);
   });
 
   it("counts running jobs of a cron ticker or function, excluding one id", async () => {

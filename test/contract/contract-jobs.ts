@@ -72,6 +72,7 @@ export function jobsContract(get: CurrentStore): void {
         retryCount: 0,
         lockHolder: null,
         lockedAt: null,
+        leaseToken: 0,
         executedAt: null,
         elapsedMs: null,
         exceptionMessage: null,

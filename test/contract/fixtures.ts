@@ -1,7 +1,15 @@
 /** Builders and fixed instants shared by the store conformance suite: stores never read the clock, so neither do these. */
 
 import { randomUUID } from "node:crypto";
-import type { AttemptRecord, JobCompletion, NewCronTicker, NewJob, NodeInfo, Store } from "../../src/store/contract.js";
+import type {
+  AttemptRecord,
+  JobCompletion,
+  JobLease,
+  NewCronTicker,
+  NewJob,
+  NodeInfo,
+  Store,
+} from "../../src/store/contract.js";
 import type { FinalStatus } from "../../src/lifecycle.js";
 
 /** A fixed origin far from the real clock, so a store that reads the clock would show it. */
@@ -76,7 +84,7 @@ export function completion(
   nodeId: string,
   status: FinalStatus | "Idle",
   finishedAt: Date,
-  options: { startedAt?: Date; retryAt?: Date | null; attempt?: number; error?: string } = {},
+  options: { startedAt?: Date; retryAt?: Date | null; attempt?: number; error?: string; leaseToken?: number } = {},
 ): JobCompletion {
   const startedAt = options.startedAt ?? new Date(finishedAt.getTime() - 250);
   const elapsedMs = finishedAt.getTime() - startedAt.getTime();
@@ -91,10 +99,13 @@ export function completion(
     elapsedMs,
     exceptionMessage: options.error ?? null,
     exceptionDetails: options.error ? `Error: ${options.error}\n    at handler` : null,
+    superseded: false,
   };
   return {
     id,
     nodeId,
+    // A job claimed once carries lease 1.
+    leaseToken: options.leaseToken ?? 1,
     status,
     retryAt: options.retryAt ?? null,
     finishedAt,
@@ -108,7 +119,12 @@ export function completion(
 /** Claims everything due by `until` for `nodeId` and starts it: the usual path to InProgress. */
 export async function claimAndStart(store: Store, nodeId: string, until: Date, now = until): Promise<string[]> {
   const claimed = await store.jobClaimDue({ nodeId, now, until, limit: 1000, longRunningLimit: 1000 });
-  return store.jobStartMany({ ids: claimed.map((j) => j.id), nodeId, at: now });
+  return store.jobStartMany({ leases: claimed, nodeId, at: now });
+}
+
+/** The leases the jobs carry now (a missing job gets a token no row has), as their holder knows them. */
+export async function leasesOf(store: Store, ids: readonly string[]): Promise<JobLease[]> {
+  return Promise.all(ids.map(async (id) => ({ id, leaseToken: (await store.jobGet({ id }))?.leaseToken ?? -1 })));
 }
 
 /** Resolves with the first signal the listener accepts; no timers, the signal is the event. */

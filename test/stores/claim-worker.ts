@@ -13,11 +13,12 @@ const ran: string[] = [];
 for (;;) {
   const claimed = await store.jobClaimDue({ nodeId: nodeId ?? "", now, until: now, limit: 25, longRunningLimit: 0 });
   if (claimed.length === 0) break;
-  const started = await store.jobStartMany({ ids: claimed.map((j) => j.id), nodeId: nodeId ?? "", at: now });
+  const started = await store.jobStartMany({ leases: claimed, nodeId: nodeId ?? "", at: now });
   await store.jobCompleteMany({
     completions: started.map((id) => ({
       id,
       nodeId: nodeId ?? "",
+      leaseToken: claimed.find((job) => job.id === id)!.leaseToken,
       status: "DueDone" as const,
       retryAt: null,
       finishedAt: now,
@@ -34,6 +35,7 @@ for (;;) {
         elapsedMs: 0,
         exceptionMessage: null,
         exceptionDetails: null,
+        superseded: false,
       },
     })),
   });

@@ -63,7 +63,7 @@ describe.skipIf(!server.available)("mysql store", () => {
     const stores = [1, 2, 3].map(() => mysqlStore({ pool }));
     await Promise.all(stores.map((s) => s.init()));
     const [rows] = await pool.query("select version from tickerq_migrations order by version");
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     await stores[0]?.jobInsertMany({ jobs: [newJob({ id: "Shared" }), newJob({ id: "shared" })] });
     expect((await stores[2]?.jobList({}))?.total).toBe(2);
     await Promise.all(stores.map((s) => s.close()));

@@ -127,7 +127,7 @@ describe.skipIf(!server.available)("postgres store", () => {
     const stores = [1, 2, 3].map(() => postgresStore({ pool }, { schema: scratch.schema }));
     await Promise.all(stores.map((s) => s.init()));
     const { rows } = await pool.query(`select version from "${scratch.schema}".tickerq_migrations order by version`);
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     await stores[0]?.jobInsertMany({ jobs: [newJob({ id: "shared" })] });
     expect(await stores[2]?.jobGet({ id: "shared" })).not.toBeNull();
     await Promise.all(stores.map((s) => s.close()));
@@ -157,8 +157,8 @@ describe.skipIf(!server.available)("postgres store", () => {
     );
     expect(JSON.stringify(plan.rows)).toContain("tickerq_jobs_claim_ix");
 
-    // A database at version 1 (full indexes, the occurrence key as a table constraint) with a
-    // job in it moves to version 2 on the next init, keeping the job.
+    // A database at version 1 (full indexes, the occurrence key as a table constraint, no lease
+    // tokens) with a job in it moves to the latest version on the next init, keeping the job.
     const t = `"${schema}".tickerq_jobs`;
     await pool.query(`drop index "${schema}".tickerq_jobs_claim_ix, "${schema}".tickerq_jobs_parent_ix,
       "${schema}".tickerq_jobs_occurrence_uq`);
@@ -167,20 +167,22 @@ describe.skipIf(!server.available)("postgres store", () => {
     await pool.query(
       `alter table ${t} add constraint tickerq_jobs_occurrence_uq unique (cron_ticker_id, occurrence_time)`,
     );
-    await pool.query(`delete from "${schema}".tickerq_migrations where version = 2`);
     const job = newJob({ function: "Kept" });
     await store.jobInsertMany({ jobs: [job] });
+    await pool.query(`alter table ${t} drop column lease_token`);
+    await pool.query(`alter table "${schema}".tickerq_attempts drop column superseded`);
+    await pool.query(`delete from "${schema}".tickerq_migrations where version >= 2`);
     const old = postgresStore({ connectionString: PG_URL, schema, migrate: false });
     cleanups.push(() => old.close());
     await expect(old.init()).rejects.toMatchObject({
       code: "INVALID_STATE",
-      message: expect.stringContaining("version 1 is older than 2"),
+      message: expect.stringContaining("version 1 is older than 3"),
     });
     const upgraded = postgresStore({ connectionString: PG_URL, schema });
     cleanups.push(() => upgraded.close());
     await upgraded.init();
     expect(await definitions()).toMatchObject(partial);
-    expect((await upgraded.jobGet({ id: job.id }))?.function).toBe("Kept");
+    expect(await upgraded.jobGet({ id: job.id })).toMatchObject({ function: "Kept", leaseToken: 0 });
   });
 
   it("refuses a schema newer than the code with SCHEMA_TOO_NEW", async () => {

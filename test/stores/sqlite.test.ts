@@ -26,6 +26,7 @@ describe("sqlite store", () => {
     expect(db.prepare("select version, name from tickerq_migrations").all()).toEqual([
       { version: 1, name: "initial schema" },
       { version: 2, name: "partial indexes" },
+      { version: 3, name: "lease fencing tokens" },
     ]);
     const definition = (name: string) =>
       (db.prepare("select sql from sqlite_master where name = ?").get(name) as { sql: string }).sql;

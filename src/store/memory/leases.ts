@@ -5,7 +5,7 @@
  */
 
 import { isFinal, PRIORITIES, type FinalStatus } from "../../lifecycle.js";
-import type { CancelResult, JobRecord } from "../contract.js";
+import type { CancelResult, JobLease, JobRecord } from "../contract.js";
 import { settleChildren, startChildren } from "./children.js";
 import { clone, earlier, type MemoryState, type Params } from "./context.js";
 
@@ -28,7 +28,13 @@ export function jobClaimDue(s: MemoryState, params: Params<"jobClaimDue">): JobR
   const claimed: JobRecord[] = [];
   let starts = params.startLimit ?? 0;
   for (const job of picked) {
-    Object.assign(job, { status: "Queued", lockHolder: params.nodeId, lockedAt: params.now, updatedAt: params.now });
+    Object.assign(job, {
+      status: "Queued",
+      lockHolder: params.nodeId,
+      lockedAt: params.now,
+      leaseToken: job.leaseToken + 1,
+      updatedAt: params.now,
+    });
     s.jobs.hold(job.id);
     const dueNow = job.executionTime! <= params.now;
     if (dueNow && (job.priority === "LongRunning" || starts-- > 0)) start(s, job, params.now);
@@ -37,21 +43,33 @@ export function jobClaimDue(s: MemoryState, params: Params<"jobClaimDue">): JobR
   return claimed;
 }
 
-export function jobStartMany(s: MemoryState, { ids, nodeId, at }: Params<"jobStartMany">): string[] {
+/** The job, while `nodeId` holds it under `lease`. */
+function held(s: MemoryState, lease: JobLease, nodeId: string): JobRecord | undefined {
+  const job = s.jobs.get(lease.id);
+  if (!job || job.lockHolder !== nodeId || job.leaseToken !== lease.leaseToken) return undefined;
+  return job.status === "Queued" || job.status === "InProgress" ? job : undefined;
+}
+
+export function jobStartMany(s: MemoryState, { leases, nodeId, at }: Params<"jobStartMany">): string[] {
   const started: string[] = [];
-  for (const id of ids) {
-    const job = s.jobs.get(id);
-    if (!job || job.status !== "Queued" || job.lockHolder !== nodeId) continue;
-    start(s, job, at);
-    started.push(id);
+  for (const lease of leases) {
+    const job = held(s, lease, nodeId);
+    if (!job || job.status !== "Queued") continue;
+    start(s, job, job.executionTime && job.executionTime > at ? job.executionTime : at);
+    started.push(lease.id);
   }
   return started;
 }
 
-export function jobCompleteMany(s: MemoryState, { completions }: Params<"jobCompleteMany">): void {
+export function jobCompleteMany(s: MemoryState, { completions }: Params<"jobCompleteMany">): { superseded: string[] } {
+  const superseded: string[] = [];
   for (const done of completions) {
-    const job = s.jobs.get(done.id);
-    if (!job || job.lockHolder !== done.nodeId || (job.status !== "InProgress" && job.status !== "Queued")) continue;
+    const job = held(s, done, done.nodeId);
+    if (!job) {
+      superseded.push(done.id);
+      if (s.jobs.get(done.id)) s.jobs.appendAttempt({ ...done.attempt, superseded: true });
+      continue;
+    }
     s.jobs.appendAttempt(done.attempt);
     s.jobs.unhold(job.id);
     Object.assign(job, {
@@ -73,19 +91,29 @@ export function jobCompleteMany(s: MemoryState, { completions }: Params<"jobComp
       finish(s, job, done.status, done.finishedAt);
     }
   }
+  return { superseded };
 }
 
-export function jobRelease(s: MemoryState, { ids, nodeId, now }: Params<"jobRelease">): void {
+export function jobRelease(s: MemoryState, { leases, nodeId, now }: Params<"jobRelease">): void {
   let earliest: Date | null = null;
-  for (const id of ids) {
-    const job = s.jobs.get(id);
-    if (!job || job.lockHolder !== nodeId || isFinal(job.status)) continue;
+  for (const lease of leases) {
+    const job = held(s, lease, nodeId);
+    if (!job) continue;
     Object.assign(job, { status: "Idle", lockHolder: null, lockedAt: null, updatedAt: now });
-    s.jobs.unhold(id);
+    s.jobs.unhold(job.id);
     s.jobs.schedule(job);
     earliest = earlier(earliest, job.executionTime);
   }
   if (earliest) s.signals.emit({ type: "due", at: earliest });
+}
+
+export function jobLeaseList(s: MemoryState, { nodeId }: Params<"jobLeaseList">): JobLease[] {
+  const leases: JobLease[] = [];
+  for (const id of s.jobs.held) {
+    const job = s.jobs.get(id)!;
+    if (job.lockHolder === nodeId) leases.push({ id, leaseToken: job.leaseToken });
+  }
+  return leases;
 }
 
 export function jobCancel(s: MemoryState, { id, now }: Params<"jobCancel">): CancelResult {
@@ -131,16 +159,19 @@ export function jobRunningCount(s: MemoryState, params: Params<"jobRunningCount"
 }
 
 export function jobRecoverLeases(s: MemoryState, params: Params<"jobRecoverLeases">): string[] {
-  const dead = new Set(params.deadNodeIds ?? []);
-  const isDead = (nodeId: string) => {
-    if (dead.has(nodeId)) return true;
-    const node = s.nodes.get(nodeId);
-    return !node || node.heartbeatAt < params.staleBefore;
+  const named = new Map(params.deadNodes.map((dead) => [dead.nodeId, dead.heartbeatAt]));
+  const isDead = (job: JobRecord) => {
+    const node = s.nodes.get(job.lockHolder!);
+    if (named.has(job.lockHolder!)) {
+      const seen = named.get(job.lockHolder!);
+      return !node || !seen || node.heartbeatAt.getTime() === seen.getTime();
+    }
+    return !node && params.orphanedBefore !== null && (job.lockedAt ?? params.now) < params.orphanedBefore;
   };
   const recovered: string[] = [];
   for (const id of [...s.jobs.held]) {
     const job = s.jobs.get(id)!;
-    if ((job.status !== "Queued" && job.status !== "InProgress") || !job.lockHolder || !isDead(job.lockHolder)) {
+    if ((job.status !== "Queued" && job.status !== "InProgress") || !job.lockHolder || !isDead(job)) {
       continue;
     }
     if (job.status === "InProgress") {
@@ -155,6 +186,7 @@ export function jobRecoverLeases(s: MemoryState, params: Params<"jobRecoverLease
         elapsedMs: params.now.getTime() - startedAt.getTime(),
         exceptionMessage: `node ${job.lockHolder} stopped heartbeating during this attempt`,
         exceptionDetails: null,
+        superseded: false,
       });
       job.retryCount++;
       job.exceptionMessage = `node ${job.lockHolder} stopped heartbeating during this attempt`;

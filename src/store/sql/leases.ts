@@ -7,7 +7,7 @@ import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import type { FinalStatus } from "../../lifecycle.js";
 import { isFinal } from "../../lifecycle.js";
-import type { CancelResult, JobCompletion, JobRecord, StoreSignal } from "../contract.js";
+import type { CancelResult, JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
 import { settleChildren, startChildren } from "./children.js";
 import type { SqlContext } from "./context.js";
 import { chunks } from "./context.js";
@@ -71,6 +71,7 @@ export async function jobClaimDue(
         status: "Queued",
         lock_holder: nodeId,
         locked_at: now,
+        lease_token: sql<number>`${sql.ref("lease_token")} + 1`,
         updated_at: now,
         scheduled_for: sql<number>`coalesce(${sql.ref("scheduled_for")}, ${sql.ref("execution_time")})`,
       })
@@ -100,6 +101,7 @@ export async function jobClaimDue(
           : new Date(toMs(row.executed_at)),
       lockHolder: nodeId,
       lockedAt: new Date(now),
+      leaseToken: Number(row.lease_token) + 1,
       updatedAt: new Date(now),
       scheduledFor: new Date(toMs(row.scheduled_for ?? row.execution_time)),
     }));
@@ -122,10 +124,17 @@ export function startsAtClaim(
   return starting;
 }
 
-/** The rows among `ids` that `nodeId` holds, locked until the transaction ends. */
-async function held(ctx: SqlContext, tx: Kysely<Database>, ids: readonly string[], nodeId: string, statuses: string[]) {
+/** The rows that `nodeId` holds under these leases, locked until the transaction ends. */
+async function held(
+  ctx: SqlContext,
+  tx: Kysely<Database>,
+  leases: readonly JobLease[],
+  nodeId: string,
+  statuses: string[],
+) {
+  const tokens = new Map(leases.map((lease) => [lease.id, lease.leaseToken]));
   const rows: JobsTable[] = [];
-  for (const part of chunks(ids)) {
+  for (const part of chunks([...tokens.keys()])) {
     let query = tx
       .selectFrom(ctx.t.jobs)
       .selectAll()
@@ -135,24 +144,31 @@ async function held(ctx: SqlContext, tx: Kysely<Database>, ids: readonly string[
     if (ctx.dialect.skipLocked) query = query.forUpdate();
     rows.push(...(await query.execute()));
   }
-  return rows;
+  return rows.filter((row) => Number(row.lease_token) === tokens.get(row.id));
 }
 
 export async function jobStartMany(
   ctx: SqlContext,
-  ids: readonly string[],
+  leases: readonly JobLease[],
   nodeId: string,
   at: Date,
   signals: Signals,
 ): Promise<string[]> {
-  if (ids.length === 0) return [];
-  if (ctx.dialect.kind === "postgres") return pgStartMany(ctx, ids, nodeId, at, signals);
+  if (leases.length === 0) return [];
+  if (ctx.dialect.kind === "postgres") return pgStartMany(ctx, leases, nodeId, at, signals);
+  const ids = leases.map((lease) => lease.id);
   return ctx.dialect.writeTx(async (tx) => {
-    const started = (await held(ctx, tx, ids, nodeId, ["Queued"])).map((row) => row.id);
+    const started = (await held(ctx, tx, leases, nodeId, ["Queued"])).map((row) => row.id);
+    const ms = at.getTime();
     for (const part of chunks(started)) {
       await tx
         .updateTable(ctx.t.jobs)
-        .set({ status: "InProgress", executed_at: at.getTime(), updated_at: at.getTime() })
+        .set({
+          status: "InProgress",
+          // A job started ahead of its time runs at its due instant.
+          executed_at: sql<number>`case when ${sql.ref("execution_time")} > ${ms} then ${sql.ref("execution_time")} else ${ms} end`,
+          updated_at: ms,
+        })
         .where("id", "in", part)
         .execute();
     }
@@ -176,17 +192,19 @@ export async function jobCompleteMany(
   ctx: SqlContext,
   completions: readonly JobCompletion[],
   signals: Signals,
-): Promise<void> {
-  if (completions.length === 0) return;
+): Promise<{ superseded: string[] }> {
+  if (completions.length === 0) return { superseded: [] };
   if (ctx.dialect.kind === "postgres") return pgCompleteMany(ctx, completions, signals);
-  await ctx.dialect.writeTx(async (tx) => {
+  return ctx.dialect.writeTx(async (tx) => {
     const byId = new Map<string, JobCompletion>();
     for (const c of completions) byId.set(c.id, c);
     const owned: JobCompletion[] = [];
     for (const nodeId of new Set([...byId.values()].map((c) => c.nodeId))) {
-      const ids = [...byId.values()].filter((c) => c.nodeId === nodeId).map((c) => c.id);
-      for (const row of await held(ctx, tx, ids, nodeId, HELD)) owned.push(byId.get(row.id) as JobCompletion);
+      const mine = [...byId.values()].filter((c) => c.nodeId === nodeId);
+      for (const row of await held(ctx, tx, mine, nodeId, HELD)) owned.push(byId.get(row.id) as JobCompletion);
     }
+    const ownedIds = new Set(owned.map((c) => c.id));
+    const stale = [...byId.values()].filter((c) => !ownedIds.has(c.id));
     const retries = owned.filter((c) => c.status === "Idle");
     const finals = owned.filter((c) => c.status !== "Idle");
     for (const [batch, isRetry] of [
@@ -244,22 +262,33 @@ export async function jobCompleteMany(
     if (due) signals.push(due);
     const ended = new Map(finals.map((c) => [c.id, { status: c.status as FinalStatus, at: c.finishedAt }]));
     for (const signal of await settleChildren(ctx, tx, ended)) signals.push(signal);
-    for (const part of chunks(owned.map((c) => attemptToRow(c.attempt)))) {
+    // A stale run still leaves its trace, marked superseded, on a job that still exists.
+    const existing = new Set<string>();
+    for (const part of chunks(stale.map((c) => c.id))) {
+      const rows = await tx.selectFrom(ctx.t.jobs).select("id").where("id", "in", part).execute();
+      for (const row of rows) existing.add(row.id);
+    }
+    const history = [
+      ...owned.map((c) => attemptToRow(c.attempt)),
+      ...stale.filter((c) => existing.has(c.id)).map((c) => attemptToRow({ ...c.attempt, superseded: true })),
+    ];
+    for (const part of chunks(history)) {
       await tx.insertInto(ctx.t.attempts).values(part).execute();
     }
+    return { superseded: stale.map((c) => c.id) };
   });
 }
 
 export async function jobRelease(
   ctx: SqlContext,
-  ids: readonly string[],
+  leases: readonly JobLease[],
   nodeId: string,
   now: Date,
   signals: Signals,
 ): Promise<void> {
-  if (ids.length === 0) return;
+  if (leases.length === 0) return;
   await ctx.dialect.writeTx(async (tx) => {
-    const rows = await held(ctx, tx, ids, nodeId, HELD);
+    const rows = await held(ctx, tx, leases, nodeId, HELD);
     for (const part of chunks(rows.map((r) => r.id))) {
       await tx
         .updateTable(ctx.t.jobs)
@@ -270,6 +299,16 @@ export async function jobRelease(
     const earliest = Math.min(...rows.map((r) => toMs(r.execution_time ?? now.getTime())));
     if (rows.length > 0) signals.push({ type: "due", at: new Date(earliest) });
   });
+}
+
+export async function jobLeaseList(ctx: SqlContext, nodeId: string): Promise<JobLease[]> {
+  const rows = await ctx.dialect.db
+    .selectFrom(ctx.t.jobs)
+    .select(["id", "lease_token"])
+    .where("lock_holder", "=", nodeId)
+    .where("status", "in", HELD)
+    .execute();
+  return rows.map((row) => ({ id: row.id, leaseToken: Number(row.lease_token) }));
 }
 
 export async function jobCancel(ctx: SqlContext, id: string, now: Date, signals: Signals): Promise<CancelResult> {
@@ -301,29 +340,36 @@ export async function jobCancel(ctx: SqlContext, id: string, now: Date, signals:
 }
 
 /**
- * Work is recovered when its holder is named dead, heartbeats older than `staleBefore`, or
- * never heartbeated at all and leased it before `staleBefore`. In-flight work is bounded by
- * the nodes' concurrency, so scanning the held rows is cheap.
+ * Work is recovered when its holder is named dead and its heartbeat is still the one the
+ * caller saw, or when its holder has no node record and leased it before `orphanedBefore`.
+ * In-flight work is bounded by the nodes' concurrency, so scanning the held rows is cheap.
  */
 export async function jobRecoverLeases(
   ctx: SqlContext,
-  params: { now: Date; staleBefore: Date; deadNodeIds?: readonly string[] },
+  params: {
+    now: Date;
+    deadNodes: readonly { nodeId: string; heartbeatAt: Date | null }[];
+    orphanedBefore: Date | null;
+  },
   signals: Signals,
 ): Promise<string[]> {
   const now = params.now.getTime();
-  const staleBefore = params.staleBefore.getTime();
+  if (params.deadNodes.length === 0 && params.orphanedBefore === null) return [];
+  const orphanedBefore = params.orphanedBefore?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const named = new Map(params.deadNodes.map((dead) => [dead.nodeId, dead.heartbeatAt?.getTime() ?? null]));
   return ctx.dialect.writeTx(async (tx) => {
     const nodes = await tx.selectFrom(ctx.t.nodes).select(["node_id", "heartbeat_at"]).execute();
     const heartbeats = new Map(nodes.map((n) => [n.node_id, toMs(n.heartbeat_at)]));
-    const dead = new Set(params.deadNodeIds ?? []);
     let query = tx.selectFrom(ctx.t.jobs).selectAll().where("status", "in", HELD);
     if (ctx.dialect.skipLocked) query = query.forUpdate().skipLocked();
     const lost = (await query.execute()).filter((row) => {
       const holder = row.lock_holder ?? "";
       const heartbeat = heartbeats.get(holder);
-      if (dead.has(holder)) return true;
-      if (heartbeat !== undefined) return heartbeat < staleBefore;
-      return toMs(row.locked_at ?? 0) < staleBefore;
+      if (named.has(holder)) {
+        const seen = named.get(holder);
+        return heartbeat === undefined || seen === null || heartbeat === seen;
+      }
+      return heartbeat === undefined && toMs(row.locked_at ?? 0) < orphanedBefore;
     });
     const attempts = [];
     for (const row of lost) {
@@ -355,6 +401,7 @@ export async function jobRecoverLeases(
             elapsedMs: Math.max(0, now - startedAt),
             exceptionMessage: message,
             exceptionDetails: null,
+            superseded: false,
           }),
         );
       } else {

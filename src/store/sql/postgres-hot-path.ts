@@ -7,7 +7,7 @@
  */
 
 import { childRuns, FINAL_STATUSES, RUN_CONDITIONS } from "../../lifecycle.js";
-import type { JobCompletion, JobRecord, StoreSignal } from "../contract.js";
+import type { JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
 import type { SqlContext } from "./context.js";
 import { dueSignal } from "./jobs.js";
 import { jobFromRow } from "./rows.js";
@@ -73,7 +73,7 @@ function statements(ctx: SqlContext): Statements {
         update ${jobs} j
         set status = case when picked.starts then 'InProgress' else 'Queued' end,
             executed_at = case when picked.starts then $2::bigint else j.executed_at end,
-            lock_holder = $1::text, locked_at = $2::bigint, updated_at = $2::bigint,
+            lock_holder = $1::text, locked_at = $2::bigint, lease_token = j.lease_token + 1, updated_at = $2::bigint,
             scheduled_for = coalesce(j.scheduled_for, j.execution_time)
         from picked where j.id = picked.id
         returning j.*
@@ -85,13 +85,16 @@ function statements(ctx: SqlContext): Statements {
         returning k.id
       )
       select claimed.*, (select count(*) from children) as children from claimed`,
-    // $1 ids, $2 node, $3 at: Queued → InProgress for the rows this node holds, and their
+    // $1 ids, $2 node, $3 at, $4 lease tokens: Queued → InProgress for the rows this node
+    // holds under those leases (executed at their due instant when started ahead), and their
     // InProgress children due.
     start: `
       with started as (
-        update ${jobs} set status = 'InProgress', executed_at = $3::bigint, updated_at = $3::bigint
-        where id = any($1::text[]) and lock_holder = $2::text and status = 'Queued'
-        returning id
+        update ${jobs} j set status = 'InProgress', executed_at = greatest(j.execution_time, $3::bigint),
+          updated_at = $3::bigint
+        from unnest($1::text[], $4::bigint[]) as l(id, token)
+        where j.id = l.id and j.lease_token = l.token and j.lock_holder = $2::text and j.status = 'Queued'
+        returning j.id
       ), children as (
         update ${jobs} k set execution_time = $3::bigint, scheduled_for = $3::bigint, updated_at = $3::bigint
         from started
@@ -100,16 +103,18 @@ function statements(ctx: SqlContext): Statements {
         returning k.id
       )
       select id, (select count(*) from children) as children from started`,
-    // $1: the completions as one JSON array (keys in pgCompleteMany). Ends the attempts this node still holds, appends their history,
-    // and settles the waiting children of jobs that reached a final status: released (due at
-    // the parent's end) when their run condition holds, otherwise Skipped with their whole
-    // waiting subtree. Returns the ended jobs, then one row per release instant.
+    // $1: the completions as one JSON array (keys in pgCompleteMany). Ends the attempts whose
+    // lease the job still carries, appends their history, and settles the waiting children of
+    // jobs that reached a final status: released (due at the parent's end) when their run
+    // condition holds, otherwise Skipped with their whole waiting subtree. A stale completion
+    // only appends its attempt, marked superseded. Returns the ended jobs, the superseded ones,
+    // then one row per release instant.
     complete: `
       with recursive v as (
         select i as id, n as node, s as status, e as elapsed, m as message, d as details, f as finished,
-          r as retry_at, a as attempt, t as attempt_status, b as started
+          r as retry_at, a as attempt, t as attempt_status, b as started, k as token
         from json_to_recordset($1::json) as x(i text, n text, s text, e bigint, m text, d text, f bigint,
-          r bigint, a int, t text, b bigint)
+          r bigint, a int, t text, b bigint, k bigint)
       ), ended as (
         update ${jobs} j
         set status = v.status, lock_holder = null, locked_at = null, cancel_requested = 0,
@@ -118,13 +123,18 @@ function statements(ctx: SqlContext): Statements {
             execution_time = case when v.status = 'Idle' then v.retry_at else j.execution_time end,
             retry_count = case when v.status = 'Idle' then j.retry_count + 1 else j.retry_count end
         from v
-        where j.id = v.id and j.lock_holder = v.node and j.status in ('Queued', 'InProgress')
+        where j.id = v.id and j.lock_holder = v.node and j.lease_token = v.token
+          and j.status in ('Queued', 'InProgress')
         returning j.id, j.status, v.finished, v.retry_at
+      ), stale as (
+        select v.id from v join ${jobs} j on j.id = v.id where not exists (select 1 from ended where ended.id = v.id)
       ), history as (
-        insert into ${attempts}
-          (job_id, attempt, status, node_id, started_at, finished_at, elapsed_ms, exception_message, exception_details)
-        select v.id, v.attempt, v.attempt_status, v.node, v.started, v.finished, v.elapsed, v.message, v.details
-        from v join ended on ended.id = v.id
+        insert into ${attempts} (job_id, attempt, status, node_id, started_at, finished_at, elapsed_ms,
+          exception_message, exception_details, superseded)
+        select v.id, v.attempt, v.attempt_status, v.node, v.started, v.finished, v.elapsed, v.message, v.details,
+          case when ended.id is null then 1 else 0 end
+        from v left join ended on ended.id = v.id
+        where ended.id is not null or v.id in (select id from stale)
       ), waiting as (
         select k.id, e.finished as at, (k.run_condition, e.status) in (${RUNS_PAIRS}) as runs
         from ended e join ${jobs} k on k.parent_id = e.id
@@ -142,6 +152,8 @@ function statements(ctx: SqlContext): Statements {
         from doomed d where k.id = d.id and k.status = 'Idle'
       )
       select id, status, retry_at as at from ended
+      union all
+      select v.id, 'Superseded', null from v where not exists (select 1 from ended where ended.id = v.id)
       union all
       select distinct null, 'Released', at from released`,
     nextDue: `
@@ -182,13 +194,20 @@ export async function pgClaimDue(
 
 export async function pgStartMany(
   ctx: SqlContext,
-  ids: readonly string[],
+  leases: readonly JobLease[],
   nodeId: string,
   at: Date,
   signals: StoreSignal[],
 ): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const rows = await run<{ id: string; children: string }>(ctx, statements(ctx).start, [ids, nodeId, at.getTime()]);
+  if (leases.length === 0) return [];
+  const ids = leases.map((lease) => lease.id);
+  const tokens = leases.map((lease) => lease.leaseToken);
+  const rows = await run<{ id: string; children: string }>(ctx, statements(ctx).start, [
+    ids,
+    nodeId,
+    at.getTime(),
+    tokens,
+  ]);
   if (rows.some((row) => Number(row.children) > 0)) signals.push({ type: "due", at });
   const started = new Set(rows.map((row) => row.id));
   return ids.filter((id) => started.has(id));
@@ -198,8 +217,8 @@ export async function pgCompleteMany(
   ctx: SqlContext,
   completions: readonly JobCompletion[],
   signals: StoreSignal[],
-): Promise<void> {
-  if (completions.length === 0) return;
+): Promise<{ superseded: string[] }> {
+  if (completions.length === 0) return { superseded: [] };
   // One JSON parameter: cheaper for the driver to send and the server to read than an array per column.
   const json = JSON.stringify(
     completions.map((c) => ({
@@ -214,6 +233,7 @@ export async function pgCompleteMany(
       a: c.attempt.attempt,
       t: c.attempt.status,
       b: c.attempt.startedAt.getTime(),
+      k: c.leaseToken,
     })),
   );
   const rows = await run<{ id: string | null; status: string; at: string }>(ctx, statements(ctx).complete, [json]);
@@ -223,6 +243,7 @@ export async function pgCompleteMany(
       .map((row) => ({ executionTime: new Date(Number(row.at)) })),
   );
   if (due) signals.push(due);
+  return { superseded: rows.filter((row) => row.status === "Superseded").map((row) => row.id!) };
 }
 
 export async function pgNextDue(ctx: SqlContext): Promise<Date | null> {

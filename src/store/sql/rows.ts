@@ -54,6 +54,7 @@ export function jobFromRow(row: JobsTable): JobRecord {
     retryCount: Number(row.retry_count),
     lockHolder: row.lock_holder,
     lockedAt: toDateOrNull(row.locked_at),
+    leaseToken: Number(row.lease_token),
     executedAt: toDateOrNull(row.executed_at),
     elapsedMs: row.elapsed_ms === null ? null : toMs(row.elapsed_ms),
     exceptionMessage: row.exception_message,
@@ -87,6 +88,7 @@ export function jobToRow(job: NewJob, occurrenceTime: number | null): JobsTable 
     retry_count: 0,
     lock_holder: null,
     locked_at: null,
+    lease_token: 0,
     executed_at: null,
     elapsed_ms: null,
     exception_message: null,
@@ -111,6 +113,7 @@ export function attemptFromRow(row: Omit<AttemptsTable, "seq">): AttemptRecord {
     elapsedMs: toMs(row.elapsed_ms),
     exceptionMessage: row.exception_message,
     exceptionDetails: row.exception_details,
+    superseded: Number(row.superseded) === 1,
   };
 }
 
@@ -125,6 +128,7 @@ export function attemptToRow(attempt: AttemptRecord): Omit<AttemptsTable, "seq">
     elapsed_ms: Math.round(attempt.elapsedMs),
     exception_message: attempt.exceptionMessage,
     exception_details: attempt.exceptionDetails,
+    superseded: attempt.superseded ? 1 : 0,
   };
 }
 

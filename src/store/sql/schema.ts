@@ -34,6 +34,8 @@ export interface JobsTable {
   retry_count: number;
   lock_holder: string | null;
   locked_at: Millis | null;
+  /** Incremented by every claim: the fencing token of the current lease (migration 3). */
+  lease_token: number;
   executed_at: Millis | null;
   elapsed_ms: Millis | null;
   exception_message: string | null;
@@ -58,6 +60,8 @@ export interface AttemptsTable {
   elapsed_ms: Millis;
   exception_message: string | null;
   exception_details: string | null;
+  /** 1: the run ended after its lease was taken over, and changed nothing (migration 3). */
+  superseded: number;
 }
 
 export interface CronTickersTable {

@@ -182,14 +182,17 @@ export class SqlStore implements Store {
   jobClaimDue(params: Parameters<Store["jobClaimDue"]>[0]) {
     return this.withSignals((s) => leases.jobClaimDue(this.ctx, params, s));
   }
-  jobStartMany({ ids, nodeId, at }: Parameters<Store["jobStartMany"]>[0]) {
-    return this.withSignals((s) => leases.jobStartMany(this.ctx, ids, nodeId, at, s));
+  jobStartMany({ leases: held, nodeId, at }: Parameters<Store["jobStartMany"]>[0]) {
+    return this.withSignals((s) => leases.jobStartMany(this.ctx, held, nodeId, at, s));
   }
   jobCompleteMany({ completions }: Parameters<Store["jobCompleteMany"]>[0]) {
     return this.withSignals((s) => leases.jobCompleteMany(this.ctx, completions, s));
   }
-  jobRelease({ ids, nodeId, now }: Parameters<Store["jobRelease"]>[0]) {
-    return this.withSignals((s) => leases.jobRelease(this.ctx, ids, nodeId, now, s));
+  jobRelease({ leases: held, nodeId, now }: Parameters<Store["jobRelease"]>[0]) {
+    return this.withSignals((s) => leases.jobRelease(this.ctx, held, nodeId, now, s));
+  }
+  jobLeaseList({ nodeId }: Parameters<Store["jobLeaseList"]>[0]) {
+    return leases.jobLeaseList(this.ctx, nodeId);
   }
   jobCancel({ id, now }: { id: string; now: Date }) {
     return this.withSignals((s) => leases.jobCancel(this.ctx, id, now, s));
