@@ -38,6 +38,8 @@ export class Dispatcher {
   private again = false;
   private active = false;
   private failures = 0;
+  /** A cycle found the store unanswered (canClaim false): the next good heartbeat runs one. */
+  private waitingForStore = false;
   /**
    * Due work may be waiting for a slot: the last claim was full, or found due work it could
    * not take. Only then does a freed slot start a claim; otherwise the timer, armed for the
@@ -74,6 +76,17 @@ export class Dispatcher {
     const fireAt = at ? this.claimTime(at.getTime()) : 0;
     if (fireAt <= this.o.clock.now()) void this.requestCycle();
     else this.arm(fireAt);
+  }
+
+  /**
+   * A heartbeat got through after an outage: claim again, unless a failed cycle's backoff
+   * timer is pending (it runs the next cycle; a store that answers heartbeats but keeps
+   * failing claims is not hammered).
+   */
+  storeAnswered(): void {
+    if (!this.waitingForStore) return;
+    this.waitingForStore = false;
+    void this.requestCycle();
   }
 
   /** Runs a claim cycle now (or right after the one in progress). */
@@ -122,8 +135,11 @@ export class Dispatcher {
 
   private async cycle(): Promise<void> {
     const { o } = this;
-    // After a failure, the heartbeat must get through first (its onHealthy wakes us).
-    if (!o.canClaim()) return;
+    // After a failure, the heartbeat must get through first (storeAnswered() wakes us).
+    if (!o.canClaim()) {
+      this.waitingForStore = true;
+      return;
+    }
     await o.beforeStoreWork();
     const now = o.clock.now();
     let claimed = 0;

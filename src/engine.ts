@@ -19,7 +19,7 @@ import { NodeHeartbeat } from "./node-heartbeat.js";
 import { WriteBatcher } from "./write-batcher.js";
 import { systemClock } from "./clock.js";
 import { LeaseBook } from "./lease-book.js";
-import { Reporter } from "./reporter.js";
+import { isUnavailable, Reporter } from "./reporter.js";
 import { randomUUID } from "node:crypto";
 
 /** How close to a job's start the engine holds its store work back (see Executor.clearOfStarts). */
@@ -62,10 +62,11 @@ export class Engine {
     this.events = events;
     this.functions = deps.functions;
     const reporter = (this.reporter = new Reporter(nodeId, o.clock, o.logger, events));
-    // A write or claim that failed: reported (an outage once), and claims wait for a heartbeat.
+    // A write or claim that failed: reported (an outage once); when the store was unreachable,
+    // claims wait for a heartbeat to get through.
     const storeError = (error: unknown, during: string) => {
       reporter.error(error, during);
-      this.heartbeat.suspect();
+      if (isUnavailable(error)) this.heartbeat.suspect();
     };
     // Writes and claims wait out a job start due within a few ms: their work on the event loop
     // (all of it on SQLite, whose driver is synchronous) would otherwise delay that start.
@@ -142,7 +143,7 @@ export class Engine {
       onRecovered: () => this.dispatcher.wake(null),
       onCancelRequested: (ids) => ids.forEach((id) => this.executor.cancel(id)),
       onFenced: (sinceMs) => this.fence(sinceMs),
-      onHealthy: () => this.dispatcher.wake(null),
+      onHealthy: () => this.dispatcher.storeAnswered(),
       beforeStoreWork: clearOfStarts,
     });
   }

@@ -121,7 +121,7 @@ export class NodeHeartbeat {
     if (!this.active || !this.healthy) return;
     this.healthy = false;
     this.observed.clear();
-    this.schedule(0);
+    this.schedule(RETRY_FIRST_MS);
   }
 
   /** Heartbeat, reconcile leases, follow pause requests, reap dead nodes, purge old history. */

@@ -4,6 +4,7 @@ import { describe, it } from "vitest";
 import { mysqlStore } from "../../src/mysql.js";
 import { checkMysql, mysqlScratch } from "../helpers/databases.js";
 import { describeEngineContract } from "./engine-contract.js";
+import { describeEngineFaults } from "./engine-faults.js";
 import { describeStoreContract } from "./store-contract.js";
 
 const server = await checkMysql();
@@ -22,6 +23,7 @@ if (server.available) {
   };
   describeStoreContract("mysql", freshStore);
   describeEngineContract("mysql", freshStore);
+  describeEngineFaults("mysql", freshStore);
 } else {
   describe.skip("store contract: mysql (server unreachable; set TICKERQ_MYSQL_URL)", () => it("needs MySQL", () => {}));
 }

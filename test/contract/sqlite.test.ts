@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll } from "vitest";
 import { sqliteStore } from "../../src/sqlite.js";
 import { describeEngineContract } from "./engine-contract.js";
+import { describeEngineFaults } from "./engine-faults.js";
 import { describeStoreContract } from "./store-contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tickerq-sqlite-contract-"));
@@ -27,3 +28,4 @@ async function freshStore() {
 
 describeStoreContract("sqlite", freshStore);
 describeEngineContract("sqlite", freshStore);
+describeEngineFaults("sqlite", freshStore);
