@@ -18,9 +18,9 @@ const script = fileURLToPath(new URL("./fault-node.ts", import.meta.url));
 const OPEN: TickerStatus[] = ["Idle", "Queued", "InProgress"];
 
 export interface ClusterOptions {
-  /** Where the nodes connect (usually through the proxy). */
-  url: string;
-  /** Where the test itself reads and seeds (directly). @default url */
+  /** Where the nodes connect (usually through the proxy); a function gives each node its own (one proxy per node). */
+  url: string | ((index: number) => string);
+  /** Where the test itself reads and seeds (directly). @default url (of node 0) */
   observeUrl?: string;
   schema?: string;
   /** A directory of this run's own: the side-effect files go here. */
@@ -89,7 +89,7 @@ export class FaultCluster {
     readonly store: SqlStoreHandle,
   ) {
     this.opts = {
-      observeUrl: options.url,
+      observeUrl: typeof options.url === "string" ? options.url : options.url(0),
       nodes: 3,
       heartbeatIntervalMs: 250,
       leaseTimeoutMs: 2000,
@@ -104,7 +104,8 @@ export class FaultCluster {
   static async start(options: ClusterOptions): Promise<FaultCluster> {
     mkdirSync(options.dir, { recursive: true });
     const schema = options.schema ? { schema: options.schema } : {};
-    const store = await storeForUrl(options.observeUrl ?? options.url, schema);
+    const observeUrl = options.observeUrl ?? (typeof options.url === "string" ? options.url : options.url(0));
+    const store = await storeForUrl(observeUrl, schema);
     await store.init();
     const cluster = new FaultCluster(options, store);
     try {
@@ -127,7 +128,7 @@ export class FaultCluster {
 
   private spawnNode(nodeId: string, index = this.nodes.length): NodeHandle {
     const config: FaultNodeConfig = {
-      url: this.opts.url,
+      url: typeof this.opts.url === "string" ? this.opts.url : this.opts.url(index),
       schema: this.opts.schema,
       nodeId,
       effectsFile: "",
@@ -406,4 +407,75 @@ export async function runScenario(options: ScenarioOptions): Promise<FaultReport
   } finally {
     await cluster.close();
   }
+}
+
+/**
+ * Polls (bounded) until `check` holds. Inside a fault a timeout only goes on: what did not
+ * happen shows in the report (stuck leases), which says more than a timeout would.
+ */
+export async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  must = true,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let polls = 0; !(await check()); polls++) {
+    if (Date.now() > deadline || polls > 10_000) {
+      if (must) throw new Error(`timed out waiting until ${what}`);
+      console.warn(`not within ${timeoutMs} ms: ${what}; going on`);
+      return;
+    }
+    await sleep(100);
+  }
+}
+
+/** (b): node 1 stops while running work; the others take its leases; then it continues. */
+export async function stopPastLeaseOthersReclaim(cluster: FaultCluster): Promise<void> {
+  await until("node 1 runs work", () => cluster.holdsRunning(1), 15_000);
+  await cluster.fault("SIGSTOP node 1 for 2× lease, others reclaim", async () => {
+    cluster.stop(1);
+    await until(
+      "node 1's leases are taken back",
+      async () =>
+        !(await cluster.store.jobList({ status: ["Queued", "InProgress"], limit: 100_000 })).items.some(
+          (job) => job.lockHolder === cluster.nodes[1]!.nodeId,
+        ),
+      4 * cluster.leaseTimeoutMs + 5000,
+      false,
+    );
+    await sleep(cluster.leaseTimeoutMs / 2);
+    cluster.cont(1);
+  });
+}
+
+/** (a): the operator pauses nodes 0 and 2; node 1 stops, its leases are recovered, it continues and claims them again. */
+export async function stopPastLeaseSameReclaims(cluster: FaultCluster): Promise<void> {
+  const ids = cluster.nodes.map((node) => node.nodeId);
+  await until("node 1 runs work", () => cluster.holdsRunning(1), 15_000);
+  await cluster.fault("SIGSTOP node 1 past its lease, it reclaims its own work", async () => {
+    for (const i of [0, 2]) await cluster.store.nodeSetPaused({ nodeId: ids[i]!, paused: true });
+    cluster.stop(1);
+    await until(
+      "node 1's leases are taken back",
+      async () =>
+        !(await cluster.store.jobList({ status: ["Queued", "InProgress"], limit: 100_000 })).items.some(
+          (job) => job.lockHolder === ids[1],
+        ),
+      4 * cluster.leaseTimeoutMs + 5000,
+      false,
+    );
+    cluster.cont(1);
+    await until(
+      "node 1 holds work again",
+      async () =>
+        (await cluster.store.jobList({ status: ["Queued", "InProgress"], limit: 100_000 })).items.some(
+          (job) => job.lockHolder === ids[1],
+        ),
+      10_000,
+      false,
+    );
+    await sleep(cluster.leaseTimeoutMs / 2);
+    for (const i of [0, 2]) await cluster.store.nodeSetPaused({ nodeId: ids[i]!, paused: false });
+  });
 }
