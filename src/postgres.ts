@@ -39,6 +39,14 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Pool size when the store creates the pool. @default 10 */
   poolSize?: number;
+  /**
+   * `application_name` of the connections the store opens, as pg_stat_activity shows them
+   * (the LISTEN connection's with ":listen" appended): name each node's (e.g.
+   * `tickerq:<nodeId>`) to tell their backends apart. A connection string's
+   * `application_name` parameter wins over it.
+   * @default the connection string's or PGAPPNAME, else "tickerq"
+   */
+  applicationName?: string;
 }
 
 /**
@@ -62,6 +70,7 @@ export function postgresStore(
     tablePrefix,
     connectTimeoutMs: merged.connectTimeoutMs ?? 5000,
     poolSize: merged.poolSize ?? 10,
+    applicationName: merged.applicationName,
   });
   return new SqlStore({
     name: "postgres",

@@ -29,8 +29,8 @@ export interface PostgresConnectionOptions {
   /** Connections in the pool the store creates from a connection string. @default 10 */
   poolSize: number;
   /**
-   * application_name of the connections the store opens (pool and LISTEN), as pg_stat_activity
-   * shows it. Unset: the connection string's or PGAPPNAME's, else "tickerq".
+   * application_name of the pool's connections as pg_stat_activity shows it; the LISTEN
+   * connection's has ":listen" appended. Unset: the connection string's or PGAPPNAME's, else "tickerq".
    */
   applicationName?: string;
 }
@@ -154,6 +154,8 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     if (closing) return;
     const client = new pg.Client({
       ...config,
+      // Told apart from the pool's in pg_stat_activity (a connection string's own name still wins).
+      application_name: `${config?.application_name ?? config?.fallback_application_name ?? "tickerq"}:listen`,
       connectionTimeoutMillis: options.connectTimeoutMs,
       keepAlive: true,
     });
