@@ -92,7 +92,7 @@ export class TimeTickerManager<M> {
 
   /** All or nothing: one invalid ticker and none is stored. */
   async addMany(inputs: readonly TimeTickerInput<M>[], options: AddOptions = {}): Promise<TimeTicker[]> {
-    if (!Array.isArray(inputs)) throw invalid("addMany(inputs)", inputs, "an array");
+    if (!read("tickers", () => Array.isArray(inputs))) throw invalid("addMany(tickers)", inputs, "an array");
     return this.insert(inputs, "tickers", options);
   }
 
@@ -150,7 +150,7 @@ export class TimeTickerManager<M> {
   }
 
   async deleteMany(ids: readonly string[]): Promise<number> {
-    if (!Array.isArray(ids)) throw invalid("ids", ids, "an array of ids");
+    if (!read("ids", () => Array.isArray(ids))) throw invalid("ids", ids, "an array of ids");
     ids.forEach((id, i) => validateId(`ids[${i}]`, id));
     await this.core.ready();
     return this.core.store.jobDeleteMany({ ids });
@@ -237,10 +237,13 @@ export class TimeTickerManager<M> {
       throw invalid(`${field}runCondition`, t.runCondition, "set on children only");
     batch.jobs.push(job);
     const children = t.children ?? [];
-    if (!Array.isArray(children)) throw invalid(`${field}children`, children, "an array");
-    const count = read(`${field}children`, () => children.length);
+    if (!read(`${field}children`, () => Array.isArray(children))) {
+      throw invalid(`${field}children`, children, "an array");
+    }
+    const list = children as readonly unknown[];
+    const count = read(`${field}children`, () => list.length);
     for (let i = 0; i < count; i++) {
-      const child: unknown = read(`${field}children[${i}]`, () => children[i]);
+      const child: unknown = read(`${field}children[${i}]`, () => list[i]);
       this.build(child, `${field}children[${i}].`, job, now, batch, depth + 1);
     }
   }

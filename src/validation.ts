@@ -16,12 +16,13 @@ export function validateRetries(field: string, value: unknown): number {
 }
 
 export function validateRetryIntervals(field: string, value: unknown): number[] {
-  if (!Array.isArray(value)) throw invalid(field, value, "an array of seconds");
-  const length = read(field, () => value.length);
+  if (!read(field, () => Array.isArray(value))) throw invalid(field, value, "an array of seconds");
+  const array = value as readonly unknown[];
+  const length = read(field, () => array.length);
   if (length > MAX_RETRY_INTERVALS) throw invalid(field, value, `an array of at most ${MAX_RETRY_INTERVALS} intervals`);
   const intervals: number[] = [];
   for (let i = 0; i < length; i++) {
-    const seconds: unknown = read(`${field}[${i}]`, () => value[i]);
+    const seconds: unknown = read(`${field}[${i}]`, () => array[i]);
     if (
       typeof seconds !== "number" ||
       !Number.isFinite(seconds) ||
