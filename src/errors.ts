@@ -93,9 +93,6 @@ function render(value: unknown, depth: number): string {
     const time = Date.prototype.getTime.call(value);
     return Number.isNaN(time) ? "Invalid Date" : new Date(time).toISOString();
   }
-}
-
-export function invalid(field: string, value: unknown, expected: string): TickerQError {
   if (kind !== null) return `a ${kind}`;
   if (depth === 0) return "{...}";
   const keys = Object.keys(value);
@@ -132,5 +129,8 @@ export function objectKind(value: object): string | null {
 function errorName(value: object): string {
   const name = (value as { name?: unknown }).name;
   return typeof name === "string" && /^[A-Za-z]{1,40}$/.test(name) ? name : "Error";
+}
+
+export function invalid(field: string, value: unknown, expected: string): TickerQError {
   return new TickerQError("INVALID_ARGUMENT", `${field} must be ${expected}; got ${show(value)}`);
 }

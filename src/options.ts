@@ -87,8 +87,8 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
   if (typeof nodeId !== "string" || nodeId.length === 0 || nodeId.length > 100) {
     throw invalid("nodeId", nodeId, "a non-empty string of at most 100 characters");
   }
-  const maxConcurrency = positive("maxConcurrency", 10);
   validateUnicode("nodeId", nodeId);
+  const maxConcurrency = positive("maxConcurrency", 10);
   if (!Number.isInteger(maxConcurrency)) throw invalid("maxConcurrency", maxConcurrency, "an integer of at least 1");
   return {
     store,
