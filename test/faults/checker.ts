@@ -200,7 +200,8 @@ export async function checkRun(facts: RunFacts): Promise<FaultReport> {
     return jobRuns;
   };
   const judgeHistory = (job: JobRecord, jobRuns: Run[], attempts: AttemptRecord[]) => {
-    const succeeded = attempts.filter((a) => SUCCESS.has(a.status)).length;
+    // A superseded attempt (its lease was taken over; its write changed nothing) is history, not the outcome.
+    const succeeded = attempts.filter((a) => SUCCESS.has(a.status) && a.superseded !== true).length;
     // Every handler start has an attempt row, and a successful job has exactly one success.
     if (attempts.length < jobRuns.length || (SUCCESS.has(job.status) && succeeded !== 1)) {
       report.historyMismatch.push({ id: job.id, starts: jobRuns.length, attempts: attempts.length, succeeded });
