@@ -269,15 +269,36 @@ describe.runIf(mysqlServer.available)("mariadb: KILL of a node's connections", (
       let total = 1000;
       await killEachInTurn(store, total, () => threads(), kill);
 
-      // Connections caught with a transaction open (claims and completions run in transactions here).
+      // A connection caught with a transaction open (claims and completions are transactions
+      // here): the test locks the jobs table, so the node's next transaction waits in it; the
+      // node is paused, the lock released, and the connection, its transaction now holding
+      // row locks, is killed before the node resumes.
       await producer.timeTickers.addMany(Array.from({ length: 1000 }, () => ({ function: "Work" as const })));
       total += 1000;
       let inTransaction = 0;
-      const deadline = Date.now() + 30_000;
-      while (inTransaction < 3 && Date.now() < deadline) {
-        const ids = await threads("p.id in (select trx_mysql_thread_id from information_schema.innodb_trx)");
-        for (const id of ids) await kill(id);
-        inTransaction += ids.length;
+      for (let round = 0; round < 20 && inTransaction === 0; round++) {
+        if ((await finalCount(store)) === total) {
+          await producer.timeTickers.addMany(Array.from({ length: 200 }, () => ({ function: "Work" as const })));
+          total += 200;
+        }
+        await admin.query(`lock tables \`${scratch.database}\`.tickerq_jobs write`);
+        await until(
+          "a statement of the node waits for the lock",
+          async () => (await threads("p.state like '%lock%'")).length > 0,
+          5_000,
+        ).catch(() => {}); // tried anyway: the node may be between transactions
+        node.child.kill("SIGSTOP");
+        try {
+          await admin.query("unlock tables");
+          for (let look = 0; look < 50 && inTransaction === 0; look++) {
+            const ids = await threads("p.id in (select trx_mysql_thread_id from information_schema.innodb_trx)");
+            for (const id of ids) await kill(id);
+            inTransaction += ids.length;
+            if (ids.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        } finally {
+          node.child.kill("SIGCONT");
+        }
       }
       expect(inTransaction).toBeGreaterThan(0);
       await until("every job is final", async () => (await finalCount(store)) === total);

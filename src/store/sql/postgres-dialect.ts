@@ -117,6 +117,8 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
   };
   const getPool = (): Promise<Pool> =>
     (poolPromise ??= (async () => guardPool(options.pool ?? new (await loadPg()).Pool(config ?? {})))());
+  // A caller's pool now, not at the store's first query: a Kysely the caller passed may use it first.
+  if (options.pool) guardPool(options.pool);
   const db: KyselyType<Database> =
     (options.kysely as KyselyType<Database> | undefined) ??
     new Kysely<Database>({ dialect: new PostgresDialect({ pool: getPool }) });
