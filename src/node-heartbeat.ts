@@ -141,7 +141,7 @@ export class NodeHeartbeat {
       await o.reconcile(now);
       this.good(startedAt);
       o.onPauseRequested(paused);
-      await this.reap(startedAt);
+      await this.reap(o.clock.now());
       if (!o.store.capabilities.signalsAcrossProcesses) {
         await o.beforeStoreWork();
         const cancels = await o.store.jobCancelRequested({ nodeId: o.nodeId });
@@ -159,14 +159,19 @@ export class NodeHeartbeat {
 
   /** A beat got through: clear the outage, lift a fence, and let claims resume. */
   private good(startedAt: number): void {
+    const now = this.o.clock.now();
+    // Contact was broken if this node fenced itself, or if this beat landed too long after the
+    // last good one began (it hung in a black-holed or slow connection): what it saw of other
+    // nodes' heartbeats meanwhile proves nothing, so observation starts again.
+    const broken = this.fenced || (this.fenceAfterMs > 0 && now - this.lastGood >= this.fenceAfterMs);
     this.lastGood = startedAt;
     this.failures = 0;
     if (this.fenceTimer !== null) this.o.clock.clearTimeout(this.fenceTimer);
     this.fenceTimer = null;
     const wasDown = !this.healthy || this.fenced;
-    if (!this.healthy) {
+    if (!this.healthy || broken) {
       this.healthy = true;
-      this.healthySince = startedAt;
+      this.healthySince = now;
       this.observed.clear();
     }
     this.fenced = false;

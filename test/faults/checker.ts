@@ -182,8 +182,22 @@ export async function checkRun(facts: RunFacts): Promise<FaultReport> {
     faults: [...facts.windows],
   };
 
-  const judgeRuns = (id: string): Run[] => {
+  /**
+   * A run the store kept as superseded ran on a node that was cut off or paused past its
+   * lease (it fenced itself, or learnt at its next write): the history shows both attempts,
+   * which is the at-least-once the README allows for such a node.
+   */
+  const exemptSuperseded = (jobRuns: Run[], attempts: readonly AttemptRecord[]) => {
+    for (const run of jobRuns) {
+      const kept = attempts.some(
+        (a) => a.superseded && a.nodeId === run.start.nodeId && a.attempt === run.start.retryCount,
+      );
+      if (kept && run.exempt === null) run.exempt = "superseded (its node lost its lease)";
+    }
+  };
+  const judgeRuns = (id: string, attempts: readonly AttemptRecord[] = []): Run[] => {
     const jobRuns = runs.get(id) ?? [];
+    exemptSuperseded(jobRuns, attempts);
     const counted = jobRuns.filter((run) => run.exempt === null);
     if (counted.length > 1) {
       report.doubled.push({
@@ -214,7 +228,7 @@ export async function checkRun(facts: RunFacts): Promise<FaultReport> {
 
   for (const id of facts.workIds) {
     const job = byId.get(id);
-    const jobRuns = judgeRuns(id);
+    const jobRuns = judgeRuns(id, workAttempts.get(id) ?? []);
     if (!job) {
       report.lost.push(id);
       continue;
@@ -237,6 +251,7 @@ export async function checkRun(facts: RunFacts): Promise<FaultReport> {
       report.cron.checked++;
       const occurrence = bySecond.get(second);
       const jobRuns = occurrence ? (runs.get(occurrence.id) ?? []) : [];
+      if (occurrence) exemptSuperseded(jobRuns, cronAttempts.get(occurrence.id) ?? []);
       const counted = jobRuns.filter((run) => run.exempt === null).length;
       if (counted > 1) {
         report.cron.duplicate.push(second);
