@@ -16,8 +16,16 @@ import { TickerQError, memoryStore, type Store } from "../../src/index.js";
 import { mysqlStore } from "../../src/mysql.js";
 import { postgresStore } from "../../src/postgres.js";
 import { sqliteStore } from "../../src/sqlite.js";
-import { at, newCronTicker, newJob, nodeInfo, occurrence } from "../contract/fixtures.js";
-import { MYSQL_URL, PG_URL, checkMysql, checkPostgres, mysqlScratch, postgresScratch } from "../helpers/databases.js";
+import { at, newCronTicker, newJob, nextSignal, nodeInfo, occurrence } from "../contract/fixtures.js";
+import {
+  MYSQL_URL,
+  PG_URL,
+  checkMysql,
+  checkPostgres,
+  mysqlScratch,
+  postgresScratch,
+  uniqueName,
+} from "../helpers/databases.js";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 const pgServer = await checkPostgres();
@@ -224,6 +232,68 @@ describe.runIf(pgServer.available)("postgres", () => {
       await scratch.drop();
     }
   });
+
+  it("replaces a LISTEN connection that stops answering, and hears NOTIFY again", async () => {
+    const scratch = await postgresScratch();
+    const proxy = await startTcpProxy({ port: Number(new URL(PG_URL).port) });
+    const name = uniqueName("tq");
+    const listening = postgresStore({
+      connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/${new URL(PG_URL).pathname.slice(1)}`,
+      schema: scratch.schema,
+      applicationName: name,
+      connectTimeoutMs: 1000,
+      poolSize: 1,
+    });
+    const other = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 1 });
+    const admin = new pg.Client({ connectionString: PG_URL });
+    const listenPids = async () =>
+      (
+        await admin.query<{ pid: number; query: string }>(
+          "select pid, query from pg_stat_activity where application_name = $1",
+          [`${name}:listen`],
+        )
+      ).rows;
+    try {
+      await admin.connect();
+      await listening.init();
+      await other.init();
+      const [first] = await listenPids();
+      expect(first).toBeDefined();
+      // Silence, not a reset: nothing tells the client its connection is gone but an unanswered
+      // select 1. Its replacement is a new connection to the proxy (which holds it while silent).
+      const acceptedBefore = proxy.accepted;
+      proxy.blackhole(true);
+      for (const deadline = Date.now() + 30_000; proxy.accepted === acceptedBefore;) {
+        if (Date.now() > deadline) throw new Error("the silent LISTEN connection was never replaced");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      proxy.blackhole(false);
+      for (let deadline = Date.now() + 30_000; ;) {
+        const backends = await listenPids();
+        if (backends.every((b) => b.pid !== first!.pid) && backends.some((b) => /^listen/i.test(b.query))) break;
+        if (Date.now() > deadline) throw new Error(`no new LISTEN connection: ${JSON.stringify(backends)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // A job inserted in a caller's transaction elsewhere: its NOTIFY is the only way this store hears of it.
+      const job = newJob({ executionTime: at(42) });
+      const heard = nextSignal(listening, (signal) =>
+        signal.type === "due" && signal.at.getTime() === job.executionTime!.getTime() ? true : undefined,
+      );
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      await client.query("begin");
+      await other.jobInsertMany({ jobs: [job], tx: client });
+      await client.query("commit");
+      await client.end();
+      await expect(heard).resolves.toBe(true);
+    } finally {
+      await listening.close();
+      await other.close();
+      await proxy.close();
+      await admin.end();
+      await scratch.drop();
+    }
+  }, 60_000);
 
   it("rejects every call with STORE_CLOSED after close()", async () => {
     const scratch = await postgresScratch();

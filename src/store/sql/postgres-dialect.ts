@@ -309,8 +309,22 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       if (checkTimer) clearInterval(checkTimer);
       const client = listener;
       listener = null;
-      await client?.end().catch(() => {});
-      if (ownsPool) await db.destroy();
+      // Not awaited: on a connection that went silent, end() waits for a goodbye that never comes.
+      if (client) discard(client);
+      if (!ownsPool) return;
+      // Likewise the pool's end: after connectTimeoutMs, its silent connections are cut.
+      const ended = db.destroy();
+      let grace: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        ended.then(() => false),
+        new Promise<boolean>((resolve) => (grace = setTimeout(resolve, options.connectTimeoutMs, true))),
+      ]);
+      clearTimeout(grace);
+      if (timedOut) {
+        const pool = await getPool();
+        for (const stuck of (pool as unknown as { _clients?: Client[] })._clients ?? []) discard(stuck);
+        await ended;
+      }
     },
   };
 }
