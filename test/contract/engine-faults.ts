@@ -33,10 +33,15 @@ function faulty(inner: Store) {
   ] as const) {
     (store as any)[method] = async (params: any) => {
       const fault = faults.get(method);
-      if (fault) hit.get(method)?.();
-      if (fault === "down") throw unavailable();
+      if (fault === "down") {
+        hit.get(method)?.();
+        throw unavailable();
+      }
       const result = await (inner as any)[method](params);
-      if (fault === "lost-reply") throw unavailable();
+      if (fault === "lost-reply") {
+        hit.get(method)?.();
+        throw unavailable();
+      }
       return result;
     };
   }
@@ -71,9 +76,12 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       const ran: string[] = [];
       const fn = defineFunction("Work", async (ctx) => void ran.push(ctx.id));
       const tq = await start(node(store, clock, [fn], timing));
+      tq.pause(); // no claim until the fault is armed
+      const job = await tq.timeTickers.add({ function: "Work" });
+      await settle(tq);
       faults.set("jobClaimDue", "lost-reply");
       const lost = faulted("jobClaimDue");
-      const job = await tq.timeTickers.add({ function: "Work" });
+      tq.resume();
       await lost;
       await settle(tq);
       // The claim committed: the store has the job leased to this node, which never heard of it.
