@@ -205,6 +205,23 @@ async function unreachableMidLife(
   }
 }
 
+/** close() while the server has gone silent (a black hole, not a reset) still ends, in bounded time. */
+async function closesWhileSilent(serverUrl: string, makeStore: (proxy: TcpProxy) => Store): Promise<void> {
+  const proxy = await startTcpProxy({ port: Number(new URL(serverUrl).port) });
+  const store = makeStore(proxy);
+  try {
+    await store.init();
+    await store.jobList({ limit: 1 }); // a pooled connection, now idle
+    proxy.blackhole(true);
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise((resolve) => (timer = setTimeout(resolve, 20_000, "hung")));
+    expect(await Promise.race([store.close().then(() => "closed"), hung])).toBe("closed");
+    clearTimeout(timer);
+  } finally {
+    await proxy.close();
+  }
+}
+
 const pgStore = (proxy: TcpProxy, schema: string): Store =>
   postgresStore({
     connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/${new URL(PG_URL).pathname.slice(1)}`,
@@ -232,6 +249,15 @@ describe.runIf(pgServer.available)("postgres", () => {
       await scratch.drop();
     }
   });
+
+  it("closes while the server is silent", async () => {
+    const scratch = await postgresScratch();
+    try {
+      await closesWhileSilent(PG_URL, (proxy) => pgStore(proxy, scratch.schema));
+    } finally {
+      await scratch.drop();
+    }
+  }, 30_000);
 
   it("replaces a LISTEN connection that stops answering, and hears NOTIFY again", async () => {
     const scratch = await postgresScratch();
@@ -325,6 +351,17 @@ describe.runIf(mysqlServer.available)("mysql", () => {
       await scratch.drop();
     }
   });
+
+  it("closes while the server is silent", async () => {
+    const scratch = await mysqlScratch();
+    try {
+      await closesWhileSilent(MYSQL_URL, (p) =>
+        mysqlStore({ uri: `mysql://root@127.0.0.1:${p.port}/${scratch.database}`, connectTimeoutMs: 2000 }),
+      );
+    } finally {
+      await scratch.drop();
+    }
+  }, 30_000);
 
   it("rejects every call with STORE_CLOSED after close()", async () => {
     const scratch = await mysqlScratch();
