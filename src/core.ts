@@ -46,6 +46,7 @@ export function requireFunction(core: Core, field: string, name: unknown): AnyFu
     throw new TickerQError(
       "UNKNOWN_FUNCTION",
       `${field} ${show(name)} is not a registered function (registered: ${known})`,
+      { field },
     );
   }
   // The name is stored with the job: it must be text every store keeps exactly.

@@ -83,13 +83,16 @@ const FIRES_BY = Date.UTC(2000, 0, 1);
  */
 function parseExpression(expression: string): Cron {
   if (typeof expression !== "string") {
-    throw new TickerQError("INVALID_CRON", `expression must be a cron string; got ${show(expression)}`);
+    throw new TickerQError("INVALID_CRON", `expression must be a cron string; got ${show(expression)}`, {
+      field: "expression",
+    });
   }
   const parts = expression.trim().split(/\s+/);
   if (parts.length !== 5 && parts.length !== 6) {
     throw new TickerQError(
       "INVALID_CRON",
       `expression ${show(expression)} must have 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first); it has ${expression.trim() === "" ? 0 : parts.length}`,
+      { field: "expression" },
     );
   }
   let cron: Cron;
@@ -99,13 +102,17 @@ function parseExpression(expression: string): Cron {
     const names = parts.length === 6 ? FIELDS_6 : FIELDS_5;
     const index = parts.findIndex((part, i) => !fieldParses(parts.map((p, j) => (j === i ? part : "*")).join(" ")));
     const where = index >= 0 ? `the ${names[index]} field ${show(parts[index])} is invalid` : "it is invalid";
-    throw new TickerQError("INVALID_CRON", `expression ${show(expression)}: ${where}`, { cause: error });
+    throw new TickerQError("INVALID_CRON", `expression ${show(expression)}: ${where}`, {
+      cause: error,
+      field: "expression",
+    });
   }
   // Croner looks up to the year 3000; a year-less schedule repeats within 400 years.
   if (cron.nextRun(new Date(FIRES_BY)) === null) {
     throw new TickerQError(
       "INVALID_CRON",
       `expression ${show(expression)} can never fire: no date has that day of the month in those months`,
+      { field: "expression" },
     );
   }
   return cron;
@@ -152,6 +159,7 @@ function zoneClock(timeZone: string): ZoneClock {
   } catch (error) {
     throw new TickerQError("INVALID_TIME_ZONE", `timeZone ${show(timeZone)} is not an IANA time zone`, {
       cause: error,
+      field: "timeZone",
     });
   }
   const wall = (instant: number): number => {
@@ -205,7 +213,9 @@ export function occurrenceTimeZone(timeZone: unknown): string | null {
 
 function checkZoneName(timeZone: unknown): string {
   if (typeof timeZone !== "string" || timeZone.length > 100) {
-    throw new TickerQError("INVALID_TIME_ZONE", `timeZone must be an IANA time zone name; got ${show(timeZone)}`);
+    throw new TickerQError("INVALID_TIME_ZONE", `timeZone must be an IANA time zone name; got ${show(timeZone)}`, {
+      field: "timeZone",
+    });
   }
   return timeZone;
 }

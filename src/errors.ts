@@ -19,15 +19,23 @@ export type TickerQErrorCode =
   | "SCHEMA_TOO_NEW"
   | "CANCELLED"
   | "SHUTDOWN"
-  | "LEASE_LOST";
+  | "LEASE_LOST"
+  /** A middleware broke its contract (returned without calling next(), or called it twice). */
+  | "MIDDLEWARE";
 
 export class TickerQError extends Error {
   override readonly name = "TickerQError";
   readonly code: TickerQErrorCode;
+  /**
+   * The input field at fault, as a path (`executionTime`, `children[0].function`, `metadata`),
+   * when the error is about one; forms and the dashboard's API answer with it.
+   */
+  readonly field: string | undefined;
 
-  constructor(code: TickerQErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: TickerQErrorCode, message: string, options?: { cause?: unknown; field?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.field = options?.field;
   }
 }
 
@@ -132,5 +140,5 @@ function errorName(value: object): string {
 }
 
 export function invalid(field: string, value: unknown, expected: string): TickerQError {
-  return new TickerQError("INVALID_ARGUMENT", `${field} must be ${expected}; got ${show(value)}`);
+  return new TickerQError("INVALID_ARGUMENT", `${field} must be ${expected}; got ${show(value)}`, { field });
 }

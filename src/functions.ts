@@ -146,7 +146,9 @@ export function functionRegistry(functions: readonly AnyFunctionDefinition[]): M
       throw invalid("functions[]", fn, "a definition made by defineFunction()");
     }
     if (registry.has(fn.name)) {
-      throw new TickerQError("INVALID_ARGUMENT", `functions: ${JSON.stringify(fn.name)} is defined twice`);
+      throw new TickerQError("INVALID_ARGUMENT", `functions: ${JSON.stringify(fn.name)} is defined twice`, {
+        field: "functions",
+      });
     }
     registry.set(fn.name, fn);
   }

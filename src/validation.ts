@@ -169,6 +169,7 @@ export function read<T>(field: string, get: () => T): T {
   } catch (error) {
     throw new TickerQError("INVALID_ARGUMENT", `${field} could not be read (${describeError(error)})`, {
       cause: error,
+      field,
     });
   }
 }
@@ -368,7 +369,8 @@ export function serializeRequest(field: string, value: unknown, maxBytes: number
     if (!(error instanceof Refusal)) throw error;
     const path = pathOf(field, error.keys);
     const message = error.code === "REQUEST_TOO_LARGE" ? `${field} ${error.problem}` : `${path} ${error.problem}`;
-    throw new TickerQError(error.code, message, error.cause === undefined ? undefined : { cause: error.cause });
+    const at = error.code === "REQUEST_TOO_LARGE" ? field : path;
+    throw new TickerQError(error.code, message, { cause: error.cause, field: at });
   }
   const text = JSON.stringify(copy);
   // A UTF-16 code unit is at most 3 bytes of UTF-8, so short text needs no count.
@@ -378,6 +380,7 @@ export function serializeRequest(field: string, value: unknown, maxBytes: number
       throw new TickerQError(
         "REQUEST_TOO_LARGE",
         `${field} is ${bytes} bytes as JSON, over the limit of ${maxBytes} (option maxRequestBytes)`,
+        { field },
       );
     }
   }
@@ -393,9 +396,7 @@ export async function applySchema(field: string, schema: RequestSchema, value: u
     throw new TickerQError(
       "INVALID_REQUEST",
       `${field} could not be checked: its schema threw (${describeError(error)})`,
-      {
-        cause: error,
-      },
+      { cause: error, field },
     );
   }
   if (!result.issues) return result.value;
@@ -409,5 +410,5 @@ export async function applySchema(field: string, schema: RequestSchema, value: u
       return `${field}${path}: ${issue.message}`;
     })
     .join("; ");
-  throw new TickerQError("INVALID_REQUEST", `${field} fails its schema: ${issues} (value ${show(value)})`);
+  throw new TickerQError("INVALID_REQUEST", `${field} fails its schema: ${issues} (value ${show(value)})`, { field });
 }

@@ -33,12 +33,6 @@ const STATUS_BY_CODE: Record<string, 400 | 404 | 409 | 413> = {
   INVALID_STATE: 409,
 };
 
-/** Engine messages start with the field they name ("executionTime must be …"); forms use it. */
-function fieldOf(message: string): string | undefined {
-  const match = /^([A-Za-z_$][\w$]*(?:\[\d+\]|\.[A-Za-z_$][\w$]*)*)/.exec(message);
-  return match?.[1];
-}
-
 export function toApiError(error: unknown): { status: number; body: { error: ApiError } } | null {
   if (error instanceof HttpError) {
     const body: ApiError = { code: error.code, message: error.message };
@@ -47,9 +41,7 @@ export function toApiError(error: unknown): { status: number; body: { error: Api
   }
   if (error instanceof TickerQError && STATUS_BY_CODE[error.code]) {
     const body: ApiError = { code: error.code, message: error.message };
-    const field =
-      STATUS_BY_CODE[error.code] === 400 || error.code === "REQUEST_TOO_LARGE" ? fieldOf(error.message) : undefined;
-    if (field) body.field = field;
+    if (error.field !== undefined) body.field = error.field;
     return { status: STATUS_BY_CODE[error.code]!, body: { error: body } };
   }
   return null;

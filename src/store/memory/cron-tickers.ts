@@ -6,7 +6,9 @@ import { clone, earlier, paged, type MemoryState, type Params } from "./context.
 
 export function cronTickerInsert(s: MemoryState, { cronTicker }: Params<"cronTickerInsert">): void {
   if (s.cronTickers.has(cronTicker.id)) {
-    throw new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(cronTicker.id)} already exists`);
+    throw new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(cronTicker.id)} already exists`, {
+      field: "id",
+    });
   }
   s.cronTickers.set(cronTicker.id, { ...cronTicker, updatedAt: cronTicker.createdAt });
   s.signals.emit({ type: "cron" });

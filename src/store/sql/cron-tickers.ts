@@ -25,6 +25,7 @@ export async function cronTickerInsert(ctx: SqlContext, ticker: NewCronTicker, s
   } catch (error) {
     if (ctx.dialect.isUniqueViolation(error)) {
       throw new TickerQError("INVALID_ARGUMENT", `cronTicker.id must be unique; ${show(ticker.id)} exists already`, {
+        field: "id",
         cause: error,
       });
     }

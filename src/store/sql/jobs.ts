@@ -79,7 +79,7 @@ export async function jobInsert(
       throw new TickerQError(
         "INVALID_ARGUMENT",
         "jobs[].id must be unique; the batch repeats an id or reuses an existing one, so nothing was inserted",
-        { cause: error },
+        { cause: error, field: "id" },
       );
     }
     throw error;

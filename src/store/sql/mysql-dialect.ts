@@ -182,6 +182,7 @@ export function mysqlDialect(options: MysqlConnectionOptions): SqlDialect & { bu
       throw new TickerQError(
         "INVALID_ARGUMENT",
         "tx must be a mysql2 connection inside a transaction, or a Kysely transaction",
+        { field: "tx" },
       );
     },
     async close() {

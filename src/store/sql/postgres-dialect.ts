@@ -279,6 +279,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       throw new TickerQError(
         "INVALID_ARGUMENT",
         "tx must be a pg PoolClient/Client inside BEGIN, or a Kysely transaction",
+        { field: "tx" },
       );
     },
     async prepared<R>(text: string, values: readonly unknown[]): Promise<R[]> {

@@ -114,6 +114,7 @@ export function checkIdentifier(field: string, value: string, allowEmpty: boolea
   throw new TickerQError(
     "INVALID_ARGUMENT",
     `${field} must be letters, digits and underscores (at most 40, not starting with a digit); got ${show(value)}`,
+    { field },
   );
 }
 

@@ -211,6 +211,7 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
       throw new TickerQError(
         "INVALID_ARGUMENT",
         "tx must be a Kysely transaction on the SQLite store; better-sqlite3 runs one transaction at a time, so enqueue after your own commits instead",
+        { field: "tx" },
       );
     },
     /**
