@@ -4,7 +4,7 @@ import type { Clock } from "./clock.js";
 import type { TickerQEvents } from "./events.js";
 import type { AnyFunctionDefinition } from "./functions.js";
 import type { ResolvedOptions } from "./options.js";
-import type { Store } from "./store/contract.js";
+import type { NewJob, Store } from "./store/contract.js";
 import type { TickerStatus, TickerType } from "./lifecycle.js";
 import { show, TickerQError } from "./errors.js";
 import {
@@ -36,6 +36,11 @@ export interface Core {
   }): void;
   /** This node changed a cron ticker: re-plan at once, and tell listeners. */
   cronChanged(id: string): void;
+}
+
+/** Stores new jobs through the enqueue middleware, which may write their metadata. */
+export function enqueue(core: Core, jobs: NewJob[], insert: () => Promise<void>): Promise<void> {
+  return core.options.middleware.enqueue(jobs, core.nodeId, insert);
 }
 
 export function requireFunction(core: Core, field: string, name: unknown): AnyFunctionDefinition {

@@ -11,6 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { CronSchedule } from "./cron.js";
 import type { CronTickerRecord, NewJob, Store } from "./store/contract.js";
+import type { MiddlewareChain } from "./middleware.js";
 
 interface Planned {
   record: CronTickerRecord;
@@ -36,6 +37,8 @@ export class CronScheduler {
      * not to replay a long outage (missed instants run once, not once each).
      */
     private readonly catchUpMs: number,
+    /** Enqueue middleware: occurrences this node creates go through it. */
+    private readonly enqueue: { chain: MiddlewareChain; nodeId: string } | null = null,
   ) {}
 
   /** Cron tickers changed somewhere: reload before the next plan. */
@@ -59,7 +62,11 @@ export class CronScheduler {
       }
       cursors.set(planned, cursor);
     }
-    if (occurrences.length > 0) await this.store.occurrenceInsertMany({ occurrences });
+    if (occurrences.length > 0) {
+      const insert = async () => void (await this.store.occurrenceInsertMany({ occurrences }));
+      if (this.enqueue) await this.enqueue.chain.enqueue(occurrences, this.enqueue.nodeId, insert);
+      else await insert();
+    }
     // Committed: only now are these instants planned.
     for (const [planned, cursor] of cursors) planned.plannedUntil = cursor;
   }
@@ -102,6 +109,7 @@ export function occurrenceOf(ticker: CronTickerRecord, at: Date, createdAt: Date
     parentId: null,
     runCondition: null,
     cronTickerId: ticker.id,
+    metadata: null,
     createdAt,
   };
 }

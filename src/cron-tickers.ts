@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { invalid, TickerQError } from "./errors.js";
 import { CronSchedule, occurrenceTimeZone } from "./cron.js";
 import { occurrenceOf } from "./cron-scheduler.js";
-import { commonPatch, encodeRequest, requireFunction, type Core } from "./core.js";
+import { commonPatch, encodeRequest, enqueue, requireFunction, type Core } from "./core.js";
 import type { CronTickerPatch as StorePatch, CronTickerRecord, NewCronTicker, Page } from "./store/contract.js";
 import type { TickerStatus } from "./lifecycle.js";
 import {
@@ -171,7 +171,10 @@ export class CronTickerManager<M> {
     if (!ticker) throw new TickerQError("NOT_FOUND", `cron ticker ${JSON.stringify(id)} does not exist`);
     const now = new Date(core.clock.now());
     const occurrence = occurrenceOf(ticker, now, now);
-    const inserted = await core.store.occurrenceInsertMany({ occurrences: [occurrence] });
+    let inserted = 0;
+    await enqueue(core, [occurrence], async () => {
+      inserted = await core.store.occurrenceInsertMany({ occurrences: [occurrence] });
+    });
     if (inserted === 0)
       throw new TickerQError("INVALID_STATE", `cron ticker ${id} already has an occurrence at ${now.toISOString()}`);
     core.emitChange({ ...occurrence, status: "Idle" });

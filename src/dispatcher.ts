@@ -10,6 +10,7 @@ import type { JobRecord, Store } from "./store/contract.js";
 import type { WorkerPool } from "./worker-pool.js";
 import type { CronScheduler } from "./cron-scheduler.js";
 import type { LeaseBook } from "./lease-book.js";
+import type { MiddlewareChain } from "./middleware.js";
 
 export interface DispatcherOptions {
   nodeId: string;
@@ -29,6 +30,8 @@ export interface DispatcherOptions {
   onClaimed(jobs: readonly JobRecord[]): void;
   /** A cycle failed: report it; claims wait for the next good heartbeat. */
   onError(error: unknown, during: string): void;
+  /** Its `store` hooks wrap each claim. */
+  middleware: MiddlewareChain;
 }
 
 export class Dispatcher {
@@ -153,14 +156,17 @@ export class Dispatcher {
           const startLimit = o.pool.reserveStarts();
           const jobs = await o.leases
             .exclusive(async () => {
-              const claimedJobs = await o.store.jobClaimDue({
-                nodeId: o.nodeId,
-                now: new Date(now),
-                until: new Date(now + o.lookaheadMs + this.trailingMs),
-                limit,
-                longRunningLimit,
-                startLimit,
-              });
+              const call = { operation: "claim", store: o.store.name, count: limit, nodeId: o.nodeId } as const;
+              const claimedJobs = await o.middleware.store(call, () =>
+                o.store.jobClaimDue({
+                  nodeId: o.nodeId,
+                  now: new Date(now),
+                  until: new Date(now + o.lookaheadMs + this.trailingMs),
+                  limit,
+                  longRunningLimit,
+                  startLimit,
+                }),
+              );
               o.leases.add(claimedJobs);
               return claimedJobs;
             })

@@ -21,6 +21,7 @@ import { systemClock } from "./clock.js";
 import { LeaseBook } from "./lease-book.js";
 import { isUnavailable, Reporter } from "./reporter.js";
 import { randomUUID } from "node:crypto";
+import type { StoreCall } from "./middleware.js";
 
 /** How close to a job's start the engine holds its store work back (see Executor.clearOfStarts). */
 const START_MARGIN_MS = 3;
@@ -53,6 +54,8 @@ export class Engine {
   private readonly stats = { executed: 0, failed: 0 };
   private _paused = false;
   private pausedByOperator = false;
+  /** What the middleware's attach() returned, called at shutdown. */
+  private detach: (() => void)[] = [];
 
   constructor(deps: EngineDeps) {
     const { store, nodeId, options: o, events } = deps;
@@ -72,18 +75,27 @@ export class Engine {
     // (all of it on SQLite, whose driver is synchronous) would otherwise delay that start.
     // On a test clock time stands still until the test moves it, so nothing waits for it.
     const clearOfStarts = o.clock === systemClock ? () => this.executor.clearOfStarts(START_MARGIN_MS) : async () => {};
+    const call = (operation: StoreCall["operation"], count: number): StoreCall => ({
+      operation,
+      store: store.name,
+      count,
+      nodeId,
+    });
     this.starts = new WriteBatcher(
       async (leases) => {
         await clearOfStarts();
         const at = new Date(o.clock.now());
-        return { started: await store.jobStartMany({ leases, nodeId, at }), at };
+        const started = await o.middleware.store(call("start", leases.length), () =>
+          store.jobStartMany({ leases, nodeId, at }),
+        );
+        return { started, at };
       },
       (error) => storeError(error, "start"),
     );
     this.completions = new WriteBatcher(
       async (completions) => {
         await clearOfStarts();
-        return store.jobCompleteMany({ completions });
+        return o.middleware.store(call("complete", completions.length), () => store.jobCompleteMany({ completions }));
       },
       (error) => storeError(error, "completion"),
     );
@@ -101,6 +113,7 @@ export class Engine {
       onCancelled: o.onCancelled,
       reporter,
       stats: this.stats,
+      middleware: o.middleware,
     });
     this.pool = new WorkerPool({
       startLeadMs: Math.min(20, o.lookaheadMs),
@@ -111,7 +124,10 @@ export class Engine {
       run: (job) => this.executor.run(job),
       onCapacity: () => this.dispatcher.capacityFreed(),
     });
-    this.cron = new CronScheduler(store, o.cronHorizonMs, o.pollIntervalMs * 5, o.pollIntervalMs * 6);
+    this.cron = new CronScheduler(store, o.cronHorizonMs, o.pollIntervalMs * 5, o.pollIntervalMs * 6, {
+      chain: o.middleware,
+      nodeId,
+    });
     this.dispatcher = new Dispatcher({
       nodeId,
       clock: o.clock,
@@ -128,6 +144,7 @@ export class Engine {
         for (const job of jobs) deps.emitChange({ ...job, status: "Queued" });
       },
       onError: storeError,
+      middleware: o.middleware,
     });
     this.heartbeat = new NodeHeartbeat({
       nodeId,
@@ -237,8 +254,22 @@ export class Engine {
     return this.heartbeat.start();
   }
 
-  /** Starts claiming due work; the last step of start. */
+  /** Starts claiming due work; the last step of start. Middleware is attached first. */
   startDispatching(): void {
+    const { clock } = this.options;
+    const node = {
+      nodeId: this.nodeId,
+      now: () => clock.now(),
+      dueCounts: () => this.store.jobDueCountByFunction({ now: new Date(clock.now()) }),
+    };
+    this.options.middleware.list.forEach((m, i) => {
+      try {
+        const undo = m.attach?.(node);
+        if (typeof undo === "function") this.detach.push(undo);
+      } catch (error) {
+        this.reporter.error(error, `middleware[${i}].attach`);
+      }
+    });
     this.dispatcher.start();
   }
 
@@ -286,6 +317,13 @@ export class Engine {
     await this.completions.flush();
     await this.heartbeat.stop();
     await this.store.nodeRemove({ nodeId: this.nodeId }).catch(() => {});
+    for (const undo of this.detach.splice(0)) {
+      try {
+        undo();
+      } catch (error) {
+        this.reporter.error(error, "middleware detach");
+      }
+    }
   }
 
   onSignal(signal: StoreSignal): void {

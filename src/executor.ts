@@ -18,6 +18,7 @@ import type { WriteBatcher } from "./write-batcher.js";
 import { InFlight } from "./in-flight.js";
 import type { LeaseBook } from "./lease-book.js";
 import type { Reporter } from "./reporter.js";
+import type { MiddlewareChain } from "./middleware.js";
 
 /** What onException and onCancelled receive about the job. */
 export interface JobInfo {
@@ -47,6 +48,8 @@ export interface ExecutorDeps {
   reporter: Reporter;
   /** Counters for heartbeats and the dashboard. */
   stats: { executed: number; failed: number };
+  /** Wraps every handler run (options.middleware). */
+  middleware: MiddlewareChain;
 }
 
 /**
@@ -174,8 +177,10 @@ export class Executor {
         );
       const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, controller);
       started = true;
-      if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
-      await fn.handler(ctx, controller.signal);
+      await deps.middleware.run(ctx, async () => {
+        if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
+        await fn.handler(ctx, controller.signal);
+      });
     } catch (caught) {
       threw = true;
       error = caught;
@@ -404,6 +409,9 @@ export class Executor {
       functionName: fn.name,
       scheduledFor,
       retryCount: job.retryCount,
+      retries: job.retries,
+      startedAt,
+      metadata: job.metadata ?? {},
       isDue,
       request: job.request === null ? undefined : JSON.parse(job.request),
       signal: controller.signal,

@@ -45,6 +45,12 @@ export interface TickerContext<TRequest = unknown> {
   readonly scheduledFor: Date;
   /** 0 on the first attempt. */
   readonly retryCount: number;
+  /** Retries allowed after the first attempt: an attempt failing with `retryCount === retries` ends Failed. */
+  readonly retries: number;
+  /** When this attempt started (the node's clock). */
+  readonly startedAt: Date;
+  /** The job's metadata, written at enqueue by middleware (empty when none). */
+  readonly metadata: Readonly<Record<string, string>>;
   /** True when this run started on time (first attempt, within the due tolerance). */
   readonly isDue: boolean;
   readonly request: TRequest;

@@ -8,6 +8,7 @@ import { systemClock, type Clock } from "./clock.js";
 import type { AnyFunctionDefinition } from "./functions.js";
 import type { JobInfo } from "./executor.js";
 import type { Store } from "./store/contract.js";
+import { MiddlewareChain, type Middleware } from "./middleware.js";
 
 export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = readonly AnyFunctionDefinition[]> {
   /** The functions this node can run (and whose names `add()` accepts). */
@@ -57,6 +58,11 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   clock?: Clock;
   /** Where the engine reports problems it recovers from (store unreachable, a hook that threw); null for silence. @default console */
   logger?: Logger | null;
+  /**
+   * Around every enqueue and every handler run (tracing, metrics, scopes, policies); the first
+   * is the outermost. See `Middleware`; `otelMiddleware()` from tickerq/otel is one. @default []
+   */
+  middleware?: readonly Middleware[];
 }
 
 /** What tickerq logs through; console, pino and winston all have it. Without `warn`, warnings go to `error`. */
@@ -66,9 +72,13 @@ export interface Logger {
 }
 
 export type ResolvedOptions = Required<
-  Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled" | "logger">
+  Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled" | "logger" | "middleware">
 > &
-  Pick<TickerQOptions, "onException" | "onCancelled"> & { store: Store; logger: Logger | null };
+  Pick<TickerQOptions, "onException" | "onCancelled"> & {
+    store: Store;
+    logger: Logger | null;
+    middleware: MiddlewareChain;
+  };
 
 export function resolveOptions(options: TickerQOptions, store: Store): ResolvedOptions {
   const clock = options.clock ?? systemClock;
@@ -88,6 +98,17 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     throw invalid("nodeId", nodeId, "a non-empty string of at most 100 characters");
   }
   validateUnicode("nodeId", nodeId);
+  const middleware = options.middleware ?? [];
+  if (!Array.isArray(middleware)) throw invalid("middleware", middleware, "an array of middleware objects");
+  middleware.forEach((m: unknown, i) => {
+    if (typeof m !== "object" || m === null) throw invalid(`middleware[${i}]`, m, "an object");
+    for (const hook of ["enqueue", "run", "store", "attach"] as const) {
+      const value = (m as Record<string, unknown>)[hook];
+      if (value !== undefined && typeof value !== "function") {
+        throw invalid(`middleware[${i}].${hook}`, value, "a function or absent");
+      }
+    }
+  });
   const maxConcurrency = positive("maxConcurrency", 10);
   if (!Number.isInteger(maxConcurrency)) throw invalid("maxConcurrency", maxConcurrency, "an integer of at least 1");
   return {
@@ -110,5 +131,6 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     cronHorizonMs: positive("cronHorizonMs", 2000, 0),
     closeStoreOnStop: options.closeStoreOnStop ?? true,
     logger: options.logger === undefined ? console : options.logger,
+    middleware: new MiddlewareChain(middleware),
   };
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { invalid, TickerQError } from "./errors.js";
 import type { Core } from "./core.js";
-import { commonPatch, encodeRequest, requireFunction } from "./core.js";
+import { commonPatch, encodeRequest, enqueue, requireFunction } from "./core.js";
 import type { AnyFunctionDefinition } from "./functions.js";
 import type { JobPatch, JobQuery, NewJob, Page } from "./store/contract.js";
 import type { TickerStatus } from "./lifecycle.js";
@@ -180,7 +180,7 @@ export class TimeTickerManager<M> {
     if (invalidInput) throw invalidInput;
     const { jobs } = batch;
     await core.ready();
-    await core.store.jobInsertMany({ jobs, tx: options.tx });
+    await enqueue(core, jobs, () => core.store.jobInsertMany({ jobs, tx: options.tx }));
     const tickers = newTimeTickers(jobs.filter((job) => job.parentId === null));
     if (core.events.has("changed")) for (const job of jobs) core.emitChange({ ...job, status: "Idle" });
     return tickers;
@@ -230,6 +230,7 @@ export class TimeTickerManager<M> {
       parentId: parent?.id ?? null,
       runCondition: parent ? validateRunCondition(`${field}runCondition`, t.runCondition) : null,
       cronTickerId: null,
+      metadata: null,
       createdAt: new Date(now),
     };
     if (held) held.job = job;

@@ -56,6 +56,8 @@ export interface JobRecord {
   cronTickerId: string | null;
   /** Set by a cancel of a running job; the node running it aborts it. */
   cancelRequested: boolean;
+  /** Written by enqueue middleware (trace context and the like); null when none (migration 4). */
+  metadata: Record<string, string> | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -74,6 +76,8 @@ export interface NewJob {
   parentId: string | null;
   runCondition: RunCondition | null;
   cronTickerId: string | null;
+  /** Stored as given (the engine checked its size); null when none. */
+  metadata: Record<string, string> | null;
   createdAt: Date;
 }
 
@@ -265,6 +269,8 @@ export interface Store {
 
   /** The earliest executionTime among Idle jobs, or null. */
   jobNextDue(): Promise<Date | null>;
+  /** How many Idle jobs are due by `now`, by function (functions with none are absent). One query. */
+  jobDueCountByFunction(params: { now: Date }): Promise<Record<string, number>>;
   /**
    * Leases Idle jobs due by `until` to `nodeId` (status Queued): up to `limit` jobs of
    * High/Normal/Low priority, highest priority then earliest first, and up to

@@ -79,6 +79,9 @@ class MemoryStore implements Store {
   async jobNextDue() {
     return jobs.jobNextDue(this.s);
   }
+  async jobDueCountByFunction(params: Params<"jobDueCountByFunction">) {
+    return jobs.jobDueCountByFunction(this.s, params);
+  }
   async jobPurge(params: Params<"jobPurge">) {
     return jobs.jobPurge(this.s, params);
   }

@@ -33,6 +33,7 @@ export function newJobRecordWith<R>(job: NewJob, request: R): Omit<JobRecord, "r
     runCondition: job.runCondition,
     cronTickerId: job.cronTickerId,
     cancelRequested: false,
+    metadata: job.metadata && { ...job.metadata },
     createdAt: job.createdAt,
     updatedAt: job.createdAt,
   };

@@ -38,6 +38,7 @@ export function newJob(overrides: Partial<NewJob> = {}): NewJob {
     parentId: null,
     runCondition: null,
     cronTickerId: null,
+    metadata: null,
     createdAt: at(-60),
     ...overrides,
   };

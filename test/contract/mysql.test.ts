@@ -5,6 +5,7 @@ import { mysqlStore } from "../../src/mysql.js";
 import { checkMysql, mysqlScratch } from "../helpers/databases.js";
 import { describeEngineContract } from "./engine-contract.js";
 import { describeEngineFaults } from "./engine-faults.js";
+import { describeEngineMiddleware } from "./engine-middleware.js";
 import { describeStoreContract } from "./store-contract.js";
 
 const server = await checkMysql();
@@ -24,6 +25,7 @@ if (server.available) {
   describeStoreContract("mysql", freshStore);
   describeEngineContract("mysql", freshStore);
   describeEngineFaults("mysql", freshStore);
+  describeEngineMiddleware("mysql", freshStore);
 } else {
   describe.skip("store contract: mysql (server unreachable; set TICKERQ_MYSQL_URL)", () => it("needs MySQL", () => {}));
 }

@@ -5,6 +5,7 @@ import { postgresStore } from "../../src/postgres.js";
 import { PG_URL, checkPostgres, postgresScratch } from "../helpers/databases.js";
 import { describeEngineContract } from "./engine-contract.js";
 import { describeEngineFaults } from "./engine-faults.js";
+import { describeEngineMiddleware } from "./engine-middleware.js";
 import { describeStoreContract } from "./store-contract.js";
 
 const server = await checkPostgres();
@@ -24,6 +25,7 @@ if (server.available) {
   describeStoreContract("postgres", freshStore);
   describeEngineContract("postgres", freshStore);
   describeEngineFaults("postgres", freshStore);
+  describeEngineMiddleware("postgres", freshStore);
 } else {
   describe.skip("store contract: postgres (server unreachable; set TICKERQ_PG_URL)", () =>
     it("needs PostgreSQL", () => {}));

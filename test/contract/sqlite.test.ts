@@ -7,6 +7,7 @@ import { afterAll } from "vitest";
 import { sqliteStore } from "../../src/sqlite.js";
 import { describeEngineContract } from "./engine-contract.js";
 import { describeEngineFaults } from "./engine-faults.js";
+import { describeEngineMiddleware } from "./engine-middleware.js";
 import { describeStoreContract } from "./store-contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tickerq-sqlite-contract-"));
@@ -29,3 +30,4 @@ async function freshStore() {
 describeStoreContract("sqlite", freshStore);
 describeEngineContract("sqlite", freshStore);
 describeEngineFaults("sqlite", freshStore);
+describeEngineMiddleware("sqlite", freshStore);

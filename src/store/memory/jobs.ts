@@ -97,6 +97,20 @@ export function jobNextDue(s: MemoryState): Date | null {
   return s.jobs.nextDue();
 }
 
+/** A walk of the jobs: the memory store holds what fits in one process; this runs once per metrics collection. */
+export function jobDueCountByFunction(
+  s: MemoryState,
+  { now }: Params<"jobDueCountByFunction">,
+): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const job of s.jobs.values()) {
+    if (job.status === "Idle" && job.executionTime !== null && job.executionTime <= now) {
+      counts[job.function] = (counts[job.function] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
 /** Up to `limit` jobs that ended before `before` go, but none with a child still to run. */
 export function jobPurge(s: MemoryState, { before, limit }: Params<"jobPurge">): number {
   const old = [...s.jobs.values()].filter(

@@ -291,6 +291,20 @@ export async function jobNextDue(ctx: SqlContext): Promise<Date | null> {
   return toDateOrNull(row?.execution_time ?? null);
 }
 
+/** One grouped count over the (status, execution_time) index range of due Idle jobs. */
+export async function jobDueCountByFunction(ctx: SqlContext, now: Date): Promise<Record<string, number>> {
+  const rows = await ctx.dialect.db
+    .selectFrom(ctx.t.jobs)
+    .select(["function", (eb) => eb.fn.countAll<number | string>().as("n")])
+    .where("status", "=", "Idle")
+    .where("execution_time", "<=", now.getTime())
+    .groupBy("function")
+    .execute();
+  const counts: Record<string, number> = {};
+  for (const row of rows) counts[row.function] = Number(row.n);
+  return counts;
+}
+
 export async function jobRunningCount(
   ctx: SqlContext,
   params: {

@@ -17,7 +17,7 @@ import { intervalsIn } from "./rows.js";
  * Keys are one letter, which makes the parameter a third smaller and its parse by the server
  * markedly cheaper: i id, y type, f function, d description, q request, e execution_time,
  * p priority, k priority_rank, n retries, v retry_intervals, a parent_id, r run_condition,
- * t cron_ticker_id, c created_at.
+ * t cron_ticker_id, m metadata, c created_at.
  */
 function jobJson(job: NewJob): string {
   let json =
@@ -31,6 +31,7 @@ function jobJson(job: NewJob): string {
   if (job.parentId !== null) json += `,"a":${JSON.stringify(job.parentId)}`;
   if (job.runCondition !== null) json += `,"r":${JSON.stringify(job.runCondition)}`;
   if (job.cronTickerId !== null) json += `,"t":${JSON.stringify(job.cronTickerId)}`;
+  if (job.metadata) json += `,"m":${JSON.stringify(JSON.stringify(job.metadata))}`;
   return `${json}}`;
 }
 
@@ -47,12 +48,12 @@ export function postgresJobInsert(table: string, jobs: readonly NewJob[]): RawBu
   return sql`insert into ${sql.table(table)} (
       id, type, function, description, request, execution_time, scheduled_for, status,
       priority, priority_rank, retries, retry_intervals, retry_count,
-      parent_id, run_condition, cron_ticker_id, cancel_requested, created_at, updated_at)
+      parent_id, run_condition, cron_ticker_id, metadata, cancel_requested, created_at, updated_at)
     select i, y, f, d, q, e, e, 'Idle',
       p, k, n, v, 0,
-      a, r, t, 0, c, c
+      a, r, t, m, 0, c, c
     from json_to_recordset(${json}::json) as job(
       i text, y text, f text, d text, q text, e bigint,
       p text, k integer, n integer, v text,
-      a text, r text, t text, c bigint)`;
+      a text, r text, t text, m text, c bigint)`;
 }

@@ -38,6 +38,10 @@ export function intervalsIn(intervals: readonly number[] | null | undefined): st
   return intervals ? JSON.stringify(intervals) : null;
 }
 
+function metadataOut(text: string | null | undefined): Record<string, string> | null {
+  return text === null || text === undefined ? null : (JSON.parse(text) as Record<string, string>);
+}
+
 export function jobFromRow(row: JobsTable): JobRecord {
   return {
     id: row.id,
@@ -63,6 +67,7 @@ export function jobFromRow(row: JobsTable): JobRecord {
     runCondition: row.run_condition as RunCondition | null,
     cronTickerId: row.cron_ticker_id,
     cancelRequested: Number(row.cancel_requested) === 1,
+    metadata: metadataOut(row.metadata),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };
@@ -97,6 +102,7 @@ export function jobToRow(job: NewJob, occurrenceTime: number | null): JobsTable 
     run_condition: job.runCondition,
     cron_ticker_id: job.cronTickerId,
     cancel_requested: 0,
+    metadata: job.metadata ? JSON.stringify(job.metadata) : null,
     created_at: created,
     updated_at: created,
   };

@@ -44,6 +44,8 @@ export interface JobsTable {
   run_condition: string | null;
   cron_ticker_id: string | null;
   cancel_requested: number;
+  /** JSON object of strings written by enqueue middleware, or null (migration 4). */
+  metadata: string | null;
   created_at: Millis;
   updated_at: Millis;
 }

@@ -179,6 +179,9 @@ export class SqlStore implements Store {
   jobNextDue() {
     return this.ctx.dialect.kind === "postgres" ? pgNextDue(this.ctx) : jobs.jobNextDue(this.ctx);
   }
+  jobDueCountByFunction({ now }: Parameters<Store["jobDueCountByFunction"]>[0]) {
+    return jobs.jobDueCountByFunction(this.ctx, now);
+  }
   jobClaimDue(params: Parameters<Store["jobClaimDue"]>[0]) {
     return this.withSignals((s) => leases.jobClaimDue(this.ctx, params, s));
   }

@@ -1,0 +1,303 @@
+/**
+ * Middleware and job metadata on each store, on a test clock: the order of hooks, a context
+ * enriched for the handler, metadata written at enqueue and read in run (kept by retries,
+ * copied to children, on cron occurrences), a throwing or contract-breaking middleware, the
+ * size limit, the store hooks, and the store's due count by function.
+ */
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  defineFunction,
+  TickerQError,
+  type Middleware,
+  type Store,
+  type StoreCall,
+  type TickerContext,
+} from "../../src/index.js";
+import { runDue, TestClock } from "../../src/testing/index.js";
+import { node, T0, type StoreFactory } from "../helpers/engine.js";
+import { at, newJob } from "./fixtures.js";
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (error: unknown) => error,
+  );
+}
+
+/** Records each hook's entry and exit in `log`, under `name`. */
+function recorder(name: string, log: string[]): Middleware {
+  return {
+    name,
+    async enqueue(job, next) {
+      log.push(`${name}:enqueue:${job.functionName}`);
+      job.metadata[name] = `${job.functionName}@${name}`;
+      await next();
+      log.push(`${name}:stored`);
+    },
+    async run(ctx, next) {
+      log.push(`${name}:run:${ctx.retryCount}`);
+      try {
+        await next();
+        log.push(`${name}:ok`);
+      } catch (error) {
+        log.push(`${name}:threw:${(error as Error).message}`);
+        throw error;
+      }
+    },
+  };
+}
+
+export function describeEngineMiddleware(name: string, makeStore: StoreFactory): void {
+  describe(`middleware and job metadata on ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    let clock: TestClock;
+    const nodes: { stop(o?: { timeoutMs?: number }): Promise<void> }[] = [];
+    const start = async <N extends { start(): Promise<void>; stop(): Promise<void> }>(n: N) => {
+      nodes.push(n);
+      await n.start();
+      return n;
+    };
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+      clock = new TestClock(T0);
+    });
+    afterEach(async () => {
+      for (const n of nodes.splice(0)) await n.stop({ timeoutMs: 0 });
+      await cleanup();
+    });
+
+    it("runs the first middleware outermost, stores what enqueue wrote and hands it to run", async () => {
+      const log: string[] = [];
+      const seen: Record<string, string>[] = [];
+      const fn = defineFunction("Work", async (ctx) => {
+        log.push("handler");
+        seen.push({ ...ctx.metadata });
+      });
+      const tq = await start(node(store, clock, [fn], { middleware: [recorder("a", log), recorder("b", log)] }));
+      tq.pause(); // nothing runs before the enqueue is checked
+      const job = await tq.timeTickers.add({ function: "Work" });
+      expect(log.splice(0)).toEqual(["a:enqueue:Work", "b:enqueue:Work", "b:stored", "a:stored"]);
+      const metadata = { a: "Work@a", b: "Work@b" };
+      expect(job.metadata).toEqual(metadata);
+      expect((await tq.timeTickers.get(job.id))!.metadata).toEqual(metadata);
+      tq.resume();
+      await runDue(tq);
+      expect(log).toEqual(["a:run:0", "b:run:0", "handler", "b:ok", "a:ok"]);
+      expect(seen).toEqual([metadata]);
+      expect((await tq.timeTickers.get(job.id))!.status).toBe("DueDone");
+    });
+
+    it("lets run middleware enrich the handler's context", async () => {
+      const tenants: unknown[] = [];
+      const scope: Middleware = {
+        async enqueue(job, next) {
+          job.metadata.tenant = "acme";
+          await next();
+        },
+        async run(ctx, next) {
+          Object.assign(ctx, { tenant: ctx.metadata.tenant?.toUpperCase() });
+          await next();
+        },
+      };
+      const fn = defineFunction("Work", async (ctx: TickerContext<undefined>) => {
+        tenants.push((ctx as TickerContext<undefined> & { tenant?: string }).tenant);
+      });
+      const tq = await start(node(store, clock, [fn], { middleware: [scope] }));
+      await tq.timeTickers.add({ function: "Work" });
+      await runDue(tq);
+      expect(tenants).toEqual(["ACME"]);
+    });
+
+    it("keeps metadata across retries, each attempt through the middleware", async () => {
+      const log: string[] = [];
+      const attempts: [number, string | undefined][] = [];
+      const fn = defineFunction("Flaky", { retries: 1, retryIntervals: [1] }, async (ctx) => {
+        attempts.push([ctx.retryCount, ctx.metadata.a]);
+        if (ctx.retryCount === 0) throw new Error("first fails");
+      });
+      const tq = await start(node(store, clock, [fn], { middleware: [recorder("a", log)] }));
+      const job = await tq.timeTickers.add({ function: "Flaky" });
+      await runDue(tq);
+      await clock.advance(1000);
+      await runDue(tq);
+      expect(attempts).toEqual([
+        [0, "Flaky@a"],
+        [1, "Flaky@a"],
+      ]);
+      expect(log.slice(2)).toEqual(["a:run:0", "a:threw:first fails", "a:run:1", "a:ok"]);
+      expect(await tq.timeTickers.get(job.id)).toMatchObject({ status: "Done", metadata: { a: "Flaky@a" } });
+    });
+
+    it("copies a parent's metadata to its children, a child's own keys winning", async () => {
+      const ran: [string, Record<string, string>][] = [];
+      const tagging: Middleware = {
+        async enqueue(job, next) {
+          if (job.parentId === null) job.metadata.root = job.id;
+          job.metadata.own = job.functionName;
+          await next();
+        },
+      };
+      const parent = defineFunction("Parent", async (ctx) => void ran.push([ctx.functionName, { ...ctx.metadata }]));
+      const child = defineFunction("Child", async (ctx) => void ran.push([ctx.functionName, { ...ctx.metadata }]));
+      const tq = await start(node(store, clock, [parent, child], { middleware: [tagging] }));
+      const job = await tq.timeTickers.add({
+        function: "Parent",
+        children: [{ function: "Child", runCondition: "OnSuccess" }],
+      });
+      await runDue(tq);
+      expect(ran).toEqual([
+        ["Parent", { root: job.id, own: "Parent" }],
+        ["Child", { root: job.id, own: "Child" }],
+      ]);
+    });
+
+    it("sends the cron occurrences this node creates through enqueue", async () => {
+      const kinds: string[] = [];
+      const seen: Record<string, string>[] = [];
+      const mark: Middleware = {
+        async enqueue(job, next) {
+          kinds.push(job.type);
+          job.metadata.cron = job.cronTickerId ?? "none";
+          await next();
+        },
+      };
+      const fn = defineFunction("Tick", async (ctx) => void seen.push({ ...ctx.metadata }));
+      const tq = await start(node(store, clock, [fn], { middleware: [mark] }));
+      const ticker = await tq.cronTickers.add({ function: "Tick", expression: "*/1 * * * * *" });
+      await clock.advance(1000);
+      await runDue(tq);
+      expect(kinds.length).toBeGreaterThan(0);
+      expect(new Set(kinds)).toEqual(new Set(["CronTickerOccurrence"]));
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen[0]).toEqual({ cron: ticker.id });
+      await clock.advance(500); // between two planned instants
+      const triggered = await tq.cronTickers.trigger(ticker.id);
+      expect(triggered.metadata).toEqual({ cron: ticker.id });
+    });
+
+    it("fails the attempt, not the engine, when run middleware throws", async () => {
+      let handled = 0;
+      let calls = 0;
+      const policy: Middleware = {
+        async run(_ctx, next) {
+          if (++calls === 1) throw new Error("policy says no");
+          await next();
+        },
+      };
+      const fn = defineFunction("Work", { retries: 1, retryIntervals: [1] }, async () => void handled++);
+      const tq = await start(node(store, clock, [fn], { middleware: [policy] }));
+      const job = await tq.timeTickers.add({ function: "Work" });
+      await runDue(tq);
+      expect(await tq.timeTickers.get(job.id)).toMatchObject({
+        status: "Idle",
+        retryCount: 1,
+        exceptionMessage: "policy says no",
+      });
+      expect(handled).toBe(0);
+      await clock.advance(1000);
+      await runDue(tq);
+      expect(handled).toBe(1);
+      expect((await tq.timeTickers.get(job.id))!.status).toBe("Done");
+      const other = await tq.timeTickers.add({ function: "Work" });
+      await runDue(tq);
+      expect((await tq.timeTickers.get(other.id))!.status).toBe("DueDone");
+    });
+
+    it("fails an attempt whose middleware never calls next(), with code MIDDLEWARE", async () => {
+      const lazy: Middleware = { name: "lazy", async run() {} };
+      const fn = defineFunction("Work", async () => {});
+      const tq = await start(node(store, clock, [fn], { middleware: [lazy] }));
+      const job = await tq.timeTickers.add({ function: "Work" });
+      await runDue(tq);
+      const row = (await tq.timeTickers.get(job.id))!;
+      expect(row.status).toBe("Failed");
+      expect(row.exceptionMessage).toBe('middleware "lazy" returned without calling next()');
+    });
+
+    it("fails the whole add when enqueue middleware throws or skips next(), storing nothing", async () => {
+      const picky: Middleware = {
+        async enqueue(job, next) {
+          if (job.functionName === "Bad") throw new Error("refused by policy");
+          if (job.functionName === "Skip") return;
+          await next();
+        },
+      };
+      const good = defineFunction("Good", async () => {});
+      const bad = defineFunction("Bad", async () => {});
+      const skip = defineFunction("Skip", async () => {});
+      const tq = await start(node(store, clock, [good, bad, skip], { middleware: [picky] }));
+      const thrown = await rejection(tq.timeTickers.addMany([{ function: "Good" }, { function: "Bad" }]));
+      expect((thrown as Error).message).toBe("refused by policy");
+      const skipped = await rejection(tq.timeTickers.add({ function: "Skip" }));
+      expect(skipped).toBeInstanceOf(TickerQError);
+      expect((skipped as TickerQError).code).toBe("MIDDLEWARE");
+      const child = await rejection(
+        tq.timeTickers.add({ function: "Good", children: [{ function: "Bad", runCondition: "OnSuccess" }] }),
+      );
+      expect((child as Error).message).toBe("refused by policy");
+      expect((await tq.timeTickers.list()).total).toBe(0);
+      await tq.timeTickers.add({ function: "Good" });
+      expect((await tq.timeTickers.list()).total).toBe(1);
+    });
+
+    it("refuses metadata over the size limit, naming the field", async () => {
+      const greedy: Middleware = {
+        async enqueue(job, next) {
+          job.metadata.blob = "x".repeat(5000);
+          await next();
+        },
+      };
+      const fn = defineFunction("Work", async () => {});
+      const tq = await start(node(store, clock, [fn], { middleware: [greedy] }));
+      const error = await rejection(tq.timeTickers.add({ function: "Work" }));
+      expect(error).toMatchObject({ code: "INVALID_ARGUMENT", field: "metadata" });
+      expect((await tq.timeTickers.list()).total).toBe(0);
+    });
+
+    it("wraps the engine's claim, start and completion calls with store hooks", async () => {
+      const calls: StoreCall["operation"][] = [];
+      const spy: Middleware = {
+        async store(call, next) {
+          calls.push(call.operation);
+          expect(call.store).toBe(store.name);
+          await next();
+        },
+      };
+      const fn = defineFunction("Work", async () => {});
+      const tq = await start(node(store, clock, [fn], { middleware: [spy], prefetch: 1 }));
+      await tq.timeTickers.add({ function: "Work" });
+      await runDue(tq);
+      expect(calls).toContain("claim");
+      expect(calls).toContain("complete");
+    });
+
+    it("stores metadata and counts due Idle jobs by function (the store)", async () => {
+      await store.init();
+      await store.jobInsertMany({
+        jobs: [
+          newJob({ function: "A", metadata: { traceparent: "00-abc-def-01", "k.é": "ü" } }),
+          newJob({ function: "A" }),
+          newJob({ function: "B" }),
+          newJob({ function: "B", executionTime: at(60) }),
+        ],
+      });
+      const counts = await store.jobDueCountByFunction({ now: at(1) });
+      expect(counts).toEqual({ A: 2, B: 1 });
+      const claimed = await store.jobClaimDue({
+        nodeId: "n1",
+        now: at(1),
+        until: at(1),
+        limit: 10,
+        longRunningLimit: 0,
+      });
+      const withMetadata = claimed.filter((job) => job.metadata !== null);
+      expect(withMetadata.map((job) => job.metadata)).toEqual([{ traceparent: "00-abc-def-01", "k.é": "ü" }]);
+      expect(await store.jobDueCountByFunction({ now: at(1) })).toEqual({});
+    });
+  });
+}
