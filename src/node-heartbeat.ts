@@ -45,6 +45,8 @@ export interface HeartbeatOptions {
 
 const RETENTION_EVERY_MS = 3_600_000;
 const RETENTION_BATCH = 500;
+/** How often a node folds the aggregates' increments (reads are exact without it; it keeps them cheap). */
+const COMPACT_EVERY_MS = 60_000;
 /** First retry after a failed beat; doubles up to the heartbeat interval. */
 const RETRY_FIRST_MS = 100;
 
@@ -53,6 +55,8 @@ export class NodeHeartbeat {
   private fenceTimer: unknown = null;
   private active = false;
   private lastRetention = Number.NEGATIVE_INFINITY;
+  /** Not at the first beat: a node that starts has more urgent work. */
+  private lastCompact: number | null = null;
   private beating: Promise<void> | null = null;
   /** The last beat reached the store (and this node may claim, unless fenced). */
   private healthy = false;
@@ -149,6 +153,7 @@ export class NodeHeartbeat {
         if (cancels.length > 0) o.onCancelRequested(cancels);
       }
       await this.retention(startedAt);
+      await this.compact(startedAt);
     } catch (error) {
       if (this.healthy && !isUnavailable(error) && this.lastGood === startedAt) {
         o.reporter.error(error, "heartbeat"); // the beat itself got through: a chore failed
@@ -254,6 +259,14 @@ export class NodeHeartbeat {
       orphanedBefore: inContactLongEnough ? new Date(nowMs - o.leaseTimeoutMs) : null,
     });
     if (recovered.length > 0) o.onRecovered(recovered);
+  }
+
+  private async compact(nowMs: number): Promise<void> {
+    this.lastCompact ??= nowMs;
+    if (nowMs - this.lastCompact < COMPACT_EVERY_MS) return;
+    this.lastCompact = nowMs;
+    await this.o.beforeStoreWork();
+    await this.o.store.aggregateCompact({ now: new Date(nowMs) });
   }
 
   private async retention(nowMs: number): Promise<void> {

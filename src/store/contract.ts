@@ -17,6 +17,9 @@
  */
 
 import type { FinalStatus, Priority, RunCondition, TickerStatus, TickerType } from "../lifecycle.js";
+import type { JobCount, RollupSpan, RunRollup } from "./aggregates.js";
+
+export type { JobCount, RollupSpan, RunRollup } from "./aggregates.js";
 
 /** One job: a time ticker, or one occurrence of a cron ticker. */
 export interface JobRecord {
@@ -339,6 +342,24 @@ export interface Store {
   jobPurge(params: { before: Date; limit: number }): Promise<number>;
 
   attemptList(params: { jobId: string }): Promise<AttemptRecord[]>;
+
+  /**
+   * Job counts per (type, function, status), from counters the store keeps as jobs change:
+   * never a scan of the jobs. Groups without jobs may be left out.
+   */
+  jobCountList(): Promise<JobCount[]>;
+  /**
+   * Finished runs per bucket of `span`, by function and status, for buckets starting in
+   * [from, to), from the rollup the store keeps as attempts are written (superseded attempts
+   * left out). Ordered by bucket, function, status.
+   */
+  runRollupList(params: { span: RollupSpan; from: Date; to: Date }): Promise<RunRollup[]>;
+  /**
+   * Housekeeping of the aggregates: folds pending increments into the totals and drops rollup
+   * buckets older than their span's retention (ROLLUP_RETENTION_MS) before `now`. Reads are
+   * exact without it; it keeps them cheap. Safe on several nodes at once.
+   */
+  aggregateCompact(params: { now: Date }): Promise<void>;
 
   cronTickerInsert(params: { cronTicker: NewCronTicker }): Promise<void>;
   cronTickerGet(params: { id: string }): Promise<CronTickerRecord | null>;

@@ -88,6 +88,15 @@ class MemoryStore implements Store {
   async attemptList(params: Params<"attemptList">) {
     return jobs.attemptList(this.s, params);
   }
+  async jobCountList() {
+    return jobs.jobCountList(this.s);
+  }
+  async runRollupList({ span, from, to }: Params<"runRollupList">) {
+    return this.s.jobs.rollups.list(span, from, to);
+  }
+  async aggregateCompact({ now }: Params<"aggregateCompact">) {
+    this.s.jobs.rollups.prune(now);
+  }
 
   async jobClaimDue(params: Params<"jobClaimDue">) {
     return leases.jobClaimDue(this.s, params);

@@ -5,6 +5,7 @@
 
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../src/store/contract.js";
+import { aggregatesContract } from "./contract-aggregates.js";
 import { claimContract } from "./contract-claims.js";
 import { childrenContract } from "./contract-children.js";
 import { cronContract } from "./contract-cron.js";
@@ -48,5 +49,6 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     describe("cancel, release and recovery", () => recoveryContract(get));
     describe("cron tickers and occurrences", () => cronContract(get));
     describe("nodes and signals", () => nodesContract(get));
+    describe("aggregates", () => aggregatesContract(get));
   });
 }

@@ -282,7 +282,22 @@ export async function checkRun(facts: RunFacts): Promise<FaultReport> {
 }
 
 /** The report as counts, all 0 when nothing broke: what a test compares, so a failure shows every count. */
-export function summary(report: FaultReport): Record<string, number> {
+/** The counts of a report, each named (the chaos run prints them, tests compare them with CLEAN). */
+export interface ReportCounts {
+  nodeExits: number;
+  lost: number;
+  doubled: number;
+  stuck: number;
+  stuckAfterLease: number;
+  unrecoveredFaults: number;
+  wrongFinal: number;
+  historyMismatch: number;
+  cronMissing: number;
+  cronDuplicate: number;
+  cronNotFinal: number;
+}
+
+export function summary(report: FaultReport): ReportCounts {
   return {
     nodeExits: report.exits.length,
     lost: report.lost.length,

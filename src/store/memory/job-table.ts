@@ -7,6 +7,7 @@
 
 import { PRIORITIES, PRIORITY_RANK } from "../../lifecycle.js";
 import type { AttemptRecord, JobRecord, NewJob } from "../contract.js";
+import { RollupBook } from "../aggregates.js";
 import { DueHeap, type DueEntry } from "../due-heap.js";
 import { newJobRecord } from "../new-record.js";
 
@@ -24,6 +25,8 @@ export class JobTable {
   private readonly childrenOf = new Map<string, Set<string>>();
   /** Jobs leased to a node (Queued or InProgress): what recovery and cancel polls look at. */
   private readonly heldIds = new Set<string>();
+  /** Finished runs per minute, hour and day, added to as attempts are appended. */
+  readonly rollups = new RollupBook();
 
   get(id: string): JobRecord | undefined {
     return this.records.get(id);
@@ -126,6 +129,7 @@ export class JobTable {
     const list = this.attempts.get(attempt.jobId) ?? [];
     list.push({ ...attempt });
     this.attempts.set(attempt.jobId, list);
+    this.rollups.add(attempt, this.records.get(attempt.jobId) ?? null);
   }
 
   attemptsOf(jobId: string): readonly AttemptRecord[] {

@@ -2,7 +2,7 @@
 
 import { TickerQError } from "../../errors.js";
 import { isFinal, TICKER_STATUSES, type TickerStatus } from "../../lifecycle.js";
-import type { AttemptRecord, JobQuery, JobRecord, Page, UpdateResult } from "../contract.js";
+import type { AttemptRecord, JobCount, JobQuery, JobRecord, Page, UpdateResult } from "../contract.js";
 import { clone, earlier, paged, type MemoryState, type Params } from "./context.js";
 
 /** All or nothing: every id is checked before the first job is stored. */
@@ -146,4 +146,16 @@ function matchesQuery(job: JobRecord, query: JobQuery): boolean {
     if (!haystack.includes(needle)) return false;
   }
   return true;
+}
+
+/** Counts per (type, function, status). The memory store counts by walking its jobs: it holds what fits in one process. */
+export function jobCountList(s: MemoryState): JobCount[] {
+  const counts = new Map<string, JobCount>();
+  for (const job of s.jobs.values()) {
+    const key = `${job.type}|${job.function}|${job.status}`;
+    const entry = counts.get(key);
+    if (entry) entry.count++;
+    else counts.set(key, { type: job.type, function: job.function, status: job.status, count: 1 });
+  }
+  return [...counts.values()];
 }

@@ -97,6 +97,40 @@ export interface MigrationsTable {
   applied_at: Millis;
 }
 
+/** Jobs per (type, function, status), kept by triggers through `job_count_deltas` (migration 5). */
+export interface JobCountsTable {
+  type: string;
+  function: string;
+  status: string;
+  n: number;
+}
+
+export interface JobCountDeltasTable {
+  seq: Generated<number>;
+  type: string;
+  function: string;
+  status: string;
+  delta: number;
+}
+
+/**
+ * Finished runs per (span_ms, bucket, function, status) with histogram bins d0..d23 (duration)
+ * and l0..l23 (lateness), kept by a trigger on attempts through `run_rollup_deltas` (migration 5).
+ * Read with raw SQL: the bin columns are listed by BIN_COLUMNS.
+ */
+export interface RunRollupTable {
+  span_ms: number;
+  bucket: number;
+  function: string;
+  status: string;
+  runs: number;
+  duration_sum: number;
+}
+
+export interface RunRollupDeltasTable extends RunRollupTable {
+  seq: Generated<number>;
+}
+
 /** Kysely's view of the database; the runtime names carry the prefix (see `tableNames`). */
 export interface Database {
   jobs: JobsTable;
@@ -104,6 +138,10 @@ export interface Database {
   cron_tickers: CronTickersTable;
   nodes: NodesTable;
   migrations: MigrationsTable;
+  job_counts: JobCountsTable;
+  job_count_deltas: JobCountDeltasTable;
+  run_rollup: RunRollupTable;
+  run_rollup_deltas: RunRollupDeltasTable;
 }
 
 export type TableNames = { readonly [K in keyof Database]: K };
@@ -133,5 +171,9 @@ export function tableNames(prefix: string, schema: string | null): TableNames {
     cron_tickers: qualify("cron_tickers") as "cron_tickers",
     nodes: qualify("nodes") as "nodes",
     migrations: qualify("migrations") as "migrations",
+    job_counts: qualify("job_counts") as "job_counts",
+    job_count_deltas: qualify("job_count_deltas") as "job_count_deltas",
+    run_rollup: qualify("run_rollup") as "run_rollup",
+    run_rollup_deltas: qualify("run_rollup_deltas") as "run_rollup_deltas",
   };
 }

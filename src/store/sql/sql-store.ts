@@ -6,7 +6,8 @@
  */
 
 import { TickerQError } from "../../errors.js";
-import type { Store, StoreCapabilities, StoreSignal } from "../contract.js";
+import type { RollupSpan, Store, StoreCapabilities, StoreSignal } from "../contract.js";
+import * as aggregates from "./aggregates.js";
 import { storeClosed } from "./connect-errors.js";
 import type { SqlContext } from "./context.js";
 import * as cron from "./cron-tickers.js";
@@ -214,6 +215,15 @@ export class SqlStore implements Store {
   }
   attemptList({ jobId }: { jobId: string }) {
     return jobs.attemptList(this.ctx, jobId);
+  }
+  jobCountList() {
+    return aggregates.jobCountList(this.ctx);
+  }
+  runRollupList({ span, from, to }: { span: RollupSpan; from: Date; to: Date }) {
+    return aggregates.runRollupList(this.ctx, span, from, to);
+  }
+  aggregateCompact({ now }: { now: Date }) {
+    return aggregates.aggregateCompact(this.ctx, now);
   }
 
   cronTickerInsert({ cronTicker }: Parameters<Store["cronTickerInsert"]>[0]) {

@@ -6,6 +6,7 @@ import type { TableNames } from "../schema.js";
 import { initialSchema } from "./001-initial-schema.js";
 import { partialIndexes } from "./002-partial-indexes.js";
 import { leaseTokens } from "./003-lease-tokens.js";
+import { aggregates } from "./005-aggregates.js";
 import { jobMetadata } from "./004-job-metadata.js";
 
 export interface MigrationEnv {
