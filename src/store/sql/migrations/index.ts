@@ -6,8 +6,8 @@ import type { TableNames } from "../schema.js";
 import { initialSchema } from "./001-initial-schema.js";
 import { partialIndexes } from "./002-partial-indexes.js";
 import { leaseTokens } from "./003-lease-tokens.js";
-import { aggregates } from "./005-aggregates.js";
 import { jobMetadata } from "./004-job-metadata.js";
+import { aggregates } from "./005-aggregates.js";
 
 export interface MigrationEnv {
   kind: DialectKind;
@@ -23,6 +23,6 @@ export interface Migration {
   up(db: Kysely<any>, env: MigrationEnv): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initialSchema, partialIndexes, leaseTokens, jobMetadata];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, partialIndexes, leaseTokens, jobMetadata, aggregates];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
