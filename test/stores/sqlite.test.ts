@@ -27,6 +27,8 @@ describe("sqlite store", () => {
       { version: 1, name: "initial schema" },
       { version: 2, name: "partial indexes" },
       { version: 3, name: "lease fencing tokens" },
+      { version: 4, name: "job metadata" },
+      { version: 5, name: "aggregates: job counts and the run rollup" },
     ]);
     const definition = (name: string) =>
       (db.prepare("select sql from sqlite_master where name = ?").get(name) as { sql: string }).sql;
