@@ -39,8 +39,13 @@ export interface Core {
 }
 
 /** Stores new jobs through the enqueue middleware, which may write their metadata. */
-export function enqueue(core: Core, jobs: NewJob[], insert: () => Promise<void>): Promise<void> {
-  return core.options.middleware.enqueue(jobs, core.nodeId, insert);
+export async function enqueue(core: Core, jobs: NewJob[], insert: () => Promise<void>): Promise<void> {
+  await core.options.middleware.enqueue(jobs, core.nodeId, insert);
+  const { log } = core.options;
+  if (!log.enabled("debug")) return;
+  for (const job of jobs) {
+    log.debug({ jobId: job.id, function: job.function, nodeId: core.nodeId, status: "Idle" }, "job enqueued");
+  }
 }
 
 export function requireFunction(core: Core, field: string, name: unknown): AnyFunctionDefinition {

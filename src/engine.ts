@@ -64,7 +64,7 @@ export class Engine {
     this.options = o;
     this.events = events;
     this.functions = deps.functions;
-    const reporter = (this.reporter = new Reporter(nodeId, o.clock, o.logger, events));
+    const reporter = (this.reporter = new Reporter(nodeId, o.clock, o.log, events));
     // A write or claim that failed: reported (an outage once); when the store was unreachable,
     // claims wait for a heartbeat to get through.
     const storeError = (error: unknown, during: string) => {
@@ -141,7 +141,16 @@ export class Engine {
       canClaim: () => this.heartbeat.canClaim,
       beforeStoreWork: clearOfStarts,
       onClaimed: (jobs) => {
-        for (const job of jobs) deps.emitChange({ ...job, status: "Queued" });
+        const debug = o.log.enabled("debug");
+        for (const job of jobs) {
+          deps.emitChange({ ...job, status: "Queued" });
+          if (debug) {
+            o.log.debug(
+              { jobId: job.id, function: job.function, attempt: job.retryCount, nodeId, status: job.status },
+              "job claimed",
+            );
+          }
+        }
       },
       onError: storeError,
       middleware: o.middleware,
@@ -179,12 +188,15 @@ export class Engine {
         reporter.warn(
           `[tickerq ${nodeId}] released ${stray.length} job(s) leased to this node that it never received ` +
             `(a claim whose reply was lost): ${preview(stray.map((lease) => lease.id))}`,
+          { released: stray.length },
         );
       }
       for (const id of lost) {
         if (this.pool.drop(id)) this.leases.forget(id);
         else if (this.executor.cancel(id, "superseded")) {
-          reporter.warn(`[tickerq ${nodeId}] job ${id}: its lease was taken over; its run here is aborted`);
+          reporter.warn(`[tickerq ${nodeId}] job ${id}: its lease was taken over; its run here is aborted`, {
+            jobId: id,
+          });
         } else this.leases.forget(id);
       }
     });
@@ -203,6 +215,7 @@ export class Engine {
     this.reporter.warn(
       `[tickerq ${this.nodeId}] no heartbeat reached the store for ${sinceMs} ms: fenced (no claims; ` +
         `${running} run(s) aborted, ${held.length} held job(s) dropped) until the store answers`,
+      { fencedMs: sinceMs, aborted: running, dropped: held.length },
     );
   }
 

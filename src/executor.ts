@@ -163,6 +163,8 @@ export class Executor {
     const scheduledFor = job.scheduledFor ?? job.executionTime ?? startedAt;
     const latenessMs = startedAt.getTime() - scheduledFor.getTime();
     const isDue = job.retryCount === 0 && latenessMs <= deps.dueToleranceMs;
+    const { log } = deps.reporter;
+    if (log.enabled("debug")) log.debug({ ...this.fields(job), status: "InProgress", latenessMs }, "job started");
 
     let error: unknown = null;
     let threw = false;
@@ -271,7 +273,10 @@ export class Executor {
       const lease = deps.leases.lease(job.id);
       deps.leases.closingWrite(job.id);
       await deps.store.jobRelease({ leases: [lease], nodeId: deps.nodeId, now: finishedAt }).then(
-        () => this.emitChange(job, "Idle"),
+        () => {
+          this.emitChange(job, "Idle");
+          deps.reporter.log.debug({ ...this.fields(job), status: "Idle", reason }, "job released");
+        },
         (e) => deps.reporter.error(e, "release"),
       );
       deps.leases.forget(job.id);
@@ -341,6 +346,7 @@ export class Executor {
     deps.reporter.warn(
       `[tickerq ${deps.nodeId}] job ${job.id} (${job.function}): this node's run ended ${completion.attempt.status} ` +
         `after its lease was taken over; kept in the history as superseded, the job's state is the newer run's`,
+      { jobId: job.id, function: job.function, attempt: job.retryCount, status: completion.attempt.status },
     );
     deps.events.emit("superseded", {
       id: job.id,
@@ -361,6 +367,23 @@ export class Executor {
     const { deps } = this;
     const { status } = completion;
     this.emitChange(job, status);
+    const { log } = deps.reporter;
+    const failedAttempt = status === "Idle" || status === "Failed";
+    if (failedAttempt || log.enabled("debug")) {
+      const fields = {
+        ...this.fields(job),
+        status,
+        latenessMs: run.latenessMs,
+        elapsedMs: completion.elapsedMs,
+        ...(completion.retryAt ? { retryAt: completion.retryAt.toISOString() } : {}),
+      };
+      if (failedAttempt) {
+        log.error(
+          { ...fields, err: run.error },
+          status === "Idle" ? "job attempt failed; retry scheduled" : "job failed",
+        );
+      } else log.debug(fields, "job completed");
+    }
     if (deps.events.has("executed")) {
       deps.events.emit("executed", {
         id: job.id,
@@ -434,6 +457,11 @@ export class Executor {
         }
       },
     };
+  }
+
+  /** The fields every lifecycle line of a job carries. */
+  private fields(job: JobRecord) {
+    return { jobId: job.id, function: job.function, attempt: job.retryCount, nodeId: this.deps.nodeId };
   }
 
   private emitChange(job: JobRecord, status: JobRecord["status"]): void {

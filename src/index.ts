@@ -2,7 +2,8 @@
 
 export { createTickerQ, TickerQ, VERSION } from "./tickerq.js";
 export type { TickerQState, FunctionSummary } from "./tickerq.js";
-export type { TickerQOptions, Logger } from "./options.js";
+export type { TickerQOptions } from "./options.js";
+export type { Logger, LogFields } from "./log.js";
 export { MAX_METADATA_BYTES } from "./middleware.js";
 export type { Middleware, EnqueueJob, JobMetadata, MiddlewareNode, StoreCall } from "./middleware.js";
 export { defineFunction } from "./functions.js";

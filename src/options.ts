@@ -9,6 +9,7 @@ import type { AnyFunctionDefinition } from "./functions.js";
 import type { JobInfo } from "./executor.js";
 import type { Store } from "./store/contract.js";
 import { MiddlewareChain, type Middleware } from "./middleware.js";
+import { Log, type Logger } from "./log.js";
 
 export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = readonly AnyFunctionDefinition[]> {
   /** The functions this node can run (and whose names `add()` accepts). */
@@ -56,7 +57,11 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   closeStoreOnStop?: boolean;
   /** Time source; tickerq/testing's TestClock drives the engine without waiting. @default the system clock */
   clock?: Clock;
-  /** Where the engine reports problems it recovers from (store unreachable, a hook that threw); null for silence. @default console */
+  /**
+   * Where the engine logs, in pino's shape `(fields, message)`: lifecycle steps at debug, recoveries
+   * and outages at warn, failures at error (`console` works too, without debug). null for silence.
+   * @default console
+   */
   logger?: Logger | null;
   /**
    * Around every enqueue and every handler run (tracing, metrics, scopes, policies); the first
@@ -65,11 +70,7 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   middleware?: readonly Middleware[];
 }
 
-/** What tickerq logs through; console, pino and winston all have it. Without `warn`, warnings go to `error`. */
-export interface Logger {
-  error(message: string, ...details: unknown[]): void;
-  warn?(message: string, ...details: unknown[]): void;
-}
+export type { Logger } from "./log.js";
 
 export type ResolvedOptions = Required<
   Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled" | "logger" | "middleware">
@@ -77,6 +78,8 @@ export type ResolvedOptions = Required<
   Pick<TickerQOptions, "onException" | "onCancelled"> & {
     store: Store;
     logger: Logger | null;
+    /** `logger` adapted: levels checked, console's shape handled. */
+    log: Log;
     middleware: MiddlewareChain;
   };
 
@@ -131,6 +134,7 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     cronHorizonMs: positive("cronHorizonMs", 2000, 0),
     closeStoreOnStop: options.closeStoreOnStop ?? true,
     logger: options.logger === undefined ? console : options.logger,
+    log: new Log(options.logger === undefined ? console : options.logger),
     middleware: new MiddlewareChain(middleware),
   };
 }

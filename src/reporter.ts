@@ -7,7 +7,7 @@
 import { TickerQError } from "./errors.js";
 import type { TickerQEvents } from "./events.js";
 import type { Clock } from "./clock.js";
-import type { Logger } from "./options.js";
+import type { Log, LogFields } from "./log.js";
 
 /** Whether `error` says the store could not be reached (rather than refusing a statement). */
 export function isUnavailable(error: unknown): boolean {
@@ -21,7 +21,7 @@ export class Reporter {
   constructor(
     private readonly nodeId: string,
     private readonly clock: Clock,
-    private readonly logger: Logger | null,
+    readonly log: Log,
     private readonly events: TickerQEvents,
   ) {}
 
@@ -33,7 +33,7 @@ export class Reporter {
   error(error: unknown, during: string): void {
     if (isUnavailable(error)) return this.unreachable(error, during);
     const message = error instanceof Error ? error.message : String(error);
-    this.logger?.error(`[tickerq ${this.nodeId}] ${during}: ${message}`, error);
+    this.log.error({ nodeId: this.nodeId, during, err: error }, `[tickerq ${this.nodeId}] ${during}: ${message}`);
     this.events.emit("error", { error, during, nodeId: this.nodeId });
   }
 
@@ -44,6 +44,7 @@ export class Reporter {
     const message = error instanceof Error ? error.message : String(error);
     this.warn(
       `[tickerq ${this.nodeId}] store unreachable (${during}): ${message}; retrying, no new claims until it answers`,
+      { during, err: error, outage: "start" },
     );
     this.events.emit("error", { error, during, nodeId: this.nodeId });
   }
@@ -53,12 +54,11 @@ export class Reporter {
     if (this.outageSince === null) return;
     const ms = this.clock.now() - this.outageSince;
     this.outageSince = null;
-    this.warn(`[tickerq ${this.nodeId}] store reachable again after ${ms} ms`);
+    this.warn(`[tickerq ${this.nodeId}] store reachable again after ${ms} ms`, { outage: "end", outageMs: ms });
   }
 
-  warn(message: string): void {
-    if (!this.logger) return;
-    if (this.logger.warn) this.logger.warn(message);
-    else this.logger.error(message);
+  /** A recovery or an outage: logged at warn with the node's id and `fields`. */
+  warn(message: string, fields: LogFields = {}): void {
+    this.log.warn({ nodeId: this.nodeId, ...fields }, message);
   }
 }

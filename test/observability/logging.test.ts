@@ -1,0 +1,104 @@
+import { Console } from "node:console";
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { defineFunction, memoryStore, TickerQError, type Logger } from "../../src/index.js";
+import { Log } from "../../src/log.js";
+import { Reporter } from "../../src/reporter.js";
+import { TickerQEvents } from "../../src/events.js";
+import { runDue, TestClock } from "../../src/testing/index.js";
+import { node, T0 } from "../helpers/engine.js";
+
+type Line = { level: string; fields: Record<string, unknown>; message: string };
+
+/** A logger of pino's shape that keeps its lines. */
+function capture(level: "debug" | "warn" = "debug"): Logger & { lines: Line[] } {
+  const lines: Line[] = [];
+  const at = (name: string) => (fields: Record<string, unknown>, message: string) =>
+    void lines.push({ level: name, fields, message });
+  return {
+    lines,
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    isLevelEnabled: (name) => level === "debug" || name === "warn" || name === "error",
+  };
+}
+
+describe("structured logging", () => {
+  it("logs each lifecycle step at debug with its fields, and a failure at error with the error", async () => {
+    const logger = capture();
+    const ok = defineFunction("Ok", async () => {});
+    const boom = defineFunction("Boom", async () => {
+      throw new Error("boom");
+    });
+    const clock = new TestClock(T0);
+    const tq = node(memoryStore(), clock, [ok, boom], { logger });
+    await tq.start();
+    const job = await tq.timeTickers.add({ function: "Ok" });
+    const bad = await tq.timeTickers.add({ function: "Boom" });
+    await runDue(tq);
+    await tq.stop();
+    const of = (id: string) => logger.lines.filter((l) => l.fields.jobId === id);
+    expect(of(job.id).map((l) => [l.level, l.message])).toEqual([
+      ["debug", "job enqueued"],
+      ["debug", "job claimed"],
+      ["debug", "job started"],
+      ["debug", "job completed"],
+    ]);
+    const completed = of(job.id).at(-1)!.fields;
+    expect(completed).toEqual({
+      jobId: job.id,
+      function: "Ok",
+      attempt: 0,
+      nodeId: tq.nodeId,
+      status: "DueDone",
+      latenessMs: 0,
+      elapsedMs: 0,
+    });
+    const failed = of(bad.id).find((l) => l.level === "error")!;
+    expect(failed.message).toBe("job failed");
+    expect(failed.fields).toMatchObject({ function: "Boom", status: "Failed" });
+    expect((failed.fields.err as Error).message).toBe("boom");
+  });
+
+  it("builds no debug line when the logger's level is off", async () => {
+    const logger = capture("warn");
+    const ok = defineFunction("Ok", async () => {});
+    const tq = node(memoryStore(), new TestClock(T0), [ok], { logger });
+    await tq.start();
+    await tq.timeTickers.add({ function: "Ok" });
+    await runDue(tq);
+    await tq.stop();
+    expect(logger.lines).toEqual([]);
+  });
+
+  it("reports an outage at warn once, and its end with its length", async () => {
+    const logger = capture();
+    const clock = new TestClock(T0);
+    const reporter = new Reporter("n1", clock, new Log(logger), new TickerQEvents());
+    const down = new TickerQError("STORE_UNAVAILABLE", "cannot reach PostgreSQL");
+    reporter.error(down, "claim");
+    reporter.error(down, "heartbeat");
+    await clock.advance(1500);
+    reporter.reachable();
+    expect(logger.lines.map((l) => [l.level, l.fields.outage])).toEqual([
+      ["warn", "start"],
+      ["warn", "end"],
+    ]);
+    expect(logger.lines[0]!.fields).toMatchObject({ nodeId: "n1", during: "claim", err: down });
+    expect(logger.lines[1]!.fields).toMatchObject({ outageMs: 1500 });
+  });
+
+  it("still takes a console: message first, no debug lines", () => {
+    let out = "";
+    const sink = new Writable({ write: (chunk, _enc, done) => ((out += String(chunk)), done()) });
+    const log = new Log(new Console(sink, sink) as unknown as Logger);
+    log.debug({ jobId: "a" }, "job started");
+    log.warn({ nodeId: "n1" }, "store reachable again after 5 ms");
+    log.error({ err: new Error("boom") }, "job failed");
+    expect(out).not.toContain("job started");
+    expect(out).toContain("store reachable again after 5 ms\n");
+    expect(out).toContain("job failed Error: boom");
+  });
+});

@@ -1,0 +1,199 @@
+/**
+ * tickerq/otel with the SDK's in-memory exporter and a pull metric reader, on the memory store
+ * and a test clock: send/process parenting, the handler's spans nested, retries as separate
+ * spans, children and cron occurrences, metric values after a known workload, and nothing
+ * breaking with no SDK.
+ */
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from "@opentelemetry/sdk-trace-base";
+import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
+import { defineFunction, memoryStore } from "../../src/index.js";
+import { otelMiddleware } from "../../src/otel.js";
+import { runDue, TestClock } from "../../src/testing/index.js";
+import { node, T0 } from "../helpers/engine.js";
+
+class PullReader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
+
+const exporter = new InMemorySpanExporter();
+const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const tracer = tracerProvider.getTracer("test");
+const contextManager = new AsyncLocalStorageContextManager();
+
+beforeAll(() => void context.setGlobalContextManager(contextManager.enable()));
+afterAll(() => {
+  context.disable();
+});
+beforeEach(() => exporter.reset());
+
+const spans = (name: string): ReadableSpan[] => exporter.getFinishedSpans().filter((s) => s.name === name);
+const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+
+function setup(fns: Parameters<typeof node>[2], meterProvider?: MeterProvider) {
+  const clock = new TestClock(T0);
+  const tq = node(memoryStore(), clock, fns, {
+    middleware: [otelMiddleware({ tracerProvider, meterProvider })],
+  });
+  return { tq, clock };
+}
+
+describe("otelMiddleware", () => {
+  it("parents each attempt's process span on the enqueuing send span, the handler's spans under it", async () => {
+    const work = defineFunction("Work", async () => {
+      tracer.startSpan("inside handler").end();
+    });
+    const { tq } = setup([work]);
+    await tq.start();
+    const job = await tracer.startActiveSpan("http request", async (request) => {
+      const added = await tq.timeTickers.add({ function: "Work" });
+      request.end();
+      return added;
+    });
+    await runDue(tq);
+    await tq.stop();
+    const [request] = spans("http request");
+    const [send] = spans("send Work");
+    const [process] = spans("process Work");
+    const [inside] = spans("inside handler");
+    expect(send!.kind).toBe(SpanKind.PRODUCER);
+    expect(process!.kind).toBe(SpanKind.CONSUMER);
+    expect(parentOf(send!)).toBe(request!.spanContext().spanId);
+    expect(parentOf(process!)).toBe(send!.spanContext().spanId);
+    expect(parentOf(inside!)).toBe(process!.spanContext().spanId);
+    expect(new Set([send, process, inside].map((s) => s!.spanContext().traceId))).toEqual(
+      new Set([request!.spanContext().traceId]),
+    );
+    expect(send!.attributes).toMatchObject({
+      "messaging.system": "tickerq",
+      "messaging.operation.type": "send",
+      "messaging.destination.name": "Work",
+      "messaging.message.id": job.id,
+    });
+    expect(process!.attributes).toMatchObject({
+      "messaging.system": "tickerq",
+      "messaging.operation.type": "process",
+      "messaging.destination.name": "Work",
+      "messaging.message.id": job.id,
+      "tickerq.attempt": 0,
+      "tickerq.node_id": tq.nodeId,
+      "tickerq.status": "DueDone",
+      "tickerq.lateness_ms": 0,
+    });
+    expect(job.metadata?.traceparent).toBe(`00-${send!.spanContext().traceId}-${send!.spanContext().spanId}-01`);
+  });
+
+  it("makes each retry its own process span, failures marked ERROR with the exception", async () => {
+    const flaky = defineFunction("Flaky", { retries: 1, retryIntervals: [1] }, async (ctx) => {
+      if (ctx.retryCount === 0) throw new Error("first attempt fails");
+    });
+    const { tq, clock } = setup([flaky]);
+    await tq.start();
+    await tq.timeTickers.add({ function: "Flaky" });
+    await runDue(tq);
+    await clock.advance(1000);
+    await runDue(tq);
+    await tq.stop();
+    const [send] = spans("send Flaky");
+    const attempts = spans("process Flaky");
+    expect(attempts.map((s) => s.attributes["tickerq.attempt"])).toEqual([0, 1]);
+    expect(attempts.map((s) => parentOf(s))).toEqual([send!.spanContext().spanId, send!.spanContext().spanId]);
+    expect(attempts.map((s) => s.attributes["tickerq.status"])).toEqual(["Idle", "Done"]);
+    expect(attempts[0]!.status).toMatchObject({ code: SpanStatusCode.ERROR, message: "first attempt fails" });
+    expect(attempts[0]!.events.map((e) => e.name)).toEqual(["exception"]);
+    expect(attempts[1]!.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(attempts[1]!.attributes["tickerq.lateness_ms"]).toBe(1000); // from the scheduled time, as the engine counts it
+  });
+
+  it("links children into the enqueuing trace and starts a new trace per cron occurrence", async () => {
+    const parent = defineFunction("Parent", async () => {});
+    const child = defineFunction("Child", async () => {});
+    const tick = defineFunction("Tick", async () => {});
+    const { tq, clock } = setup([parent, child, tick]);
+    await tq.start();
+    const job = await tracer.startActiveSpan("request", async (span) => {
+      const added = await tq.timeTickers.add({
+        function: "Parent",
+        children: [{ function: "Child", runCondition: "OnSuccess" }],
+      });
+      span.end();
+      return added;
+    });
+    await runDue(tq);
+    const ticker = await tq.cronTickers.add({ function: "Tick", expression: "*/1 * * * * *" });
+    await clock.advance(1000);
+    await runDue(tq);
+    await tq.stop();
+    const traceId = spans("request")[0]!.spanContext().traceId;
+    const [childProcess] = spans("process Child");
+    expect(childProcess!.spanContext().traceId).toBe(traceId);
+    expect(childProcess!.attributes["tickerq.parent_id"]).toBe(job.id);
+    expect(parentOf(childProcess!)).toBe(spans("send Child")[0]!.spanContext().spanId);
+    const tickProcess = spans("process Tick")[0]!;
+    const tickSend = spans("send Tick").find((s) => s.spanContext().spanId === parentOf(tickProcess))!;
+    expect(tickSend.parentSpanContext).toBeUndefined(); // a root: its own trace
+    expect(tickSend.spanContext().traceId).not.toBe(traceId);
+    expect(tickProcess.attributes["tickerq.cron_ticker_id"]).toBe(ticker.id);
+  });
+
+  it("counts enqueued and completed jobs, records durations and lateness, and gauges due work", async () => {
+    const reader = new PullReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const ok = defineFunction("Ok", async () => {});
+    const boom = defineFunction("Boom", async () => {
+      throw new Error("boom");
+    });
+    const later = defineFunction("Later", async () => {});
+    const { tq, clock } = setup([ok, boom, later], meterProvider);
+    await tq.start();
+    await tq.timeTickers.addMany([{ function: "Ok" }, { function: "Ok" }, { function: "Ok" }, { function: "Boom" }]);
+    await runDue(tq);
+    tq.pause();
+    await tq.timeTickers.addMany([{ function: "Later" }, { function: "Later" }]);
+    await clock.advance(250);
+    await tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 200) });
+    const { resourceMetrics } = await reader.collect();
+    await tq.stop();
+    const all = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+    const points = (name: string) => all.find((m) => m.descriptor.name === name)?.dataPoints ?? [];
+    const byAttrs = (name: string) =>
+      Object.fromEntries(
+        (points(name) as DataPoint<number | Histogram>[]).map((p) => [
+          Object.values(p.attributes)
+            .filter((v) => v !== tq.nodeId)
+            .join("/"),
+          p.value,
+        ]),
+      );
+    expect(byAttrs("tickerq.jobs.enqueued")).toEqual({ Ok: 4, Boom: 1, Later: 2 });
+    expect(byAttrs("tickerq.jobs.completed")).toEqual({ "Ok/DueDone": 3, "Boom/Failed": 1 });
+    const durations = byAttrs("tickerq.job.duration") as Record<string, Histogram>;
+    expect(durations.Ok!.count).toBe(3);
+    expect(durations.Boom!.count).toBe(1);
+    const late = byAttrs("tickerq.job.lateness") as Record<string, Histogram>;
+    expect(late.Ok).toMatchObject({ count: 3, sum: 0 });
+    expect(byAttrs("tickerq.jobs.due")).toEqual({ Later: 2, Ok: 1 });
+  });
+
+  it("changes nothing when no SDK is installed", async () => {
+    const ran: Record<string, string>[] = [];
+    const work = defineFunction("Work", async (ctx) => void ran.push({ ...ctx.metadata }));
+    const clock = new TestClock(T0);
+    const tq = node(memoryStore(), clock, [work], { middleware: [otelMiddleware()] });
+    await tq.start();
+    const job = await tq.timeTickers.add({ function: "Work" });
+    await runDue(tq);
+    expect((await tq.timeTickers.get(job.id))!.status).toBe("DueDone");
+    expect(ran).toEqual([{}]);
+    await tq.stop();
+  });
+});
