@@ -193,6 +193,8 @@ export interface JobQuery {
   to?: Date;
   /** Case-insensitive substring of id, function or description. */
   search?: string;
+  /** With `search`, also look in the request's JSON text (a scan of the matches). @default false */
+  searchRequest?: boolean;
   /** Only jobs changed after this instant (live views poll with it). */
   updatedSince?: Date;
   /** Sort key; default executionTime. Jobs without executionTime sort last. */
@@ -201,6 +203,13 @@ export interface JobQuery {
   order?: "asc" | "desc";
   limit?: number;
   offset?: number;
+  /**
+   * Keyset pagination: only jobs after this one in the query's order, named by the sort value
+   * and id the previous page's last job had. Unlike an offset it costs the same at any depth.
+   */
+  after?: { value: Date | null; id: string };
+  /** Count `total` (which visits every match); false answers total -1. @default true */
+  withTotal?: boolean;
 }
 
 export interface CronTickerQuery {
@@ -348,6 +357,8 @@ export interface Store {
    * never a scan of the jobs. Groups without jobs may be left out.
    */
   jobCountList(): Promise<JobCount[]>;
+  /** How many children each of these jobs has; jobs without children are left out. */
+  jobChildCounts(params: { parentIds: readonly string[] }): Promise<Record<string, number>>;
   /**
    * Finished runs per bucket of `span`, by function and status, for buckets starting in
    * [from, to), from the rollup the store keeps as attempts are written (superseded attempts

@@ -88,6 +88,9 @@ class MemoryStore implements Store {
   async attemptList(params: Params<"attemptList">) {
     return jobs.attemptList(this.s, params);
   }
+  async jobChildCounts(params: Params<"jobChildCounts">) {
+    return jobs.jobChildCounts(this.s, params);
+  }
   async jobCountList() {
     return jobs.jobCountList(this.s);
   }

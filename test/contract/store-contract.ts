@@ -10,6 +10,7 @@ import { claimContract } from "./contract-claims.js";
 import { childrenContract } from "./contract-children.js";
 import { cronContract } from "./contract-cron.js";
 import { jobsContract } from "./contract-jobs.js";
+import { listContract } from "./contract-list.js";
 import { nodesContract } from "./contract-nodes.js";
 import { recoveryContract } from "./contract-recovery.js";
 
@@ -50,5 +51,6 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     describe("cron tickers and occurrences", () => cronContract(get));
     describe("nodes and signals", () => nodesContract(get));
     describe("aggregates", () => aggregatesContract(get));
+    describe("list pages", () => listContract(get));
   });
 }

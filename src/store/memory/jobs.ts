@@ -33,12 +33,27 @@ export function jobList(s: MemoryState, query: Params<"jobList">): Page<JobRecor
   const matches = [...s.jobs.values()].filter((job) => matchesQuery(job, query));
   const key = query.orderBy ?? "executionTime";
   const sign = query.order === "asc" ? 1 : -1;
-  matches.sort((a, b) => {
-    const x = a[key]?.getTime() ?? Number.POSITIVE_INFINITY * sign;
-    const y = b[key]?.getTime() ?? Number.POSITIVE_INFINITY * sign;
-    return x === y ? a.id.localeCompare(b.id) : (x - y) * sign;
-  });
-  return paged(matches, query);
+  // Jobs without a value last either way; ties by id in the same direction (as the SQL stores).
+  const compare = (a: { value: Date | null; id: string }, b: { value: Date | null; id: string }) => {
+    const x = a.value?.getTime() ?? Number.POSITIVE_INFINITY * sign;
+    const y = b.value?.getTime() ?? Number.POSITIVE_INFINITY * sign;
+    return x === y ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * sign : (x - y) * sign;
+  };
+  const entry = (job: JobRecord) => ({ value: job[key], id: job.id });
+  matches.sort((a, b) => compare(entry(a), entry(b)));
+  const after = query.after;
+  const rest = after ? matches.filter((job) => compare(entry(job), after) > 0) : matches;
+  const page = paged(rest, query);
+  return { items: page.items, total: query.withTotal === false ? -1 : matches.length };
+}
+
+export function jobChildCounts(s: MemoryState, { parentIds }: Params<"jobChildCounts">): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const id of parentIds) {
+    const n = s.jobs.children(id).length;
+    if (n > 0) counts[id] = n;
+  }
+  return counts;
 }
 
 export function jobCountByStatus(s: MemoryState, query: Params<"jobCountByStatus">): Record<TickerStatus, number> {
@@ -142,7 +157,8 @@ function matchesQuery(job: JobRecord, query: JobQuery): boolean {
   if (query.updatedSince && job.updatedAt <= query.updatedSince) return false;
   if (query.search) {
     const needle = query.search.toLowerCase();
-    const haystack = `${job.id} ${job.function} ${job.description ?? ""}`.toLowerCase();
+    const haystack =
+      `${job.id} ${job.function} ${job.description ?? ""} ${query.searchRequest ? (job.request ?? "") : ""}`.toLowerCase();
     if (!haystack.includes(needle)) return false;
   }
   return true;

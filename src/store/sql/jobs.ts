@@ -115,9 +115,11 @@ function applyFilters<O>(
   if (filter.updatedSince) q = q.where("updated_at", ">", filter.updatedSince.getTime());
   if (filter.search) {
     const pattern = likePattern(filter.search);
-    const like = (column: "id" | "function" | "description") =>
+    const like = (column: "id" | "function" | "description" | "request") =>
       sql<boolean>`lower(${sql.ref(column)}) like ${pattern} escape '!'`;
-    q = q.where((eb) => eb.or([like("id"), like("function"), like("description")]));
+    const columns = [like("id"), like("function"), like("description")];
+    if (filter.searchRequest) columns.push(like("request"));
+    q = q.where((eb) => eb.or(columns));
   }
   return q;
 }
@@ -128,20 +130,57 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
   const { db } = ctx.dialect;
   const column = ORDER_COLUMNS[filter.orderBy ?? "executionTime"];
   const direction = filter.order ?? "desc";
-  let rows = applyFilters(db.selectFrom(ctx.t.jobs).selectAll(), filter)
-    // Jobs without an executionTime sort last either way; portable spelling of NULLS LAST.
-    .orderBy(sql`(case when ${sql.ref(column)} is null then 1 else 0 end)`)
-    .orderBy(column, direction)
-    .orderBy("id", direction);
+  // Only a child waiting for its parent lacks an executionTime: top-level lists and the other
+  // sort keys never meet a NULL, so they order by the column itself and an index gives the order.
+  const nullable = column === "execution_time" && filter.parentId !== null;
+  let rows = applyFilters(db.selectFrom(ctx.t.jobs).selectAll(), filter);
+  if (filter.after) rows = rows.where(afterKey(column, direction, nullable, filter.after));
+  // Jobs without an executionTime sort last either way; portable spelling of NULLS LAST.
+  if (nullable) rows = rows.orderBy(sql`(case when ${sql.ref(column)} is null then 1 else 0 end)`);
+  rows = rows.orderBy(column, direction).orderBy("id", direction);
   rows = paged(rows, filter.limit, filter.offset);
   const [items, count] = await Promise.all([
     rows.execute(),
-    applyFilters(
-      db.selectFrom(ctx.t.jobs).select((eb) => eb.fn.countAll().as("n")),
-      filter,
-    ).executeTakeFirstOrThrow(),
+    filter.withTotal === false
+      ? { n: -1 }
+      : applyFilters(
+          db.selectFrom(ctx.t.jobs).select((eb) => eb.fn.countAll().as("n")),
+          filter,
+        ).executeTakeFirstOrThrow(),
   ]);
   return { items: items.map(jobFromRow), total: Number(count.n) };
+}
+
+/**
+ * The keyset condition "after (value, id) in this order". Without NULLs it is one row-value
+ * comparison, which every dialect turns into an index seek.
+ */
+function afterKey(
+  column: (typeof ORDER_COLUMNS)[keyof typeof ORDER_COLUMNS],
+  direction: "asc" | "desc",
+  nullable: boolean,
+  after: { value: Date | null; id: string },
+): RawBuilder<boolean> {
+  const cmp = sql.raw(direction === "desc" ? "<" : ">");
+  const ref = sql.ref(column);
+  const value = after.value?.getTime() ?? null;
+  if (value === null) return sql<boolean>`(${ref} is null and id ${cmp} ${after.id})`;
+  const seek = sql<boolean>`((${ref}, id) ${cmp} (${value}, ${after.id}))`;
+  return nullable ? sql<boolean>`(${seek} or ${ref} is null)` : seek;
+}
+
+export async function jobChildCounts(ctx: SqlContext, parentIds: readonly string[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const part of chunks(parentIds)) {
+    const rows = await ctx.dialect.db
+      .selectFrom(ctx.t.jobs)
+      .select((eb) => ["parent_id", eb.fn.countAll().as("n")])
+      .where("parent_id", "in", part)
+      .groupBy("parent_id")
+      .execute();
+    for (const row of rows) if (row.parent_id !== null) counts[row.parent_id] = Number(row.n);
+  }
+  return counts;
 }
 
 export async function jobCountByStatus(

@@ -216,6 +216,9 @@ export class SqlStore implements Store {
   attemptList({ jobId }: { jobId: string }) {
     return jobs.attemptList(this.ctx, jobId);
   }
+  jobChildCounts({ parentIds }: { parentIds: readonly string[] }) {
+    return parentIds.length === 0 ? Promise.resolve({}) : jobs.jobChildCounts(this.ctx, parentIds);
+  }
   jobCountList() {
     return aggregates.jobCountList(this.ctx);
   }
