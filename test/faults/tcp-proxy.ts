@@ -72,8 +72,9 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   let refusing = false;
   let delayMs = 0;
   let rule: DropRule | null = null;
-  // Per direction, the instant the last delayed chunk goes out: a later chunk never overtakes it.
-  const lastDue = new WeakMap<Socket, number>();
+  // Per direction, the chunks held back by a delay, in order: a later chunk never overtakes
+  // one still held (even when the delay shrank, or the held one's timer runs late).
+  const held = new WeakMap<Socket, { due: number; chunk: Buffer }[]>();
 
   const destroy = (pair: Pair) => {
     pair.client.destroy();
@@ -81,17 +82,32 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     pairs.delete(pair);
   };
 
+  /** Writes the held chunks of `to` that are due, in order, and waits for the next one. */
+  const flush = (to: Socket) => {
+    const queue = held.get(to);
+    if (!queue) return;
+    while (queue.length > 0 && queue[0]!.due <= Date.now()) {
+      const { chunk } = queue.shift()!;
+      if (!to.destroyed) to.write(chunk);
+    }
+    if (queue.length === 0) held.delete(to);
+    else setTimeout(() => flush(to), queue[0]!.due - Date.now());
+  };
+
   const send = (to: Socket, chunk: Buffer) => {
     if (to.destroyed) return;
-    const now = Date.now();
-    const queuedUntil = lastDue.get(to) ?? 0;
-    if (delayMs <= 0 && queuedUntil <= now) {
+    const queue = held.get(to);
+    if (delayMs <= 0 && !queue) {
       to.write(chunk);
       return;
     }
-    const due = Math.max(now + delayMs, queuedUntil);
-    lastDue.set(to, due);
-    setTimeout(() => to.destroyed || to.write(chunk), due - Date.now());
+    const due = Date.now() + delayMs;
+    if (queue) {
+      queue.push({ due, chunk }); // the head's timer writes it, in turn
+      return;
+    }
+    held.set(to, [{ due, chunk }]);
+    setTimeout(() => flush(to), delayMs);
   };
 
   const finishRule = (r: DropRule) => {
