@@ -18,7 +18,9 @@ import { validateId } from "./validation.js";
 import type { Core } from "./core.js";
 import type { DashboardServer, ServeDashboardOptions } from "./dashboard/serve.js";
 
-export const VERSION = "0.1.0";
+import { VERSION } from "./version.js";
+
+export { VERSION };
 
 export type TickerQState = "created" | "starting" | "running" | "stopping" | "stopped";
 

@@ -2,6 +2,7 @@
 
 import { Hono } from "hono";
 import type { TickerQ } from "../tickerq.js";
+import type { DashboardQueries } from "./queries.js";
 import { nextOccurrences } from "../cron.js";
 import { HttpError, notFound } from "./http-errors.js";
 import { jsonBody, queryInt, queryStatuses } from "./query.js";
@@ -18,7 +19,7 @@ function preview(expression: string, timeZone: string | null, from: Date, count 
   };
 }
 
-export function cronRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
+export function cronRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: () => void): Hono {
   const app = new Hono();
   const now = () => new Date(tq.options.clock.now());
 
@@ -30,14 +31,7 @@ export function cronRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
     });
     const items = await Promise.all(
       page.items.map(async (cron) => {
-        const last = await tq.store.jobList({
-          cronTickerId: cron.id,
-          type: "CronTickerOccurrence",
-          status: ["Done", "DueDone", "Failed", "Cancelled", "Skipped"],
-          orderBy: "updatedAt",
-          limit: 1,
-        });
-        const latest = last.items[0];
+        const latest = await queries.lastFinishedOccurrence(cron.id);
         return {
           ...cronView(cron, describeCron(cron.expression) ?? cron.expression),
           lastRun: latest ? { id: latest.id, status: latest.status, at: latest.updatedAt.toISOString() } : null,
@@ -58,14 +52,14 @@ export function cronRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
     const id = c.req.param("id");
     const cron = await tq.cronTickers.get(id);
     if (!cron) throw notFound("cron ticker", id);
-    const counts = await tq.store.jobCountByStatus({ cronTickerId: id });
+    const counts = await queries.cronCounts(id);
     const { next, summary } = preview(cron.expression, cron.timeZone, now());
     return c.json({ cron: cronView(cron, summary ?? cron.expression), next: cron.enabled ? next : [], counts });
   });
 
   app.get("/:id/occurrences", async (c) => {
     const id = c.req.param("id");
-    if (!(await tq.store.cronTickerGet({ id }))) throw notFound("cron ticker", id);
+    if (!(await queries.cronTickerExists(id))) throw notFound("cron ticker", id);
     const page = await tq.cronTickers.occurrences(id, {
       status: queryStatuses(c),
       limit: queryInt(c, "limit", 25, 1, 500),
@@ -101,7 +95,7 @@ export function cronRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
         `${unknown} cannot be changed; allowed: ${allowed.join(", ")}`,
         unknown,
       );
-    if (!(await tq.store.cronTickerGet({ id }))) throw notFound("cron ticker", id);
+    if (!(await queries.cronTickerExists(id))) throw notFound("cron ticker", id);
     const cron = await tq.cronTickers.update(id, body);
     onChange();
     return c.json({ cron: cronView(cron, describeCron(cron.expression) ?? cron.expression) });

@@ -2,7 +2,8 @@
 
 import { Hono } from "hono";
 import type { TickerQ } from "../tickerq.js";
-import type { JobQuery } from "../store/contract.js";
+import type { JobQuery, JobRecord } from "../store/contract.js";
+import type { DashboardQueries } from "./queries.js";
 import { HttpError, notFound } from "./http-errors.js";
 import { jsonBody, queryDate, queryEnum, queryInt, queryStatuses } from "./query.js";
 import { attemptView, jobView } from "./views.js";
@@ -11,7 +12,7 @@ type AnyTickerQ = TickerQ<any>;
 
 const BULK_ACTIONS = ["delete", "retry", "cancel"] as const;
 
-export function jobRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
+export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: () => void): Hono {
   const app = new Hono();
   const now = () => tq.options.clock.now();
 
@@ -24,39 +25,59 @@ export function jobRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
       from: queryDate(c, "from"),
       to: queryDate(c, "to"),
       search: c.req.query("search")?.trim() || undefined,
-      orderBy: queryEnum(c, "orderBy", ["executionTime", "updatedAt", "createdAt"] as const),
-      order: queryEnum(c, "order", ["asc", "desc"] as const),
-      limit: queryInt(c, "limit", 50, 1, 500),
-      offset: queryInt(c, "offset", 0, 0, 10_000_000),
+      searchRequest: c.req.query("searchRequest") === "1" || undefined,
     };
     const parentId = c.req.query("parentId");
     if (parentId !== undefined && parentId !== "") query.parentId = parentId;
     else if (c.req.query("topLevel") === "1") query.parentId = null;
-    const page = await tq.store.jobList(query);
-    // Children counts let the list draw its tree without loading every subtree up front.
-    const childCounts = await Promise.all(
-      page.items.map((job) => tq.store.jobList({ parentId: job.id, limit: 1 }).then((p) => p.total)),
-    );
-    return c.json({
-      items: page.items.map((job, i) => ({ ...jobView(job), childCount: childCounts[i] })),
-      total: page.total,
+    const orderBy = queryEnum(c, "orderBy", ["attention", "executionTime", "updatedAt", "createdAt"] as const);
+    const order = queryEnum(c, "order", ["asc", "desc"] as const) ?? "desc";
+    const limit = queryInt(c, "limit", 50, 1, 500);
+    const offset = queryInt(c, "offset", 0, 0, 10_000_000);
+    const afterId = c.req.query("afterId");
+    const afterTime = c.req.query("afterTime");
+    const afterValue = afterTime === undefined || afterTime === "" ? null : queryDate(c, "afterTime")!;
+    const view = (job: JobRecord & { childCount: number }) => ({ ...jobView(job), childCount: job.childCount });
+    if (orderBy === undefined || orderBy === "attention") {
+      const section = queryInt(c, "afterSection", 0, 0, 2);
+      const page = await queries.attentionPage(
+        query,
+        limit,
+        offset,
+        afterId ? { section, value: afterValue, id: afterId } : null,
+      );
+      const next = page.next && {
+        afterSection: page.next.section,
+        afterTime: page.next.value ? page.next.value.getTime() : "",
+        afterId: page.next.id,
+      };
+      return c.json({ items: page.items.map(view), total: page.total, next });
+    }
+    const page = await queries.jobPage({
+      ...query,
+      orderBy,
+      order,
+      limit,
+      offset: offset || undefined,
+      after: afterId ? { value: afterValue, id: afterId } : undefined,
     });
+    const last = page.items[page.items.length - 1];
+    const next =
+      last && page.items.length === limit
+        ? { afterTime: last[orderBy] ? last[orderBy].getTime() : "", afterId: last.id }
+        : null;
+    return c.json({ items: page.items.map(view), total: page.total, next });
   });
 
   app.get("/:id", async (c) => {
     const id = c.req.param("id");
-    const job = await tq.store.jobGet({ id });
-    if (!job) throw notFound("job", id);
-    const [attempts, children, parent, cron] = await Promise.all([
-      tq.store.attemptList({ jobId: id }),
-      tq.store.jobList({ parentId: id, limit: 200, orderBy: "createdAt", order: "asc" }),
-      job.parentId ? tq.store.jobGet({ id: job.parentId }) : null,
-      job.cronTickerId ? tq.store.cronTickerGet({ id: job.cronTickerId }) : null,
-    ]);
+    const detail = await queries.jobDetail(id);
+    if (!detail) throw notFound("job", id);
+    const { job, attempts, children, parent, cronTicker: cron } = detail;
     return c.json({
       job: jobView(job),
       attempts: attempts.map(attemptView),
-      children: children.items.map(jobView),
+      children: children.map(jobView),
       parent: parent && { id: parent.id, function: parent.function, status: parent.status },
       cronTicker: cron && { id: cron.id, function: cron.function, expression: cron.expression },
     });
@@ -87,7 +108,7 @@ export function jobRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
     }
     if ("request" in body) patch.request = body.request;
     if (body.description !== undefined) patch.description = body.description;
-    const job = await tq.store.jobGet({ id });
+    const job = await queries.job(id);
     if (!job) throw notFound("job", id);
     if (job.type !== "TimeTicker")
       throw new HttpError(409, "INVALID_STATE", `job ${id} is a cron occurrence; edit its cron ticker instead`);
@@ -98,7 +119,7 @@ export function jobRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
 
   app.delete("/:id", async (c) => {
     const id = c.req.param("id");
-    const deleted = await tq.store.jobDeleteMany({ ids: [id] });
+    const deleted = await queries.deleteJobs([id]);
     if (deleted === 0) throw notFound("job", id);
     onChange();
     return c.json({ deleted });
@@ -143,7 +164,7 @@ export function jobRoutes(tq: AnyTickerQ, onChange: () => void): Hono {
       throw new HttpError(400, "INVALID_ARGUMENT", "ids must be an array of 1 to 1000 job ids", "ids");
     }
     if (action === "delete") {
-      const deleted = await tq.store.jobDeleteMany({ ids });
+      const deleted = await queries.deleteJobs(ids);
       onChange();
       return c.json({ action, succeeded: deleted, failed: [] });
     }

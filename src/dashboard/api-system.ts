@@ -1,66 +1,34 @@
 /** API routes for the whole scheduler: session info, overview figures, functions and nodes. */
 
-import { Hono } from "hono";
-import { VERSION, type TickerQ } from "../tickerq.js";
-import { FINAL_STATUSES, PRIORITIES, RUN_CONDITIONS, TICKER_STATUSES } from "../lifecycle.js";
-import type { JobRecord } from "../store/contract.js";
+import { Hono, type Context } from "hono";
+import type { TickerQ } from "../tickerq.js";
+import { VERSION } from "../version.js";
+import { PRIORITIES, RUN_CONDITIONS, TICKER_STATUSES } from "../lifecycle.js";
 import { notFound } from "./http-errors.js";
+import { queryEnum } from "./query.js";
+import { WINDOWS, type DashboardQueries, type HistoryWindow } from "./queries.js";
 import { jobView, nodeView } from "./views.js";
 import type { AuthKind } from "./auth.js";
 
 type AnyTickerQ = TickerQ<any>;
 
-const MINUTE = 60_000;
-const WINDOW_MINUTES = 60;
-
-/** Per-minute completions and failures over the last hour, and how late runs started. */
-export function activity(jobs: readonly JobRecord[], now: number) {
-  const end = Math.floor(now / MINUTE) * MINUTE + MINUTE;
-  const start = end - WINDOW_MINUTES * MINUTE;
-  const buckets = Array.from({ length: WINDOW_MINUTES }, (_, i) => ({
-    t: start + i * MINUTE,
-    succeeded: 0,
-    failed: 0,
-  }));
-  const lateness: number[] = [];
-  for (const job of jobs) {
-    const t = job.updatedAt.getTime();
-    if (t < start || t >= end) continue;
-    const bucket = buckets[Math.floor((t - start) / MINUTE)]!;
-    if (job.status === "Failed") bucket.failed++;
-    else if (job.status === "Done" || job.status === "DueDone") bucket.succeeded++;
-    // Only first attempts say how late the scheduler fired; retries are late by design.
-    if (job.executedAt && job.scheduledFor && job.retryCount === 0)
-      lateness.push(job.executedAt.getTime() - job.scheduledFor.getTime());
-  }
-  lateness.sort((a, b) => a - b);
-  const pick = (q: number) =>
-    lateness.length ? lateness[Math.min(lateness.length - 1, Math.floor(q * lateness.length))]! : null;
-  return {
-    buckets,
-    lateness: {
-      samples: lateness.length,
-      p50: pick(0.5),
-      p95: pick(0.95),
-      max: lateness.length ? lateness[lateness.length - 1]! : null,
-    },
-  };
-}
-
 export function systemRoutes(
   tq: AnyTickerQ,
+  queries: DashboardQueries,
   settings: { readOnly: boolean; auth: AuthKind; authHeader: string | null },
   onChange: () => void,
 ): Hono {
   const app = new Hono();
   const now = () => tq.options.clock.now();
-  let overviewCache: { at: number; body: unknown } | null = null;
+  // Several open dashboards share one computation per second and window.
+  const overviewCache = new Map<HistoryWindow, { at: number; body: unknown }>();
+  const windowOf = (c: Context) => queryEnum(c, "window", Object.keys(WINDOWS) as HistoryWindow[]) ?? "hour";
 
   app.get("/session", (c) =>
     c.json({
       nodeId: tq.nodeId,
       version: VERSION,
-      store: tq.store.name,
+      store: queries.storeName,
       readOnly: settings.readOnly,
       auth: settings.auth,
       serverTime: new Date(now()).toISOString(),
@@ -72,45 +40,46 @@ export function systemRoutes(
   );
 
   app.get("/overview", async (c) => {
-    // Several open dashboards share one computation per second.
-    if (overviewCache && now() - overviewCache.at < 1000) return c.json(overviewCache.body);
+    const window = windowOf(c);
+    const cached = overviewCache.get(window);
+    if (cached && now() - cached.at < 1000) return c.json(cached.body);
     const at = now();
-    const [time, occurrences, nextDue, running, nodes, recent] = await Promise.all([
-      tq.store.jobCountByStatus({ type: "TimeTicker" }),
-      tq.store.jobCountByStatus({ type: "CronTickerOccurrence" }),
-      tq.store.jobList({ status: "Idle", orderBy: "executionTime", order: "asc", limit: 1 }),
-      tq.store.jobList({ status: "InProgress", orderBy: "executionTime", order: "asc", limit: 10 }),
-      tq.store.nodeList(),
-      tq.store.jobList({
-        status: FINAL_STATUSES,
-        updatedSince: new Date(at - WINDOW_MINUTES * MINUTE),
-        orderBy: "updatedAt",
-        order: "desc",
-        limit: 5000,
-      }),
+    const [counts, nextDue, running, nodes, history] = await Promise.all([
+      queries.counts(),
+      queries.nextDue(),
+      queries.running(10),
+      queries.nodes(),
+      queries.history(window),
     ]);
     const body = {
       serverTime: new Date(at).toISOString(),
-      counts: { time, occurrences },
-      nextDue: nextDue.items[0] ? jobView(nextDue.items[0]) : null,
-      running: { items: running.items.map(jobView), total: running.total },
+      counts: { time: counts.time, occurrences: counts.occurrences },
+      nextDue: nextDue ? jobView(nextDue) : null,
+      running: {
+        items: running.map(jobView),
+        total: counts.time.InProgress + counts.occurrences.InProgress,
+      },
       nodes: nodes.map((node) => nodeView(node, at, tq.options.leaseTimeoutMs, tq.nodeId)),
-      activity: activity(recent.items, at),
+      activity: history,
     };
-    overviewCache = { at, body };
+    overviewCache.set(window, { at, body });
     return c.json(body);
   });
 
   app.get("/functions", async (c) => {
-    const items = await Promise.all(
-      tq.functions.map(async (fn) => ({ ...fn, counts: await tq.store.jobCountByStatus({ function: fn.name }) })),
-    );
-    return c.json({ items });
+    const [counts, history] = await Promise.all([queries.counts(), queries.history(windowOf(c))]);
+    const stats = new Map(history.functions.map((f) => [f.function, f]));
+    const items = tq.functions.map((fn) => ({
+      ...fn,
+      counts: counts.byFunction[fn.name] ?? Object.fromEntries(TICKER_STATUSES.map((s) => [s, 0])),
+      stats: stats.get(fn.name) ?? null,
+    }));
+    return c.json({ window: history.window, items });
   });
 
   app.get("/nodes", async (c) => {
     const at = now();
-    const nodes = await tq.store.nodeList();
+    const nodes = await queries.nodes();
     return c.json({ items: nodes.map((node) => nodeView(node, at, tq.options.leaseTimeoutMs, tq.nodeId)) });
   });
 

@@ -14,6 +14,7 @@ import { cronRoutes } from "./api-cron.js";
 import { systemRoutes } from "./api-system.js";
 import { LiveHub, type LiveOptions } from "./live.js";
 import { AssetStore } from "./assets.js";
+import { DashboardQueries } from "./queries.js";
 
 export interface DashboardOptions {
   /** Where the dashboard lives, e.g. "/tickerq". @default "" (the root) */
@@ -64,7 +65,8 @@ export function createDashboard(tq: AnyTickerQ, options: DashboardOptions): Dash
   const base = normaliseBasePath(options.basePath);
   const auth = authenticator(options.auth);
   const readOnly = options.readOnly ?? false;
-  const hub = new LiveHub(tq, options.live);
+  const queries = new DashboardQueries(tq.store, () => tq.options.clock.now());
+  const hub = new LiveHub(tq, queries, options.live);
   const assets = new AssetStore(options.assetsDir);
   const changed = () => hub.nudge();
 
@@ -77,9 +79,9 @@ export function createDashboard(tq: AnyTickerQ, options: DashboardOptions): Dash
   api.use("*", requireAuth(auth));
   api.use("*", requireSafeAction(readOnly));
   api.get("/stream", (c) => hub.stream(c.req.raw.signal));
-  api.route("/jobs", jobRoutes(tq, changed));
-  api.route("/cron", cronRoutes(tq, changed));
-  api.route("/", systemRoutes(tq, { readOnly, auth: auth.kind, authHeader: auth.header }, changed));
+  api.route("/jobs", jobRoutes(tq, queries, changed));
+  api.route("/cron", cronRoutes(tq, queries, changed));
+  api.route("/", systemRoutes(tq, queries, { readOnly, auth: auth.kind, authHeader: auth.header }, changed));
   api.all("*", (c) =>
     c.json(
       { error: { code: "NOT_FOUND", message: `no API route ${c.req.method} ${new URL(c.req.url).pathname}` } },

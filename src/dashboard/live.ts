@@ -1,12 +1,16 @@
 /**
  * The live stream: Server-Sent Events of job changes, status counts and node heartbeats.
- * Changes by this node arrive through tq.events at once; changes by other nodes and processes
- * are found by polling the store for rows updated since the last look (every 500 ms, only
- * while someone watches), so any change shows within a second whatever the store.
+ * The change feed follows the jobs' indexed updatedAt as its position: each look reads only
+ * the rows changed since the last (every 500 ms while someone watches, at once after a change
+ * by this node), so a look costs O(changes), and sends them as row deltas the browser patches
+ * into what it shows. Counts come from the store's counters, read only after changes (and every
+ * few seconds, for deletions by other processes, which leave no row behind).
  */
 
 import type { TickerQ } from "../tickerq.js";
 import type { JobChange } from "../events.js";
+import type { JobRecord } from "../store/contract.js";
+import type { DashboardQueries } from "./queries.js";
 import { nodeView } from "./views.js";
 
 type AnyTickerQ = TickerQ<any>;
@@ -26,6 +30,8 @@ interface Subscriber {
 /** A row changed this long before the newest one seen is looked at again: writers' clocks and commits are not in order. */
 const OVERLAP_MS = 2000;
 const PAGE = 500;
+/** Counts are read again after this long even without a change seen (a deletion leaves no row to see). */
+const COUNTS_EVERY_MS = 5000;
 const encoder = new TextEncoder();
 
 function frame(event: string, data: unknown): string {
@@ -49,8 +55,11 @@ export class LiveHub {
   private behind = false;
   private closed = false;
 
+  private countsAt = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly tq: AnyTickerQ,
+    private readonly queries: DashboardQueries,
     options: LiveOptions = {},
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
@@ -142,6 +151,7 @@ export class LiveHub {
     this.seen.clear();
     this.lastCounts = "";
     this.lastNodes = "";
+    this.countsAt = Number.NEGATIVE_INFINITY;
     const onChanged = (change: JobChange) => {
       this.pending.push(change);
       this.schedule(30);
@@ -189,51 +199,31 @@ export class LiveHub {
   }
 
   private async pollOnce(): Promise<void> {
-    const { store } = this.tq;
     const local = this.pending.splice(0);
-    const [page, time, occurrences, nodes] = await Promise.all([
-      // After a full page, read on strictly after it: re-reading the overlap in a burst would stall.
-      // Rows sharing the page's last instant may then go unnamed; the UI reloads on any change anyway.
-      store.jobList({
-        updatedSince: new Date(this.behind ? this.cursor : this.cursor - OVERLAP_MS),
-        orderBy: "updatedAt",
-        order: "asc",
-        limit: PAGE,
-      }),
-      store.jobCountByStatus({ type: "TimeTicker" }),
-      store.jobCountByStatus({ type: "CronTickerOccurrence" }),
-      store.nodeList(),
-    ]);
-    const changes: Record<string, unknown>[] = local.map((c) => ({
-      id: c.id,
-      type: c.type,
-      function: c.function,
-      status: c.status,
-      cronTickerId: c.cronTickerId,
-      parentId: null,
-    }));
-    for (const job of page.items) {
+    const start = this.now();
+    // After a full page, read on strictly after it: re-reading the overlap in a burst would stall.
+    const since = this.behind ? this.cursor : this.cursor - OVERLAP_MS;
+    const [changed, nodes] = await Promise.all([this.queries.changedSince(since, PAGE), this.queries.nodes()]);
+    const rows = [];
+    for (const job of changed) {
       const at = job.updatedAt.getTime();
       if (this.seen.get(job.id) === at) continue;
       this.seen.set(job.id, at);
       this.cursor = Math.max(this.cursor, at);
-      changes.push({
-        id: job.id,
-        type: job.type,
-        function: job.function,
-        status: job.status,
-        cronTickerId: job.cronTickerId,
-        parentId: job.parentId,
-        updatedAt: job.updatedAt.toISOString(),
-      });
+      rows.push(rowView(job));
     }
-    this.behind = page.items.length === PAGE;
+    this.behind = changed.length === PAGE;
     for (const [id, at] of this.seen) if (at < this.cursor - 2 * OVERLAP_MS) this.seen.delete(id);
-    if (changes.length > 0) this.broadcast("jobs", changes);
-    const counts = JSON.stringify({ time, occurrences });
-    if (counts !== this.lastCounts) {
-      this.lastCounts = counts;
-      this.broadcast("counts", { time, occurrences });
+    // The position only grows: a browser that reconnects knows how far it had followed.
+    if (rows.length > 0) this.broadcast("jobs", { position: this.cursor, rows });
+    if (rows.length > 0 || local.length > 0 || start - this.countsAt >= COUNTS_EVERY_MS || !this.lastCounts) {
+      this.countsAt = start;
+      const { time, occurrences } = await this.queries.counts();
+      const counts = JSON.stringify({ time, occurrences });
+      if (counts !== this.lastCounts) {
+        this.lastCounts = counts;
+        this.broadcast("counts", { time, occurrences });
+      }
     }
     const now = this.now();
     const nodeViews = nodes.map((node) => nodeView(node, now, this.tq.options.leaseTimeoutMs, this.tq.nodeId));
@@ -251,4 +241,27 @@ export class LiveHub {
   private send(chunk: string): void {
     for (const subscriber of [...this.subscribers]) subscriber.send(chunk);
   }
+}
+
+/** What a list row shows of a job: no request or stack, which can be large and are read on the job's page. */
+export function rowView(job: JobRecord) {
+  return {
+    id: job.id,
+    type: job.type,
+    function: job.function,
+    description: job.description,
+    status: job.status,
+    priority: job.priority,
+    executionTime: job.executionTime?.toISOString() ?? null,
+    scheduledFor: job.scheduledFor?.toISOString() ?? null,
+    retries: job.retries,
+    retryCount: job.retryCount,
+    lockHolder: job.lockHolder,
+    executedAt: job.executedAt?.toISOString() ?? null,
+    elapsedMs: job.elapsedMs,
+    exceptionMessage: job.exceptionMessage,
+    parentId: job.parentId,
+    cronTickerId: job.cronTickerId,
+    updatedAt: job.updatedAt.toISOString(),
+  };
 }

@@ -22,7 +22,11 @@ describe("live stream", () => {
     const other = makeNode({ store: t.tq.store, clock: t.clock, nodeId: "node-b" });
     const response = await open();
     const id = "added-by-node-b";
-    const arrived = readEvents(response, (event, data) => event === "jobs" && data.some((c: any) => c.id === id), 2000);
+    const arrived = readEvents(
+      response,
+      (event, data) => event === "jobs" && data.rows.some((c: any) => c.id === id),
+      2000,
+    );
     const started = Date.now();
     await other.tq.timeTickers.add({
       id,
@@ -32,7 +36,10 @@ describe("live stream", () => {
     });
     const events = await arrived;
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(events.at(-1)!.data.find((c: any) => c.id === id)).toMatchObject({ status: "Idle", function: "SendEmail" });
+    expect(events.at(-1)!.data.rows.find((c: any) => c.id === id)).toMatchObject({
+      status: "Idle",
+      function: "SendEmail",
+    });
   });
 
   it("pushes this node's changes and new counts after an action", async () => {
@@ -41,7 +48,42 @@ describe("live stream", () => {
     await t.api.post("/jobs", { function: "Explode" });
     await t.runDue();
     const events = await done;
-    expect(events.some((e) => e.event === "jobs" && e.data.some((c: any) => c.status === "Failed"))).toBe(true);
+    const jobs = events.filter((e) => e.event === "jobs");
+    // Row deltas the list can patch in: the row as it is now, without the request.
+    const failed = jobs.flatMap((e) => e.data.rows).find((c: any) => c.status === "Failed");
+    expect(failed).toMatchObject({ function: "Explode", retryCount: 0, exceptionMessage: expect.any(String) });
+    expect(failed).not.toHaveProperty("request");
+    // The change position only grows.
+    const positions = jobs.map((e) => e.data.position);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
+
+  it("reads counts only after changes, not at every look, while nothing happens", async () => {
+    const store = t.tq.store;
+    let looks = 0;
+    let countReads = 0;
+    let sixthLook!: () => void;
+    const looked = new Promise<void>((resolve) => (sixthLook = resolve));
+    const nodeList = store.nodeList.bind(store);
+    const jobCountList = store.jobCountList.bind(store);
+    store.nodeList = () => {
+      if (++looks === 6) sixthLook();
+      return nodeList();
+    };
+    store.jobCountList = () => {
+      countReads++;
+      return jobCountList();
+    };
+    // Keep the stream open (a reader draining it) until the hub has looked six times.
+    const reader = (await open()).body!.getReader();
+    const drain = (async () => {
+      while (!(await reader.read()).done);
+    })();
+    await looked;
+    await reader.cancel();
+    await drain;
+    // The first look reads them; another comes only every five seconds without a change.
+    expect(countReads).toBeLessThanOrEqual(2);
   });
 
   it("stops polling when the last client leaves and ends streams on close", async () => {
@@ -62,7 +104,7 @@ describe("live stream under a burst", () => {
     const response = await open();
     const arrived = readEvents(
       response,
-      (event, data) => event === "jobs" && data.some((c: any) => c.id === "last"),
+      (event, data) => event === "jobs" && data.rows.some((c: any) => c.id === "last"),
       3000,
     );
     for (let batch = 0; batch < 3; batch++) {
