@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { TickerQError } from "../errors.js";
+import { clientKey, readCookie, SESSION_COOKIE, type LoginThrottle, type Sessions } from "./guards.js";
 
 /**
  * How requests are authenticated. There is no default: an open dashboard must be asked for
@@ -34,6 +35,8 @@ export interface Authenticator {
   /** For the UI: which header carries the key. */
   header: string | null;
   check(c: Context): Promise<boolean>;
+  /** Checks credentials a sign-in form sent (basic: username and password; apiKey: key). */
+  login?(body: Record<string, unknown>): boolean;
 }
 
 function digest(text: string): Buffer {
@@ -67,6 +70,10 @@ export function authenticator(auth: DashboardAuth | undefined): Authenticator {
       return {
         kind: "basic",
         header: "authorization",
+        login: (body) =>
+          typeof body.username === "string" &&
+          typeof body.password === "string" &&
+          same(`${body.username}:${body.password}`, expected),
         check: async (c) => {
           const header = c.req.header("authorization") ?? "";
           const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
@@ -83,6 +90,7 @@ export function authenticator(auth: DashboardAuth | undefined): Authenticator {
       return {
         kind: "apiKey",
         header,
+        login: (body) => typeof body.key === "string" && same(body.key, auth.key),
         check: async (c) => {
           const sent = c.req.header(header);
           return sent !== undefined && same(sent, auth.key);
@@ -112,15 +120,36 @@ function custom(hook: AuthorizeHook): Authenticator {
   };
 }
 
-/** 401 for every API route (and the stream) unless the request authenticates. */
-export function requireAuth(auth: Authenticator): MiddlewareHandler {
+/** The 429 a throttled client gets, saying when to come back. */
+export function throttled(c: Context, waitMs: number): Response {
+  c.header("Retry-After", String(Math.ceil(waitMs / 1000)));
+  return c.json({ error: { code: "TOO_MANY_ATTEMPTS", message: "too many failed sign-ins; try again later" } }, 429);
+}
+
+/**
+ * 401 for every API route (and the stream) unless the request authenticates, by its sign-in
+ * session cookie or by credentials in headers (scripts, curl). Failed credentials count against
+ * the client, which must then wait longer and longer before its next try (429).
+ */
+export function requireAuth(
+  auth: Authenticator,
+  guard: { sessions: Sessions; throttle: LoginThrottle },
+): MiddlewareHandler {
   return async (c, next) => {
+    if (guard.sessions.valid(readCookie(c, SESSION_COOKIE))) return next();
+    const client = clientKey(c);
+    const tried = auth.header !== null && c.req.header(auth.header) !== undefined;
+    // Only a try with credentials waits: without any, a client learns nothing by asking.
+    const wait = tried ? guard.throttle.waitMs(client) : 0;
+    if (wait > 0) return throttled(c, wait);
     let ok = false;
     try {
       ok = await auth.check(c);
     } catch {
       ok = false; // a throwing host hook denies; it never opens the door
     }
+    if (ok && tried) guard.throttle.succeeded(client);
+    if (!ok && tried) guard.throttle.failed(client);
     if (!ok) {
       // No `WWW-Authenticate: Basic` for the UI's own calls: it would pop the browser's dialog.
       if (auth.kind === "basic" && !c.req.header(REQUEST_HEADER))

@@ -7,7 +7,18 @@
 import { Hono } from "hono";
 import type { TickerQ } from "../tickerq.js";
 import { TickerQError } from "../errors.js";
-import { authenticator, requireAuth, requireSafeAction, type DashboardAuth } from "./auth.js";
+import { authenticator, requireAuth, requireSafeAction, throttled, type DashboardAuth } from "./auth.js";
+import {
+  bodyGuard,
+  clientKey,
+  LoginThrottle,
+  parsedBody,
+  readCookie,
+  sameOriginGuard,
+  SESSION_COOKIE,
+  sessionCookie,
+  Sessions,
+} from "./guards.js";
 import { errorResponse } from "./http-errors.js";
 import { jobRoutes } from "./api-jobs.js";
 import { cronRoutes } from "./api-cron.js";
@@ -27,6 +38,8 @@ export interface DashboardOptions {
   live?: LiveOptions;
   /** Where the built UI is. @default the assets folder next to this module */
   assetsDir?: string;
+  /** The largest request body any route accepts; more is refused with 413 before it is parsed. @default 1048576 (1 MiB) */
+  maxBodyBytes?: number;
 }
 
 export interface Dashboard {
@@ -70,14 +83,49 @@ export function createDashboard(tq: AnyTickerQ, options: DashboardOptions): Dash
   const assets = new AssetStore(options.assetsDir);
   const changed = () => hub.nudge();
 
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
+    throw new TickerQError("INVALID_ARGUMENT", `maxBodyBytes must be a positive integer; got ${String(maxBodyBytes)}`, {
+      field: "maxBodyBytes",
+    });
+  const sessions = new Sessions();
+  const throttle = new LoginThrottle();
+  const cookiePath = `${base}/api`;
+
   const api = new Hono();
   api.use("*", async (c, next) => {
     await next();
-    c.header("cache-control", "no-store");
+    // The stream keeps its own `no-cache, no-transform`: `no-store` would let proxies buffer it.
+    if (!c.res.headers.get("content-type")?.startsWith("text/event-stream")) c.header("cache-control", "no-store");
     c.header("x-content-type-options", "nosniff");
   });
-  api.use("*", requireAuth(auth));
+  api.use("*", sameOriginGuard());
+  // Signing in trades credentials for an HttpOnly, SameSite=Strict session cookie: the browser
+  // keeps no password where a script could read it.
+  api.post("/session/login", requireSafeAction(false), bodyGuard(maxBodyBytes), async (c) => {
+    const client = clientKey(c);
+    const wait = throttle.waitMs(client);
+    if (wait > 0) return throttled(c, wait);
+    if (!auth.login)
+      return c.json({ error: { code: "INVALID_STATE", message: `${auth.kind} auth has no sign-in form` } }, 400);
+    const body = parsedBody(c);
+    const ok = typeof body === "object" && body !== null && auth.login(body as Record<string, unknown>);
+    if (!ok) {
+      throttle.failed(client);
+      return c.json({ error: { code: "UNAUTHORIZED", message: "wrong credentials", auth: auth.kind } }, 401);
+    }
+    throttle.succeeded(client);
+    c.header("set-cookie", sessionCookie(c, sessions.create(), cookiePath));
+    return c.json({ signedIn: true });
+  });
+  api.post("/session/logout", requireSafeAction(false), (c) => {
+    sessions.end(readCookie(c, SESSION_COOKIE));
+    c.header("set-cookie", sessionCookie(c, null, cookiePath));
+    return c.json({ signedIn: false });
+  });
+  api.use("*", requireAuth(auth, { sessions, throttle }));
   api.use("*", requireSafeAction(readOnly));
+  api.use("*", bodyGuard(maxBodyBytes));
   api.get("/stream", (c) => hub.stream(c.req.raw.signal));
   api.route("/jobs", jobRoutes(tq, queries, changed));
   api.route("/cron", cronRoutes(tq, queries, changed));

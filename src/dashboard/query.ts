@@ -2,6 +2,7 @@
 
 import type { Context } from "hono";
 import { TICKER_STATUSES, type TickerStatus } from "../lifecycle.js";
+import { parsedBody } from "./guards.js";
 import { HttpError } from "./http-errors.js";
 
 export function queryDate(c: Context, name: string): Date | undefined {
@@ -69,11 +70,14 @@ export function queryEnum<T extends string>(c: Context, name: string, allowed: r
 
 /** The JSON body as an object; anything else is a 400 naming the body. */
 export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new HttpError(400, "INVALID_ARGUMENT", "the body must be a JSON object");
+  // The body guard read and parsed it already (size and depth checked).
+  let body: unknown = parsedBody(c);
+  if (body === undefined) {
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new HttpError(400, "INVALID_ARGUMENT", "the body must be a JSON object");
+    }
   }
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw new HttpError(400, "INVALID_ARGUMENT", "the body must be a JSON object");
