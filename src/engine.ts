@@ -65,6 +65,8 @@ export class Engine {
     this.events = events;
     this.functions = deps.functions;
     const reporter = (this.reporter = new Reporter(nodeId, o.clock, o.log, events));
+    // What the store recovers from by itself (a dropped connection) goes to this node's logger too.
+    store.setLogger?.(o.log);
     // A write or claim that failed: reported (an outage once); when the store was unreachable,
     // claims wait for a heartbeat to get through.
     const storeError = (error: unknown, during: string) => {

@@ -256,6 +256,12 @@ export interface StoreCapabilities {
   wakesOnOtherWrites?: boolean;
 }
 
+/** Where a store reports what it recovers from by itself: the node's logger, in pino's shape. */
+export interface StoreLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
 export interface Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
@@ -263,6 +269,13 @@ export interface Store {
   /** Connects and, unless the store was told not to, applies migrations. Idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional: where the store reports what it recovers from on its own (a dropped pooled
+   * connection, its LISTEN connection lost and back, a signal listener that threw). Each node
+   * passes its `logger` when it is created (several nodes on one store: the last one's is
+   * used); a store used alone writes to console. Synchronous; works after close() too.
+   */
+  setLogger?(logger: StoreLogger): void;
 
   /** All or nothing. Emits a `due` signal for the earliest executionTime inserted. */
   jobInsertMany(params: { jobs: readonly NewJob[]; tx?: unknown }): Promise<void>;

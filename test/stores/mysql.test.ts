@@ -3,6 +3,7 @@
 import mysql from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
 import { mysqlStore } from "../../src/mysql.js";
+import { MIGRATIONS } from "../../src/store/sql/migrations/index.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
 import { newJob } from "../contract/fixtures.js";
 import { checkMysql, mysqlScratch } from "../helpers/databases.js";
@@ -63,7 +64,7 @@ describe.skipIf(!server.available)("mysql store", () => {
     const stores = [1, 2, 3].map(() => mysqlStore({ pool }));
     await Promise.all(stores.map((s) => s.init()));
     const [rows] = await pool.query("select version from tickerq_migrations order by version");
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
     await stores[0]?.jobInsertMany({ jobs: [newJob({ id: "Shared" }), newJob({ id: "shared" })] });
     expect((await stores[2]?.jobList({}))?.total).toBe(2);
     await Promise.all(stores.map((s) => s.close()));

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { postgresStore } from "../../src/postgres.js";
+import { LATEST_VERSION, MIGRATIONS } from "../../src/store/sql/migrations/index.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
 import { at, newJob, nextSignal } from "../contract/fixtures.js";
 import { PG_URL, checkPostgres, postgresScratch } from "../helpers/databases.js";
@@ -127,7 +128,7 @@ describe.skipIf(!server.available)("postgres store", () => {
     const stores = [1, 2, 3].map(() => postgresStore({ pool }, { schema: scratch.schema }));
     await Promise.all(stores.map((s) => s.init()));
     const { rows } = await pool.query(`select version from "${scratch.schema}".tickerq_migrations order by version`);
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
     await stores[0]?.jobInsertMany({ jobs: [newJob({ id: "shared" })] });
     expect(await stores[2]?.jobGet({ id: "shared" })).not.toBeNull();
     await Promise.all(stores.map((s) => s.close()));
@@ -158,8 +159,15 @@ describe.skipIf(!server.available)("postgres store", () => {
     expect(JSON.stringify(plan.rows)).toContain("tickerq_jobs_claim_ix");
 
     // A database at version 1 (full indexes, the occurrence key as a table constraint, no lease
-    // tokens) with a job in it moves to the latest version on the next init, keeping the job.
+    // tokens, no metadata, no aggregates) with a job in it moves to the latest version on the
+    // next init, keeping the job.
     const t = `"${schema}".tickerq_jobs`;
+    await pool.query(`drop function "${schema}".tickerq_jobs_count_fn() cascade`);
+    await pool.query(`drop function "${schema}".tickerq_attempts_rollup_fn() cascade`);
+    await pool.query(
+      `drop table ${["job_counts", "job_count_deltas", "run_rollup", "run_rollup_deltas"].map((n) => `"${schema}".tickerq_${n}`).join(", ")}`,
+    );
+    await pool.query(`drop index "${schema}".tickerq_jobs_list_ix, "${schema}".tickerq_jobs_list_status_ix`);
     await pool.query(`drop index "${schema}".tickerq_jobs_claim_ix, "${schema}".tickerq_jobs_parent_ix,
       "${schema}".tickerq_jobs_occurrence_uq`);
     await pool.query(`create index tickerq_jobs_claim_ix on ${t} (status, priority_rank, execution_time, id)`);
@@ -169,14 +177,14 @@ describe.skipIf(!server.available)("postgres store", () => {
     );
     const job = newJob({ function: "Kept" });
     await store.jobInsertMany({ jobs: [job] });
-    await pool.query(`alter table ${t} drop column lease_token`);
+    await pool.query(`alter table ${t} drop column lease_token, drop column metadata`);
     await pool.query(`alter table "${schema}".tickerq_attempts drop column superseded`);
     await pool.query(`delete from "${schema}".tickerq_migrations where version >= 2`);
     const old = postgresStore({ connectionString: PG_URL, schema, migrate: false });
     cleanups.push(() => old.close());
     await expect(old.init()).rejects.toMatchObject({
       code: "INVALID_STATE",
-      message: expect.stringContaining("version 1 is older than 3"),
+      message: expect.stringContaining(`version 1 is older than ${LATEST_VERSION}`),
     });
     const upgraded = postgresStore({ connectionString: PG_URL, schema });
     cleanups.push(() => upgraded.close());

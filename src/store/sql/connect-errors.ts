@@ -5,6 +5,7 @@
  */
 
 import { TickerQError } from "../../errors.js";
+import type { StoreLogger } from "../contract.js";
 
 export interface Endpoint {
   host: string;
@@ -71,16 +72,23 @@ export function isSocketError(error: unknown): boolean {
 }
 
 /**
- * Logs a dropped idle connection, once per burst: a server restart drops every pooled
- * connection at once, and one line says it. The next query opens a new connection.
+ * Logs a dropped idle connection at warn to the store's logger (`log()`, read at each drop),
+ * once per burst: a server restart drops every pooled connection at once, and one line says
+ * it. The next query opens a new connection.
  */
-export function dropLogger(product: string, where: Endpoint, quietMs = 10_000): (error: unknown) => void {
+export function dropLogger(
+  product: string,
+  where: Endpoint,
+  log: () => StoreLogger,
+  quietMs = 10_000,
+): (error: unknown) => void {
   let quietUntil = 0;
   return (error) => {
     const now = Date.now();
     if (now >= quietUntil) {
       const reason = errorMessage(error) || errorCode(error) || String(error);
-      console.warn(
+      log().warn(
+        { store: product, host: where.host, port: where.port, reason, connection: "dropped" },
         `tickerq: ${product} connection to ${where.host}:${where.port} dropped (${reason}); the next query reconnects`,
       );
     }

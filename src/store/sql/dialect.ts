@@ -5,7 +5,7 @@
 
 import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely, RawBuilder } from "kysely";
 import type { TickerQError } from "../../errors.js";
-import type { StoreCapabilities, StoreSignal } from "../contract.js";
+import type { StoreCapabilities, StoreLogger, StoreSignal } from "../contract.js";
 import type { Database } from "./schema.js";
 
 export type DialectKind = "sqlite" | "postgres" | "mysql";
@@ -77,6 +77,8 @@ export interface SqlDialect {
   broadcast?(signal: StoreSignal, origin: string, executor?: CallerExecutor): Promise<void>;
   /** Starts receiving other processes' signals. */
   listen?(onSignal: (signal: StoreSignal, origin: string) => void): Promise<void>;
+  /** Where the dialect reports a dropped connection and the like (Store.setLogger). */
+  setLogger?(logger: StoreLogger): void;
   close(): Promise<void>;
 }
 

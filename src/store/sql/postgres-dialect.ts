@@ -9,7 +9,8 @@ import type { Client, Pool, PoolConfig } from "pg";
 import type { Kysely as KyselyType } from "kysely";
 import { CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import { TickerQError } from "../../errors.js";
-import type { StoreSignal } from "../contract.js";
+import { consoleStoreLogger } from "../console-logger.js";
+import type { StoreLogger, StoreSignal } from "../contract.js";
 import type { Endpoint } from "./connect-errors.js";
 import { dropLogger, endpointOf, errorCode, errorMessage, isSocketError, unavailable } from "./connect-errors.js";
 import type { CallerExecutor, SqlDialect } from "./dialect.js";
@@ -97,7 +98,8 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     : { host: String(config?.host ?? "localhost"), port: config?.port ?? 5432 };
   const ownsPool = Boolean(options.connectionString);
   let poolPromise: Promise<Pool> | null = null;
-  const dropped = dropLogger("PostgreSQL", where);
+  let log: StoreLogger = consoleStoreLogger;
+  const dropped = dropLogger("PostgreSQL", where, () => log);
   /**
    * An `error` event nobody hears crashes the process, and node-postgres emits one for every
    * connection the server drops (restart, pg_terminate_backend, a network cut): on the pool for
@@ -174,8 +176,10 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       if (closing) return;
       if (lostAt === null) {
         lostAt = Date.now();
-        console.warn(
-          `tickerq: lost the PostgreSQL LISTEN connection to ${where.host}:${where.port} (${errorMessage(error) || String(error)}); reconnecting, nodes poll meanwhile`,
+        const reason = errorMessage(error) || String(error);
+        log.warn(
+          { store: "PostgreSQL", host: where.host, port: where.port, reason, listen: "lost" },
+          `tickerq: lost the PostgreSQL LISTEN connection to ${where.host}:${where.port} (${reason}); reconnecting, nodes poll meanwhile`,
         );
       }
       reconnectTimer = setTimeout(() => {
@@ -223,8 +227,10 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     }, LISTEN_CHECK_MS);
     checkTimer.unref();
     if (lostAt !== null) {
-      console.warn(
-        `tickerq: PostgreSQL LISTEN connection to ${where.host}:${where.port} is back after ${Date.now() - lostAt} ms`,
+      const outageMs = Date.now() - lostAt;
+      log.warn(
+        { store: "PostgreSQL", host: where.host, port: where.port, listen: "back", outageMs },
+        `tickerq: PostgreSQL LISTEN connection to ${where.host}:${where.port} is back after ${outageMs} ms`,
       );
       lostAt = null;
     }
@@ -303,6 +309,9 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     async listen(onSignal) {
       if (!config || listener || closing) return;
       await openListener(onSignal, 250, false);
+    },
+    setLogger(logger) {
+      log = logger;
     },
     async close() {
       closing = true;

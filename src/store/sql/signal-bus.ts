@@ -14,14 +14,24 @@ export const PROCESS_ORIGIN = randomUUID();
 
 const buses = new Map<string, Set<Listener>>();
 
-export function busSubscribe(key: string, listener: Listener): () => void {
+/**
+ * Subscribes `listener`; if it throws, `onError` hears of it (the subscribing store's logger)
+ * after the delivery, and the other listeners still get the signal.
+ */
+export function busSubscribe(key: string, listener: Listener, onError: (error: unknown) => void): () => void {
   let listeners = buses.get(key);
   if (!listeners) {
     listeners = new Set();
     buses.set(key, listeners);
   }
   // Wrapped so the same function subscribed twice is two subscriptions, as with EventEmitter.
-  const entry: Listener = (signal) => listener(signal);
+  const entry: Listener = (signal) => {
+    try {
+      listener(signal);
+    } catch (error) {
+      queueMicrotask(() => onError(error));
+    }
+  };
   listeners.add(entry);
   return () => {
     listeners.delete(entry);
@@ -29,21 +39,11 @@ export function busSubscribe(key: string, listener: Listener): () => void {
   };
 }
 
-/** Delivers to every listener on the bus; a throwing listener never stops the others. */
+/** Delivers to every listener on the bus (each guards itself: see busSubscribe). */
 export function busPublish(key: string, signal: StoreSignal): void {
   const listeners = buses.get(key);
   if (!listeners) return;
-  for (const listener of [...listeners]) {
-    try {
-      listener(signal);
-    } catch (error) {
-      queueMicrotask(() => reportListenerError(error));
-    }
-  }
-}
-
-function reportListenerError(error: unknown): void {
-  console.error("tickerq: a store signal listener threw", error);
+  for (const listener of [...listeners]) listener(signal);
 }
 
 /** Signals on the wire: Dates as epoch ms, plus the sender's origin. */

@@ -6,7 +6,8 @@
  */
 
 import { TickerQError } from "../../errors.js";
-import type { RollupSpan, Store, StoreCapabilities, StoreSignal } from "../contract.js";
+import { consoleStoreLogger } from "../console-logger.js";
+import type { RollupSpan, Store, StoreCapabilities, StoreLogger, StoreSignal } from "../contract.js";
 import * as aggregates from "./aggregates.js";
 import { storeClosed } from "./connect-errors.js";
 import type { SqlContext } from "./context.js";
@@ -37,8 +38,8 @@ export interface SqlStoreOptions {
 /** What the SQL factories return: a Store plus `migrate()` for tools such as the CLI. */
 export type SqlStoreHandle = Store & Pick<SqlStore, "migrate">;
 
-/** Methods that run without the guard: close() must work when closed; signalSubscribe() returns no promise. */
-const UNGUARDED = new Set(["constructor", "close", "signalSubscribe", "guard"]);
+/** Methods that run without the guard: close() and setLogger() must work when closed; these two return no promise. */
+const UNGUARDED = new Set(["constructor", "close", "setLogger", "signalSubscribe", "guard"]);
 
 export class SqlStore implements Store {
   readonly name: string;
@@ -47,6 +48,7 @@ export class SqlStore implements Store {
   private readonly options: SqlStoreOptions;
   private initialised: Promise<void> | null = null;
   private closed = false;
+  private log: StoreLogger = consoleStoreLogger;
 
   /**
    * The one wrapping point of every store method (each method of the class, whatever its
@@ -108,6 +110,11 @@ export class SqlStore implements Store {
       throw error;
     });
     return this.initialised;
+  }
+
+  setLogger(logger: StoreLogger): void {
+    this.log = logger;
+    this.ctx.dialect.setLogger?.(logger);
   }
 
   async close(): Promise<void> {
@@ -269,6 +276,8 @@ export class SqlStore implements Store {
   }
   signalSubscribe(listener: (signal: StoreSignal) => void): () => void {
     if (this.closed) throw storeClosed(this.name);
-    return busSubscribe(this.options.busKey, listener);
+    return busSubscribe(this.options.busKey, listener, (error) =>
+      this.log.error({ store: this.name, err: error }, "tickerq: a store signal listener threw"),
+    );
   }
 }
