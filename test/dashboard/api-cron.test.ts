@@ -23,7 +23,7 @@ describe("dashboard API: cron tickers", () => {
     expect(mine).toMatchObject({
       expression: "0 9 * * 1-5",
       timeZone: "Europe/Paris",
-      summary: "At 09:00, on Monday through Friday",
+      summary: "At 09:00, Monday through Friday",
       enabled: true,
     });
     const seeded = list.body.items.find((c: any) => c.seededBy === "Nightly");
@@ -107,17 +107,21 @@ describe("describeCron", () => {
   it.each([
     ["* * * * *", "Every minute"],
     ["*/5 * * * *", "Every 5 minutes"],
-    ["0 * * * *", "At minute 0 past every hour"],
+    ["0 * * * *", "Every hour"],
     ["0 9,17 * * *", "At 09:00 and 17:00"],
-    ["30 8 1 * *", "At 08:30, on the 1st of the month"],
-    ["0 0 * * 0", "At 00:00, on Sunday"],
-    ["0 0 * * SAT,SUN", "At 00:00, on Saturday and Sunday"],
-    ["0 12 * JAN,JUL *", "At 12:00, in January and July"],
+    ["30 8 1 * *", "At 08:30, on day 1 of the month"],
+    ["0 0 * * 0", "At 00:00, only on Sunday"],
+    ["0 0 * * SAT,SUN", "At 00:00, only on Saturday and Sunday"],
+    ["0 12 * JAN,JUL *", "At 12:00, only in January and July"],
     ["*/10 * * * * *", "Every 10 seconds"],
     ["15 0 9 * * *", "At 09:00:15"],
-    ["0 9-17 * * *", "At minute 0 past every hour from 09:00 to 17:59"],
-    ["0 0 */2 * *", "At 00:00, every 2 days"],
+    ["0 30 9 * * MON-FRI", "At 09:30, Monday through Friday"],
+    ["0 0 9 ? * 2#1", "At 09:00, on the first Tuesday of the month"],
   ])("%s → %s", (expression, text) => {
     expect(describeCron(expression)).toBe(text);
+  });
+
+  it("reads nothing into an expression that is out of range", () => {
+    expect(describeCron("61 * * * *")).toBeNull();
   });
 });
