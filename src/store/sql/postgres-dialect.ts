@@ -37,6 +37,7 @@ export interface PostgresConnectionOptions {
 }
 
 const RETRYABLE = new Set(["40P01", "40001"]);
+const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 30_000;
 /** How often the LISTEN connection is asked `select 1`: a silently dead socket raises no error. */
 const LISTEN_CHECK_MS = 10_000;
@@ -182,11 +183,13 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
           `tickerq: lost the PostgreSQL LISTEN connection to ${where.host}:${where.port} (${reason}); reconnecting, nodes poll meanwhile`,
         );
       }
+      // A connection that was up starts the backoff again; one that never came up doubles it.
+      const wait = established ? FIRST_BACKOFF_MS : backoffMs;
       reconnectTimer = setTimeout(() => {
         reconnectTimer = null;
         // openListener handles its own failures (it retries); this catch only keeps a rejection handled.
-        openListener(onSignal, Math.min(backoffMs * 2, MAX_BACKOFF_MS), true).catch(() => {});
-      }, backoffMs);
+        openListener(onSignal, Math.min(wait * 2, MAX_BACKOFF_MS), true).catch(() => {});
+      }, wait);
       reconnectTimer.unref();
     };
     // Attached for the client's whole life, after the loss too: a late second error stays heard.
@@ -308,7 +311,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     },
     async listen(onSignal) {
       if (!config || listener || closing) return;
-      await openListener(onSignal, 250, false);
+      await openListener(onSignal, FIRST_BACKOFF_MS, false);
     },
     setLogger(logger) {
       log = logger;
