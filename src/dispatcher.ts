@@ -11,6 +11,7 @@ import type { WorkerPool } from "./worker-pool.js";
 import type { CronScheduler } from "./cron-scheduler.js";
 import type { LeaseBook } from "./lease-book.js";
 import type { MiddlewareChain } from "./middleware.js";
+import type { Coordinator } from "./coordinator.js";
 
 export interface DispatcherOptions {
   nodeId: string;
@@ -32,6 +33,8 @@ export interface DispatcherOptions {
   onError(error: unknown, during: string): void;
   /** Its `store` hooks wrap each claim. */
   middleware: MiddlewareChain;
+  /** While healthy, it answers the next due instant and sets a longer safety poll. */
+  coordinator: Coordinator | null;
 }
 
 export class Dispatcher {
@@ -56,11 +59,30 @@ export class Dispatcher {
    * A freed slot claims even without a backlog where nothing else tells this node of other
    * processes' new work (MySQL/MariaDB): short of the poll, a finished job is the moment to look.
    */
-  private readonly lookWhenFree: boolean;
+  private readonly lookWhenFreeWithoutSignals: boolean;
 
   constructor(private readonly o: DispatcherOptions) {
     const { capabilities } = o.store;
-    this.lookWhenFree = capabilities.shared && !capabilities.signalsAcrossProcesses && !capabilities.wakesOnOtherWrites;
+    this.lookWhenFreeWithoutSignals =
+      capabilities.shared && !capabilities.signalsAcrossProcesses && !capabilities.wakesOnOtherWrites;
+  }
+
+  /** A healthy coordinator carries other processes' wake-ups: no need to go looking. */
+  private get lookWhenFree(): boolean {
+    return this.lookWhenFreeWithoutSignals && !this.o.coordinator?.carriesSignals;
+  }
+
+  /** The safety poll: long while a coordinator is healthy, the store's own otherwise. */
+  private get pollMs(): number {
+    const { coordinator } = this.o;
+    return coordinator?.healthy ? Math.max(coordinator.pollIntervalMs, this.o.pollIntervalMs) : this.o.pollIntervalMs;
+  }
+
+  /** The next due instant: from the coordinator's index while it has one, else from SQL. */
+  private nextDue(now: number): Promise<Date | null> {
+    const { coordinator, store } = this.o;
+    if (!coordinator) return store.jobNextDue();
+    return coordinator.nextDue({ staleBefore: new Date(now + this.o.lookaheadMs), sql: () => store.jobNextDue() });
   }
 
   start(): void {
@@ -184,13 +206,13 @@ export class Dispatcher {
         // A full claim: more may be due. The pool's capacity callback claims again as slots
         // free, so the next-due query (a round trip per cycle) can wait for a short claim.
         this.failures = 0;
-        return this.arm(o.clock.now() + o.pollIntervalMs);
+        return this.arm(o.clock.now() + this.pollMs);
       }
       await o.beforeStoreWork();
-      const next = await o.store.jobNextDue();
+      const next = await this.nextDue(o.clock.now());
       this.failures = 0;
       if (!this.active) return;
-      const poll = o.clock.now() + o.pollIntervalMs;
+      const poll = o.clock.now() + this.pollMs;
       if (next === null || o.isPaused()) return this.idle(poll);
       const fireAt = this.claimTime(next.getTime());
       if (fireAt > o.clock.now()) return this.idle(Math.min(fireAt, poll));

@@ -126,10 +126,14 @@ export class Engine {
       run: (job) => this.executor.run(job),
       onCapacity: () => this.dispatcher.capacityFreed(),
     });
-    this.cron = new CronScheduler(store, o.cronHorizonMs, o.pollIntervalMs * 5, o.pollIntervalMs * 6, {
-      chain: o.middleware,
-      nodeId,
-    });
+    this.cron = new CronScheduler(
+      store,
+      o.cronHorizonMs,
+      o.pollIntervalMs * 5,
+      o.pollIntervalMs * 6,
+      { chain: o.middleware, nodeId },
+      o.coordinator,
+    );
     this.dispatcher = new Dispatcher({
       nodeId,
       clock: o.clock,
@@ -156,6 +160,7 @@ export class Engine {
       },
       onError: storeError,
       middleware: o.middleware,
+      coordinator: o.coordinator,
     });
     this.heartbeat = new NodeHeartbeat({
       nodeId,
@@ -173,6 +178,7 @@ export class Engine {
       onFenced: (sinceMs) => this.fence(sinceMs),
       onHealthy: () => this.dispatcher.storeAnswered(),
       beforeStoreWork: clearOfStarts,
+      coordinator: o.coordinator,
     });
   }
 
@@ -264,8 +270,17 @@ export class Engine {
     if (seeds.length > 0) await this.store.cronTickerSeed({ cronTickers: seeds, now });
   }
 
-  /** Registers this node and recovers its stale leases. */
-  startHeartbeat(): Promise<void> {
+  /** Starts the coordinator (if any), registers this node and recovers its stale leases. */
+  async startHeartbeat(): Promise<void> {
+    const { coordinator, log } = this.options;
+    await coordinator?.start({
+      nodeId: this.nodeId,
+      store: this.store,
+      log,
+      onSignal: (signal) => this.onSignal(signal),
+      // Signals sent while it was down were lost, and the poll cadence changes: look now.
+      onHealthChange: () => this.dispatcher.wake(null),
+    });
     return this.heartbeat.start();
   }
 
@@ -331,6 +346,7 @@ export class Engine {
     await this.executor.whenRecorded();
     await this.completions.flush();
     await this.heartbeat.stop();
+    await this.options.coordinator?.stop().catch((error: unknown) => this.reporter.error(error, "coordinator stop"));
     await this.store.nodeRemove({ nodeId: this.nodeId }).catch(() => {});
     for (const undo of this.detach.splice(0)) {
       try {

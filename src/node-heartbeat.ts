@@ -19,6 +19,7 @@
 import { systemClock, type Clock } from "./clock.js";
 import type { NodeInfo, Store } from "./store/contract.js";
 import { isUnavailable, type Reporter } from "./reporter.js";
+import type { Coordinator } from "./coordinator.js";
 
 export interface HeartbeatOptions {
   nodeId: string;
@@ -41,6 +42,11 @@ export interface HeartbeatOptions {
   onHealthy(): void;
   /** Awaited before each store call of a beat: lets a job start due in a moment go first. */
   beforeStoreWork(): Promise<void>;
+  /**
+   * While it answers, the nodes table is read only when the coordinator's heartbeat entries
+   * make a node look dead, or every half lease; who is dead is still decided on SQL.
+   */
+  coordinator: Coordinator | null;
 }
 
 const RETENTION_EVERY_MS = 3_600_000;
@@ -68,6 +74,10 @@ export class NodeHeartbeat {
   private failures = 0;
   /** Other nodes' heartbeats as this node saw them: the value, and since when it has not changed. */
   private readonly observed = new Map<string, { heartbeatAt: number; since: number }>();
+  /** The coordinator's heartbeat entries as this node saw them (same rule as `observed`). */
+  private readonly observedThere = new Map<string, { value: string; since: number }>();
+  /** When the nodes table was last read (engine clock). */
+  private lastSqlReap = Number.NEGATIVE_INFINITY;
   /** Self-fencing deadline after the last good beat; 0 when the interval leaves no room for one. */
   private readonly fenceAfterMs: number;
 
@@ -146,8 +156,10 @@ export class NodeHeartbeat {
       this.good(startedAt);
       o.onPauseRequested(paused);
       // When the beat landed: what it saw of others is as of then (a test clock: as of its start).
-      await this.reap(o.clock === systemClock ? o.clock.now() : startedAt);
-      if (!o.store.capabilities.signalsAcrossProcesses) {
+      const looked = await this.reap(o.clock === systemClock ? o.clock.now() : startedAt, now);
+      // Cancels of other processes arrive as signals through a healthy coordinator; SQL is asked
+      // only as often as the nodes table, to catch any lost while it was down.
+      if (!o.store.capabilities.signalsAcrossProcesses && (looked || !o.coordinator?.carriesSignals)) {
         await o.beforeStoreWork();
         const cancels = await o.store.jobCancelRequested({ nodeId: o.nodeId });
         if (cancels.length > 0) o.onCancelRequested(cancels);
@@ -234,10 +246,18 @@ export class NodeHeartbeat {
    * of this node's own uninterrupted contact with the store. Leases held under a node id
    * with no record at all are recovered once this node has been in contact that long.
    */
-  private async reap(nowMs: number): Promise<void> {
+  private async reap(nowMs: number, sqlHeartbeatAt: Date): Promise<boolean> {
     const { o } = this;
+    const beats = o.coordinator ? await o.coordinator.heartbeat({ sqlHeartbeatAt }) : null;
+    if (!beats) this.observedThere.clear(); // contact with the coordinator broke: start again
+    if (beats && !this.suspicious(nowMs, beats)) return false;
+    this.lastSqlReap = nowMs;
     await o.beforeStoreWork();
     const nodes = await o.store.nodeList();
+    if (beats) {
+      const known = new Set(nodes.map((node) => node.nodeId));
+      await o.coordinator!.forgetNodes([...beats.keys()].filter((id) => !known.has(id)));
+    }
     const dead: { nodeId: string; heartbeatAt: Date }[] = [];
     const present = new Set<string>();
     for (const node of nodes) {
@@ -251,7 +271,7 @@ export class NodeHeartbeat {
     }
     for (const id of this.observed.keys()) if (!present.has(id)) this.observed.delete(id);
     const inContactLongEnough = nowMs - this.healthySince >= o.leaseTimeoutMs;
-    if (dead.length === 0 && !inContactLongEnough) return;
+    if (dead.length === 0 && !inContactLongEnough) return true;
     await o.beforeStoreWork();
     const recovered = await o.store.jobRecoverLeases({
       now: new Date(nowMs),
@@ -259,6 +279,25 @@ export class NodeHeartbeat {
       orphanedBefore: inContactLongEnough ? new Date(nowMs - o.leaseTimeoutMs) : null,
     });
     if (recovered.length > 0) o.onRecovered(recovered);
+    return true;
+  }
+
+  /**
+   * Whether the nodes table must be read now: a node's coordinator entry has not changed for
+   * a lease (it may be dead: SQL decides), or half a lease passed since the last look (nodes
+   * the coordinator does not know, orphaned leases). Without entries (coordinator down),
+   * every beat looks, as without a coordinator.
+   */
+  private suspicious(nowMs: number, beats: ReadonlyMap<string, string>): boolean {
+    let suspect = false;
+    for (const [id, value] of beats) {
+      if (id === this.o.nodeId) continue;
+      const seen = this.observedThere.get(id);
+      if (!seen || seen.value !== value) this.observedThere.set(id, { value, since: nowMs });
+      else if (nowMs - seen.since >= this.o.leaseTimeoutMs) suspect = true;
+    }
+    for (const id of this.observedThere.keys()) if (!beats.has(id)) this.observedThere.delete(id);
+    return suspect || nowMs - this.lastSqlReap >= this.o.leaseTimeoutMs / 2;
   }
 
   private async compact(nowMs: number): Promise<void> {

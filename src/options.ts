@@ -8,6 +8,7 @@ import { systemClock, type Clock } from "./clock.js";
 import type { AnyFunctionDefinition } from "./functions.js";
 import type { JobInfo } from "./executor.js";
 import type { Store } from "./store/contract.js";
+import type { Coordinator } from "./coordinator.js";
 import { MiddlewareChain, type Middleware } from "./middleware.js";
 import { Log, type Logger } from "./log.js";
 
@@ -68,12 +69,19 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
    * is the outermost. See `Middleware`; `otelMiddleware()` from tickerq/otel is one. @default []
    */
   middleware?: readonly Middleware[];
+  /**
+   * An accelerator beside a shared SQL store: `redisCoordinator()` from tickerq/redis gives
+   * cross-process wake-ups, a due index, heartbeat entries and planning locks. SQL stays the
+   * truth; when the coordinator is down every guarantee holds through SQL alone. Stopped with
+   * the node. @default null (none)
+   */
+  coordinator?: Coordinator | null;
 }
 
 export type { Logger } from "./log.js";
 
 export type ResolvedOptions = Required<
-  Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled" | "logger" | "middleware">
+  Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled" | "logger" | "middleware" | "coordinator">
 > &
   Pick<TickerQOptions, "onException" | "onCancelled"> & {
     store: Store;
@@ -81,6 +89,7 @@ export type ResolvedOptions = Required<
     /** `logger` adapted: levels checked, console's shape handled. */
     log: Log;
     middleware: MiddlewareChain;
+    coordinator: Coordinator | null;
   };
 
 export function resolveOptions(options: TickerQOptions, store: Store): ResolvedOptions {
@@ -136,5 +145,18 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     logger: options.logger === undefined ? console : options.logger,
     log: new Log(options.logger === undefined ? console : options.logger),
     middleware: new MiddlewareChain(middleware),
+    coordinator: resolveCoordinator(options.coordinator, store),
   };
+}
+
+function resolveCoordinator(coordinator: unknown, store: Store): Coordinator | null {
+  if (coordinator === undefined || coordinator === null) return null;
+  const c = coordinator as Partial<Coordinator>;
+  if (typeof c !== "object" || typeof c.start !== "function" || typeof c.nextDue !== "function") {
+    throw invalid("coordinator", coordinator, "a coordinator such as redisCoordinator() from tickerq/redis, or null");
+  }
+  if (!store.capabilities.shared) {
+    throw invalid("coordinator", coordinator, `absent with the ${store.name} store, which one process owns`);
+  }
+  return coordinator as Coordinator;
 }

@@ -277,3 +277,74 @@ export function checkTools(kind: "postgres" | "mysql"): { available: boolean } {
   console.warn(`\n*** SKIPPING dedicated ${kind} fault tests: ${message}.\n*** With CI=1 these tests fail instead.\n`);
   return { available: false };
 }
+
+/** A redis-server of the test's own: never the shared one on 6379, so it may be killed and flushed. */
+export interface DedicatedRedis {
+  readonly url: string;
+  readonly port: number;
+  /** SIGKILL: the data goes with it (no persistence), as on a restart without AOF/RDB. */
+  kill(): Promise<void>;
+  /** Starts it again, empty, on the same port. */
+  start(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export async function createRedisServer(): Promise<DedicatedRedis> {
+  const dir = mkdtempSync(join(tmpdir(), `tqfault-redis-${process.pid}-`));
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  const killNow = () => {
+    if (child?.pid && child.exitCode === null && child.signalCode === null) process.kill(child.pid, "SIGKILL");
+  };
+  owed.set(dir, () => {
+    killNow();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const ping = async () => {
+    const { Redis } = await import("ioredis");
+    const client = new Redis({
+      port,
+      host: "127.0.0.1",
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      return (await client.ping()) === "PONG";
+    } finally {
+      client.disconnect();
+    }
+  };
+  const server: DedicatedRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async kill() {
+      const running = child;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = new Promise((resolve) => running.once("exit", resolve));
+      running.kill("SIGKILL");
+      await exited;
+    },
+    async start() {
+      const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+      child = spawn("redis-server", args, { stdio: "ignore" });
+      child.on("error", () => {});
+      const started = child;
+      await waitUntil(
+        `redis-server on port ${port} answers`,
+        async () => started.exitCode !== null || (await ping()),
+        10_000,
+      );
+      if (started.exitCode !== null) throw new Error(`redis-server exited (${started.exitCode})`);
+    },
+    async remove() {
+      owed.delete(dir);
+      await server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}

@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 
 export const PG_URL = process.env.TICKERQ_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 export const MYSQL_URL = process.env.TICKERQ_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
+/** The shared Redis: tests use a prefix of their own on it and never flush or stop it. */
+export const REDIS_URL = process.env.TICKERQ_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 export interface ServerCheck {
   /** True when the tests should run. */
@@ -57,6 +59,25 @@ export async function checkMysql(): Promise<ServerCheck> {
   });
 }
 
+export async function checkRedis(): Promise<ServerCheck> {
+  const { Redis } = await import("ioredis");
+  return probe("Redis", "TICKERQ_REDIS_URL", REDIS_URL, async () => {
+    const client = new Redis(REDIS_URL, {
+      lazyConnect: true,
+      connectTimeout: 3000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      await client.ping();
+    } finally {
+      client.disconnect();
+    }
+  });
+}
+
 /** A name unique to this test run, usable as a schema, database or prefix. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomUUID().replace(/-/g, "").slice(0, 16)}`;
@@ -101,6 +122,29 @@ export async function mysqlScratch(): Promise<{ url: string; database: string; d
         await conn.query(`drop database if exists \`${database}\``);
       } finally {
         await conn.end();
+      }
+    },
+  };
+}
+
+/** A key prefix of its own on the shared Redis; `drop` deletes its keys (never a flush). */
+export async function redisScratch(): Promise<{ prefix: string; drop(): Promise<void> }> {
+  const prefix = uniqueName("tq");
+  return {
+    prefix,
+    async drop() {
+      const { Redis } = await import("ioredis");
+      const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      try {
+        // The braces of the hash tag are glob-escaped: the pattern names exactly this prefix's keys.
+        let cursor = "0";
+        do {
+          const [next, keys] = await client.scan(cursor, "MATCH", `\\{${prefix}\\}:*`, "COUNT", 1000);
+          cursor = next;
+          if (keys.length > 0) await client.del(...keys);
+        } while (cursor !== "0");
+      } finally {
+        client.disconnect();
       }
     },
   };

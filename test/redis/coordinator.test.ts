@@ -1,0 +1,164 @@
+/**
+ * The Redis coordinator on the shared Redis (a prefix of each test's own, its keys deleted
+ * after) beside MariaDB: wake-ups published and heard, the due index answering without SQL,
+ * locks with fencing tokens, and every key of a deployment in one Cluster slot.
+ */
+
+import { afterEach, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { defineFunction, type Store } from "../../src/index.js";
+import { mysqlStore } from "../../src/mysql.js";
+import { redisCoordinator } from "../../src/redis.js";
+import { encodeSignal } from "../../src/store/sql/signal-bus.js";
+import { TestClock, heartbeat, settle } from "../../src/testing/index.js";
+import { node, T0, waitFor } from "../helpers/engine.js";
+import { REDIS_URL, checkMysql, checkRedis, mysqlScratch, redisScratch } from "../helpers/databases.js";
+import { keySlot } from "./key-slot.js";
+import { redisKeys } from "../../src/redis/keys.js";
+
+const ready = (await checkRedis()).available && (await checkMysql()).available;
+
+describe.runIf(ready)("redis coordinator beside MariaDB", () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function setup() {
+    const redis = await redisScratch();
+    const db = await mysqlScratch();
+    const store = mysqlStore({ uri: db.url, poolSize: 4 });
+    const raw = new Redis(REDIS_URL);
+    cleanups.push(async () => {
+      raw.disconnect();
+      await store.close();
+      await db.drop();
+      await redis.drop();
+    });
+    return { prefix: redis.prefix, store, raw, url: db.url };
+  }
+
+  /** Counts the store's calls by method. */
+  function counting(store: Store) {
+    const calls = new Map<string, number>();
+    const counted = new Proxy(store, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          calls.set(String(name), (calls.get(String(name)) ?? 0) + 1);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    return { counted, calls };
+  }
+
+  const ok = defineFunction("Ok", async () => {});
+
+  it("publishes a wake-up and indexes the instant for a write that makes work due", async () => {
+    const { prefix, store, raw } = await setup();
+    const listener = raw.duplicate();
+    cleanups.push(async () => listener.disconnect());
+    await listener.subscribe(`{${prefix}}:signals`);
+    const heard = new Promise<string>((resolve) => listener.once("message", (_c, payload: string) => resolve(payload)));
+    const tq = node(store, new TestClock(T0), [ok], { coordinator: redisCoordinator({ url: REDIS_URL, prefix }) });
+    cleanups.push(() => tq.stop({ timeoutMs: 0 }));
+    await tq.start();
+    const at = new Date(T0.getTime() + 60_000);
+    await tq.timeTickers.add({ function: "Ok", executionTime: at });
+    expect(JSON.parse(await heard)).toMatchObject({ s: { type: "due", at: at.getTime() } });
+    expect(await raw.zscore(`{${prefix}}:due`, String(at.getTime()))).toBe(String(at.getTime()));
+  });
+
+  it("claims at once on a wake-up heard from Redis, which nothing else would have told it", async () => {
+    const { prefix, store, raw, url } = await setup();
+    const clock = new TestClock(T0);
+    const tq = node(store, clock, [ok], {
+      pollIntervalMs: 3_600_000,
+      heartbeatIntervalMs: 3_600_000,
+      coordinator: redisCoordinator({ url: REDIS_URL, prefix, pollIntervalMs: 3_600_000 }),
+    });
+    cleanups.push(() => tq.stop({ timeoutMs: 0 }));
+    await tq.start();
+    await settle(tq);
+    // Another process's write: a store on another in-process bus (localhost, not 127.0.0.1).
+    const other = mysqlStore({ uri: url.replace("127.0.0.1", "localhost"), poolSize: 1 });
+    cleanups.push(() => other.close());
+    const producer = node(other, clock, [ok]);
+    const job = await producer.timeTickers.add({ function: "Ok" });
+    await settle(tq);
+    expect((await tq.timeTickers.get(job.id))!.status).toBe("Idle");
+    const done = waitFor<{ id: string; status: string }>(
+      (l) => tq.events.on("changed", l),
+      (c) => c.id === job.id && c.status === "DueDone",
+    );
+    await raw.publish(`{${prefix}}:signals`, encodeSignal({ type: "due", at: T0 }, "another-process"));
+    await done;
+  });
+
+  it("learns the next due instant from the index: an idle poll asks SQL for claims only", async () => {
+    const { prefix, store } = await setup();
+    const { counted, calls } = counting(store);
+    const clock = new TestClock(T0);
+    const coordinator = redisCoordinator({ url: REDIS_URL, prefix, pollIntervalMs: 10_000 });
+    const tq = node(counted, clock, [ok], { heartbeatIntervalMs: 3_600_000, pollIntervalMs: 1000, coordinator });
+    cleanups.push(() => tq.stop({ timeoutMs: 0 }));
+    await tq.start();
+    await settle(tq);
+    expect(coordinator.healthy).toBe(true); // the index was built from SQL at the first look
+    await tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 3_600_000) });
+    calls.clear();
+    for (let i = 1; i <= 3; i++) {
+      await clock.set(T0.getTime() + i * 10_000); // three safety polls, at the coordinator's cadence
+      await settle(tq);
+    }
+    expect(calls.get("jobClaimDue")).toBe(3);
+    expect(calls.get("jobNextDue") ?? 0).toBe(0);
+  });
+
+  it("locks carry a lease and a fencing token: one holder at a time, a new token after it lapses", async () => {
+    const { prefix, store, raw } = await setup();
+    const started = [];
+    for (const nodeId of ["a", "b"]) {
+      const c = redisCoordinator({ url: REDIS_URL, prefix });
+      const tq = node(store, new TestClock(T0), [ok], { nodeId, coordinator: c, heartbeatIntervalMs: 3_600_000 });
+      cleanups.push(() => tq.stop({ timeoutMs: 0 }));
+      await tq.start();
+      await settle(tq);
+      started.push(c);
+    }
+    const [a, b] = started as [ReturnType<typeof redisCoordinator>, ReturnType<typeof redisCoordinator>];
+    const first = await a.lockAcquire({ names: ["cron:x"], ttlMs: 60_000 });
+    expect(first!.get("cron:x")).toBeGreaterThan(0);
+    expect((await b.lockAcquire({ names: ["cron:x"], ttlMs: 60_000 }))!.has("cron:x")).toBe(false);
+    expect((await a.lockAcquire({ names: ["cron:x"], ttlMs: 60_000 }))!.get("cron:x")).toBe(first!.get("cron:x"));
+    await raw.del(`{${prefix}}:lock:cron:x`); // the lease lapsed
+    const second = await b.lockAcquire({ names: ["cron:x"], ttlMs: 60_000 });
+    expect(second!.get("cron:x")).toBeGreaterThan(first!.get("cron:x")!);
+  });
+
+  it("keeps every key of a deployment in one Redis Cluster slot (hash tag)", async () => {
+    const { prefix, store, raw } = await setup();
+    const clock = new TestClock(T0);
+    const tick = defineFunction("Tick", { cron: "* * * * * *" }, async () => {});
+    const tq = node(store, clock, [ok, tick], { coordinator: redisCoordinator({ url: REDIS_URL, prefix }) });
+    cleanups.push(() => tq.stop({ timeoutMs: 0 }));
+    await tq.start();
+    await tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 5000) });
+    await clock.set(T0.getTime() + 1000);
+    await settle(tq);
+    await heartbeat(tq);
+    const stored = await raw.keys(`\\{${prefix}\\}:*`);
+    // The index, its sequences and marker, the heartbeats: all there after a run.
+    for (const name of ["index", "due", "due:seq", "seq", "beats"]) expect(stored).toContain(`{${prefix}}:${name}`);
+    const named = redisKeys(prefix);
+    const keys = [...stored, named.lock("cron:any"), named.lockSeq, named.channel];
+    const slots = new Set(keys.map(keySlot));
+    expect(slots.size).toBe(1);
+    expect([...slots][0]).toBe(keySlot(`{${prefix}}`));
+    // The CRC16 is the Cluster spec's: its reference value, and Redis's own answer for a key.
+    expect(keySlot("123456789")).toBe(0x31c3 % 16384);
+    expect(keySlot("foo{bar}baz")).toBe(keySlot("bar"));
+  });
+});
