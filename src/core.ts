@@ -38,8 +38,15 @@ export interface Core {
   cronChanged(id: string): void;
 }
 
-/** Stores new jobs through the enqueue middleware, which may write their metadata. */
-export async function enqueue(core: Core, jobs: NewJob[], insert: () => Promise<void>): Promise<void> {
+/**
+ * Stores new jobs through the enqueue middleware, which may write their metadata; `insert` may
+ * return the ids the store ignored as duplicates (see MiddlewareChain.enqueue).
+ */
+export async function enqueue(
+  core: Core,
+  jobs: NewJob[],
+  insert: () => Promise<Iterable<string> | void>,
+): Promise<void> {
   await core.options.middleware.enqueue(jobs, core.nodeId, insert);
   const { log } = core.options;
   if (!log.enabled("debug")) return;

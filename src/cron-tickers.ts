@@ -174,6 +174,7 @@ export class CronTickerManager<M> {
     let inserted = 0;
     await enqueue(core, [occurrence], async () => {
       inserted = await core.store.occurrenceInsertMany({ occurrences: [occurrence] });
+      return inserted === 0 ? [occurrence.id] : [];
     });
     if (inserted === 0)
       throw new TickerQError("INVALID_STATE", `cron ticker ${id} already has an occurrence at ${now.toISOString()}`);

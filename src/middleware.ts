@@ -34,6 +34,12 @@ export interface EnqueueJob {
    * that it does not set itself; retries keep the job's.
    */
   readonly metadata: JobMetadata;
+  /**
+   * Set by the time `next()` resolves: true for a cron occurrence the store already held
+   * (another node planned the same instant first), so this copy was not stored and nothing
+   * will run it; false otherwise.
+   */
+  readonly duplicate: boolean;
 }
 
 /** What a middleware sees of the node it runs on, once at start (see `Middleware.attach`). */
@@ -132,6 +138,10 @@ export class MiddlewareChain {
     return this.storeHooks.length > 0;
   }
 
+  get wrapsEnqueue(): boolean {
+    return this.enqueueHooks.length > 0;
+  }
+
   /** Runs a handler (`inner`) through the `run` hooks. */
   run(ctx: TickerContext<unknown>, inner: () => Promise<void>): Promise<void> {
     return this.runHooks.length === 0 ? inner() : through(this.runHooks, ctx, inner);
@@ -150,10 +160,14 @@ export class MiddlewareChain {
   /**
    * Stores a batch of new jobs (`insert`) once every job of it has gone through the `enqueue`
    * hooks, with the metadata they wrote. A hook that throws, or returns without calling
-   * next(), fails the whole batch: nothing is stored.
+   * next(), fails the whole batch: nothing is stored. `insert` may return the ids of jobs the
+   * store ignored as duplicates (cron occurrences), which the hooks see as `duplicate`.
    */
-  async enqueue(jobs: NewJob[], nodeId: string, insert: () => Promise<void>): Promise<void> {
-    if (this.enqueueHooks.length === 0 || jobs.length === 0) return insert();
+  async enqueue(jobs: NewJob[], nodeId: string, insert: () => Promise<Iterable<string> | void>): Promise<void> {
+    if (this.enqueueHooks.length === 0 || jobs.length === 0) {
+      await insert();
+      return;
+    }
     const views = jobs.map((job) => enqueueView(job, nodeId));
     let arrived = 0;
     let begun = false;
@@ -169,7 +183,13 @@ export class MiddlewareChain {
           reject(error);
           return;
         }
-        insert().then(resolve, reject);
+        insert().then((duplicates) => {
+          if (duplicates) {
+            const ids = new Set(duplicates);
+            for (const view of views) if (ids.has(view.id)) (view as { duplicate: boolean }).duplicate = true;
+          }
+          resolve();
+        }, reject);
       };
       abandon = (error) => {
         if (begun) return;
@@ -211,6 +231,7 @@ function enqueueView(job: NewJob, nodeId: string): EnqueueJob {
     cronTickerId: job.cronTickerId,
     nodeId,
     metadata: job.metadata ? { ...job.metadata } : {},
+    duplicate: false,
   };
 }
 

@@ -134,14 +134,17 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
       }
       try {
         await context.with(active, next);
-        enqueued.add(1, { "messaging.destination.name": job.functionName });
       } catch (error) {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
-        throw error;
-      } finally {
         span.end();
+        throw error;
       }
+      // Another node stored this cron occurrence first: its send span is the one `process`
+      // follows, so this one is never ended, hence never exported.
+      if (job.duplicate) return;
+      enqueued.add(1, { "messaging.destination.name": job.functionName });
+      span.end();
     },
 
     async run(ctx, next) {

@@ -180,6 +180,29 @@ export function describeEngineMiddleware(name: string, makeStore: StoreFactory):
       expect(triggered.metadata).toEqual({ cron: ticker.id });
     });
 
+    it("tells enqueue which cron occurrences another node had stored first (duplicate)", async () => {
+      const reached = new Map<string, boolean>();
+      const watch: Middleware = {
+        async enqueue(job, next) {
+          await next();
+          reached.set(job.id, job.duplicate);
+        },
+      };
+      const fn = defineFunction("Tick", async () => {});
+      const first = await start(node(store, clock, [fn], { middleware: [watch] }));
+      const second = await start(node(store, clock, [fn], { middleware: [watch] }));
+      await first.cronTickers.add({ function: "Tick", expression: "* * * * * *" });
+      for (let i = 0; i < 3; i++) {
+        await clock.advance(1000);
+        await runDue(first);
+        await runDue(second);
+      }
+      const stored = await store.jobList({ type: "CronTickerOccurrence", limit: 100 });
+      const kept = [...reached].filter(([, duplicate]) => !duplicate).map(([id]) => id);
+      expect(kept.sort()).toEqual(stored.items.map((j) => j.id).sort());
+      expect(reached.size).toBeGreaterThan(kept.length); // both nodes planned the same instants
+    });
+
     it("fails the attempt, not the engine, when run middleware throws", async () => {
       let handled = 0;
       let calls = 0;

@@ -15,7 +15,7 @@ import {
   type ReadableSpan,
 } from "@opentelemetry/sdk-trace-base";
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
-import { defineFunction, memoryStore } from "../../src/index.js";
+import { defineFunction, memoryStore, type Middleware } from "../../src/index.js";
 import { otelMiddleware } from "../../src/otel.js";
 import { runDue, TestClock } from "../../src/testing/index.js";
 import { node, T0 } from "../helpers/engine.js";
@@ -143,6 +143,40 @@ describe("otelMiddleware", () => {
     expect(tickSend.parentSpanContext).toBeUndefined(); // a root: its own trace
     expect(tickSend.spanContext().traceId).not.toBe(traceId);
     expect(tickProcess.attributes["tickerq.cron_ticker_id"]).toBe(ticker.id);
+  });
+
+  it("exports no send span for a cron occurrence another node stored first", async () => {
+    const tick = defineFunction("Tick", async () => {});
+    const store = memoryStore();
+    const clock = new TestClock(T0);
+    let duplicates = 0;
+    const counting: Middleware = {
+      async enqueue(job, next) {
+        await next();
+        if (job.duplicate) duplicates++;
+      },
+    };
+    const nodes = [1, 2].map(() =>
+      node(store, clock, [tick], { middleware: [otelMiddleware({ tracerProvider }), counting] }),
+    );
+    for (const tq of nodes) await tq.start();
+    await nodes[0]!.cronTickers.add({ function: "Tick", expression: "* * * * * *" });
+    for (let second = 0; second < 3; second++) {
+      await clock.advance(1000);
+      for (const tq of nodes) await runDue(tq);
+    }
+    for (const tq of nodes) await tq.stop();
+    expect(duplicates).toBeGreaterThan(0); // both nodes planned the same instants
+    const stored = await store.jobList({ type: "CronTickerOccurrence", limit: 100 });
+    const sends = spans("send Tick");
+    expect(sends.map((s) => s.attributes["messaging.message.id"]).sort()).toEqual(
+      stored.items.map((job) => job.id).sort(),
+    );
+    // Every attempt follows an exported send span.
+    const sendIds = new Set(sends.map((s) => s.spanContext().spanId));
+    const processes = spans("process Tick");
+    expect(processes.length).toBeGreaterThan(0);
+    expect(processes.every((p) => sendIds.has(parentOf(p)!))).toBe(true);
   });
 
   it("counts enqueued and completed jobs, records durations and lateness, and gauges due work", async () => {
