@@ -12,6 +12,7 @@ import { randomUUID } from "node:crypto";
 import { CronSchedule } from "./cron.js";
 import type { CronTickerRecord, NewJob, Store } from "./store/contract.js";
 import type { MiddlewareChain } from "./middleware.js";
+import type { Coordinator } from "./coordinator.js";
 
 interface Planned {
   record: CronTickerRecord;
@@ -39,6 +40,12 @@ export class CronScheduler {
     private readonly catchUpMs: number,
     /** Enqueue middleware: occurrences this node creates go through it. */
     private readonly enqueue: { chain: MiddlewareChain; nodeId: string } | null = null,
+    /**
+     * With a coordinator, one node at a time plans each ticker (a lock per ticker with a lease
+     * of half the horizon, renewed at each cycle): the others skip the duplicate inserts. The
+     * unique key stays the guarantee; without an answer from the coordinator everyone plans.
+     */
+    private readonly coordinator: Coordinator | null = null,
   ) {}
 
   /** Cron tickers changed somewhere: reload before the next plan. */
@@ -51,7 +58,14 @@ export class CronScheduler {
     const occurrences: NewJob[] = [];
     const cursors = new Map<Planned, number>();
     const createdAt = new Date(now);
+    const held = await this.locks(now);
     for (const planned of this.tickers.values()) {
+      if (held && !held.has(planned.record.id)) {
+        // Another node plans it. Should it die, this node takes over from a recent instant:
+        // what it planned is in the store; what it missed runs once, late.
+        planned.plannedUntil = Math.max(planned.plannedUntil, now - this.catchUpMs);
+        continue;
+      }
       let cursor = planned.plannedUntil;
       for (let i = 0; i < 1000; i++) {
         if (cursor > now + this.horizonMs) break;
@@ -70,6 +84,19 @@ export class CronScheduler {
     }
     // Committed: only now are these instants planned.
     for (const [planned, cursor] of cursors) planned.plannedUntil = cursor;
+  }
+
+  /** The tickers this node plans now; null: all (no coordinator, or it did not answer). */
+  private async locks(now: number): Promise<Map<string, number> | null> {
+    if (!this.coordinator?.healthy || this.tickers.size === 0) return null;
+    // Only tickers with an instant to plan need their lock.
+    const due = [...this.tickers.values()].filter((p) => p.plannedUntil <= now + this.horizonMs);
+    if (due.length === 0) return new Map();
+    const names = due.map((p) => p.record.id);
+    const ttlMs = Math.max(50, Math.floor(this.horizonMs / 2));
+    const held = await this.coordinator.lockAcquire({ names: names.map((id) => `cron:${id}`), ttlMs });
+    if (!held) return null;
+    return new Map(names.filter((id) => held.has(`cron:${id}`)).map((id) => [id, held.get(`cron:${id}`)!]));
   }
 
   /**
