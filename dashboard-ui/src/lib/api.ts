@@ -1,4 +1,4 @@
-/** Calls to the dashboard API: credentials in headers only, the CSRF header on every call, errors with their field. */
+/** Calls to the dashboard API: the session cookie (HttpOnly) signs them, the CSRF header on every call, errors with their field. */
 
 import { state } from "./state";
 
@@ -17,12 +17,7 @@ export class ApiError extends Error {
 }
 
 export function authHeaders(): Record<string, string> {
-  const headers: Record<string, string> = { "x-tickerq-request": "1" };
-  const creds = state.credentials;
-  if (creds?.kind === "basic")
-    headers.authorization = `Basic ${btoa(unescape(encodeURIComponent(`${creds.username}:${creds.password}`)))}`;
-  if (creds?.kind === "apiKey") headers[creds.header] = creds.key;
-  return headers;
+  return { "x-tickerq-request": "1" };
 }
 
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {

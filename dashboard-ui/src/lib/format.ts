@@ -7,8 +7,15 @@ function fmt(zone: string, withSeconds: boolean): Intl.DateTimeFormat {
   const key = `${zone}|${withSeconds}`;
   let f = formats.get(key);
   if (!f) {
+    // A zone half typed in a form ("Europe/Par") is not a zone: show UTC rather than throw a RangeError.
+    let timeZone = zone;
+    try {
+      new Intl.DateTimeFormat("en-CA", { timeZone });
+    } catch {
+      timeZone = "UTC";
+    }
     f = new Intl.DateTimeFormat("en-CA", {
-      timeZone: zone,
+      timeZone,
       year: "numeric",
       month: "2-digit",
       day: "2-digit",
@@ -55,7 +62,10 @@ export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "—";
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  return `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
 
 function offsetMs(instant: number, zone: string): number {

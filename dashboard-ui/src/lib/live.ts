@@ -1,10 +1,10 @@
 /**
- * The live connection: Server-Sent Events read with fetch, so credentials travel in headers
- * (EventSource cannot send them, and they must never go in the URL). It reconnects by itself.
+ * The live connection: Server-Sent Events read with fetch (the session cookie signs it; the
+ * CSRF header goes along). It reconnects by itself.
  */
 
 import { apiBase, authHeaders } from "./api";
-import { state } from "./state";
+import { emitJobRows, state } from "./state";
 
 let controller: AbortController | null = null;
 let attempt = 0;
@@ -13,7 +13,11 @@ function dispatch(event: string, data: any): void {
   if (event === "hello") {
     state.live = "live";
     attempt = 0;
-  } else if (event === "jobs" || event === "cron") state.tick++;
+  } else if (event === "jobs") {
+    // Row deltas: the list patches them in; pages about one job reload when it is among them.
+    emitJobRows(data.rows ?? []);
+    state.jobsTick++;
+  } else if (event === "cron") state.tick++;
   else if (event === "counts") {
     state.counts = data;
     state.tick++;

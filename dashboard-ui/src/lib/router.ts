@@ -4,11 +4,28 @@ import { reactive } from "vue";
 
 export const route = reactive({ path: "/", query: {} as Record<string, string> });
 
+/** A hash typed or pasted by hand may hold a bad escape ("%E0%A4%A"): read it as it is, never throw. */
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 function read() {
   const hash = location.hash.replace(/^#/, "") || "/";
-  const [path, search] = hash.split("?");
+  const cut = hash.indexOf("?");
+  const path = cut === -1 ? hash : hash.slice(0, cut);
+  const search = cut === -1 ? "" : hash.slice(cut + 1);
   route.path = path || "/";
-  route.query = Object.fromEntries(new URLSearchParams(search ?? ""));
+  let query: Record<string, string> = {};
+  try {
+    query = Object.fromEntries(new URLSearchParams(search));
+  } catch {
+    query = {};
+  }
+  route.query = query;
 }
 window.addEventListener("hashchange", read);
 read();
@@ -19,6 +36,9 @@ export function navigate(path: string, query: Record<string, string | undefined>
   ).toString();
   location.hash = search ? `${path}?${search}` : path;
 }
+
+/** The path of one job's page: its id escaped, so ids with "/", "?" or "#" open too. */
+export const jobPath = (id: string) => `/jobs/${encodeURIComponent(id)}`;
 
 /** Replaces the query without adding history entries (filters). */
 export function replaceQuery(query: Record<string, string | undefined>): void {
@@ -35,5 +55,5 @@ export function match(pattern: string): Record<string, string> | null {
   const regex = new RegExp(`^${pattern.replace(/:(\w+)/g, (_, name) => (names.push(name), "([^/]+)"))}$`);
   const m = regex.exec(route.path);
   if (!m) return null;
-  return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(m[i + 1]!)]));
+  return Object.fromEntries(names.map((name, i) => [name, decode(m[i + 1]!)]));
 }

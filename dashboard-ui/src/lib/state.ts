@@ -1,9 +1,6 @@
-/** App-wide reactive state: session, credentials, theme, display time zone and the live connection. */
+/** App-wide reactive state: session, theme, display time zone and the live connection. */
 
 import { reactive, watch } from "vue";
-
-export type Credentials =
-  { kind: "basic"; username: string; password: string } | { kind: "apiKey"; header: string; key: string };
 
 export interface Session {
   nodeId: string;
@@ -33,35 +30,33 @@ const stored = (key: string) => {
   }
 };
 
-function loadCredentials(): Credentials | null {
-  try {
-    // sessionStorage: gone when the tab closes; never in the URL.
-    return JSON.parse(sessionStorage.getItem("tickerq.credentials") ?? "null");
-  } catch {
-    return null;
-  }
-}
-
 export const state = reactive({
   session: null as Session | null,
-  credentials: loadCredentials(),
+  /** Signed in with a session cookie (HttpOnly: the page never sees a credential). */
+  signedIn: false,
   needsLogin: false,
   authKind: "none",
   authHeader: null as string | null,
   theme: (stored("tickerq.theme") ?? "system") as "system" | "light" | "dark",
   timeZone: stored("tickerq.timeZone") ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
   live: "connecting" as "connecting" | "live" | "reconnecting",
-  /** Bumped on every batch of job changes; pages watch it and refetch. */
+  /** Bumped when counts or cron tickers change; summary pages watch it and refetch. */
   tick: 0,
+  /** Bumped on every batch of job changes; pages about one job or ticker watch it. */
+  jobsTick: 0,
   counts: null as null | { time: Record<string, number>; occurrences: Record<string, number> },
   nodes: [] as any[],
   toast: null as null | { kind: "ok" | "error"; text: string },
 });
 
-export function saveCredentials(credentials: Credentials | null): void {
-  state.credentials = credentials;
-  if (credentials) sessionStorage.setItem("tickerq.credentials", JSON.stringify(credentials));
-  else sessionStorage.removeItem("tickerq.credentials");
+/** Changed rows from the live stream, for pages that patch what they show instead of reloading. */
+const rowListeners = new Set<(rows: any[]) => void>();
+export function onJobRows(listener: (rows: any[]) => void): () => void {
+  rowListeners.add(listener);
+  return () => rowListeners.delete(listener);
+}
+export function emitJobRows(rows: any[]): void {
+  for (const listener of rowListeners) listener(rows);
 }
 
 const media = window.matchMedia("(prefers-color-scheme: dark)");

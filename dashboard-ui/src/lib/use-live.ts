@@ -6,6 +6,8 @@ import { state } from "./state";
 export function useLive<T>(
   load: () => Promise<T>,
   minGapMs = 300,
+  /** What makes the page reload: counts/cron changes, job changes, or nothing (the page patches rows itself). */
+  on: "all" | "counts" | "none" = "all",
 ): { data: Ref<T | null>; error: Ref<string>; reload: () => Promise<void> } {
   const data = ref<T | null>(null) as Ref<T | null>;
   const error = ref("");
@@ -37,7 +39,8 @@ export function useLive<T>(
     clearTimeout(timer);
     timer = setTimeout(reload, Math.max(0, minGapMs - (Date.now() - last)));
   };
-  watch(() => state.tick, schedule);
+  if (on !== "none") watch(() => state.tick, schedule);
+  if (on === "all") watch(() => state.jobsTick, schedule);
   onBeforeUnmount(() => clearTimeout(timer));
   void reload();
   return { data, error, reload };

@@ -1,0 +1,212 @@
+/**
+ * The dashboard's pages in Chromium against the defects issue 13 listed: each test would have
+ * caught one (hash changes ignored on the list, ids with "/" or "?", a malformed hash, a stale
+ * cron preview, a bad time zone, attempts of jobs never run, the list refetching per change,
+ * the password in sessionStorage, a layout wider than a phone), plus every page at 360 and
+ * 1440 px in both themes. Screenshots go to test-output/.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { startFixture } from "./browser-fixture.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const OUT = fileURLToPath(new URL("../../test-output/", import.meta.url));
+
+describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
+  let fixture: Awaited<ReturnType<typeof startFixture>>;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  const go = (hash: string) => page.evaluate((h) => (location.hash = h), hash);
+  const rowIds = () =>
+    page
+      .locator("[data-testid=jobs-table] [data-job-id]")
+      .evaluateAll((els) => els.map((el) => (el as HTMLElement).dataset.jobId));
+  const api = (method: string, path: string, body?: unknown) =>
+    page.evaluate(
+      async ({ method, path, body }) => {
+        const response = await fetch(`${location.pathname}api${path}`, {
+          method,
+          headers: { "x-tickerq-request": "1", ...(body ? { "content-type": "application/json" } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        return { status: response.status, body: await response.json() };
+      },
+      { method, path, body },
+    );
+
+  beforeAll(async () => {
+    mkdirSync(OUT, { recursive: true });
+    [fixture, browser] = await Promise.all([
+      startFixture(),
+      chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] }),
+    ]);
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: "light" });
+    page.setDefaultTimeout(10_000);
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await page.goto(fixture.url);
+    await page.waitForSelector("[data-testid=login-form]");
+    await page.fill("#username", "ops");
+    await page.fill("#password", "correct horse");
+    await page.click("button[type=submit]");
+    await page.waitForSelector("[data-testid=live-status][data-state=live]");
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await fixture?.stop();
+  });
+
+  it("keeps no password where a script can read it: an HttpOnly session cookie signs the calls", async () => {
+    const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }) + document.cookie);
+    expect(stored).not.toContain("correct horse");
+    expect(stored).not.toContain("tickerq_session");
+    const cookies = await page.context().cookies();
+    expect(cookies.find((c) => c.name === "tickerq_session")).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+    expect((await api("GET", "/session")).status).toBe(200);
+  });
+
+  it("follows the hash while on the list (status, offset)", async () => {
+    await go("/time?status=Failed");
+    await expect.poll(async () => (await rowIds()).length).toBeGreaterThan(0);
+    await expect
+      .poll(() =>
+        page
+          .locator("[data-testid=jobs-table] [data-status]")
+          .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.status)),
+      )
+      .toEqual(expect.arrayContaining(["Failed"]));
+    await go("/time?status=Idle");
+    await expect
+      .poll(async () => {
+        const statuses = await page
+          .locator("[data-testid=jobs-table] [data-status]")
+          .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.status));
+        return statuses.length > 0 && statuses.every((s) => s === "Idle");
+      })
+      .toBe(true);
+    await go("/time?offset=5");
+    await expect.poll(() => page.textContent("[data-testid=pager]")).toMatch(/6–/);
+  });
+
+  it("opens a job whose id holds / and ?, and survives a malformed hash", async () => {
+    const id = "tenant/a?b=1#c";
+    const created = await api("POST", "/jobs", {
+      id,
+      function: "GenerateInvoice",
+      request: { invoiceId: 9 },
+      executionTime: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    expect(created.status).toBe(201);
+    await go("/time?search=tenant");
+    await page.locator(`[data-job-id="${id}"]`).click();
+    await page.getByText(id, { exact: false }).first().waitFor();
+    expect(decodeURIComponent(page.url())).toContain(id);
+    // A job never run has made no attempt yet: 0 of 1, not 1 of 1.
+    await go("/time?search=tenant");
+    await expect
+      .poll(() => page.locator(`[data-job-id="${id}"] [data-testid=attempts]`).textContent())
+      .toMatch(/^\s*0\s*\/1/);
+    const before = pageErrors.length;
+    await go("/jobs/%E0%A4%A");
+    await go("/time?status=%ZZ");
+    await page.waitForSelector("[data-testid=jobs-table]");
+    expect(pageErrors.slice(before)).toEqual([]);
+  });
+
+  it("patches changed rows into the list instead of refetching it", async () => {
+    await go("/time?orderBy=executionTime&order=asc");
+    await page.waitForSelector("[data-testid=jobs-table] [data-job-id]");
+    let listCalls = 0;
+    const count = (request: { url(): string; method(): string }) => {
+      if (request.method() === "GET" && /\/api\/jobs(\?|$)/.test(request.url())) listCalls++;
+    };
+    page.on("request", count);
+    const id = `live-${Date.now()}`;
+    await api("POST", "/jobs", {
+      id,
+      function: "SendWelcomeEmail",
+      request: { email: "live@example.com", name: "Live" },
+      executionTime: new Date(Date.now() + 60_000).toISOString(),
+    });
+    await page.waitForSelector(`[data-job-id="${id}"]`);
+    await api("POST", `/jobs/${encodeURIComponent(id)}/cancel`);
+    await page.waitForSelector(`[data-job-id="${id}"] [data-status=Cancelled]`);
+    page.off("request", count);
+    expect(listCalls).toBe(0);
+  });
+
+  it("shows the stale-free cron preview and tolerates a half-typed time zone", async () => {
+    await go("/create");
+    await page.click("[data-testid=kind-cron]");
+    const expression = page.locator("input.mono").first();
+    // The reply for "0 9 * * *" is held until after the error for "61 * * * *" shows.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route("**/cron/preview?*", async (route) => {
+      if (route.request().url().includes("0+9") || route.request().url().includes("0%209")) await held;
+      await route.continue();
+    });
+    const slow = page.waitForResponse((r) => r.url().includes("preview") && /0(\+|%20)9/.test(r.url()));
+    await expression.fill("0 9 * * *");
+    await page.waitForRequest((r) => /0(\+|%20)9/.test(r.url()));
+    await expression.fill("61 * * * *");
+    await page.locator("[data-testid=cron-preview] .text-red-600").waitFor();
+    release();
+    await slow;
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve(null))));
+    expect(await page.textContent("[data-testid=cron-preview]")).not.toContain("At 09:00");
+    await page.unroute("**/cron/preview?*");
+    const before = pageErrors.length;
+    await expression.fill("0 9 * * *");
+    await page.locator("input[list=zones]").fill("Europe/Par");
+    await page.locator("input[list=zones]").fill("Europe/Paris");
+    await page.getByText("At 09:00").waitFor();
+    expect(pageErrors.slice(before)).toEqual([]);
+  });
+
+  it("switches the overview between hour, day and week and lists per-function figures", async () => {
+    await go("/");
+    await page.waitForSelector("[data-testid=function-stats]");
+    await page.click("[data-testid=window-day]");
+    await page.getByText("Throughput, last 24 hours").waitFor();
+    await page.click("[data-testid=window-week]");
+    await page.getByText("Throughput, last 7 days").waitFor();
+    await expect.poll(() => page.locator("[data-testid=function-stats] tbody tr").count()).toBeGreaterThan(0);
+    await page.click("[data-testid=window-hour]");
+  });
+
+  for (const width of [360, 1440])
+    for (const scheme of ["light", "dark"] as const)
+      it(`fits every page at ${width} px in ${scheme}, nav and sign-out on screen`, async () => {
+        await page.setViewportSize({ width, height: 800 });
+        await page.emulateMedia({ colorScheme: scheme });
+        for (const [name, hash, ready] of [
+          ["overview", "/", "[data-testid=status-tiles]"],
+          ["time", "/time", "[data-testid=jobs-table]"],
+          ["cron", "/cron", "table"],
+          ["functions", "/functions", "table"],
+          ["nodes", "/nodes", "table"],
+          ["create", "/create", "form"],
+          ["job", "/jobs/failing-sync", "[data-testid=attempts]"],
+        ] as const) {
+          await go(hash);
+          await page.waitForSelector(ready);
+          // The page itself never scrolls sideways; wide tables scroll inside their card.
+          expect(
+            await page.evaluate(() => document.documentElement.scrollWidth),
+            `${name} at ${width}`,
+          ).toBeLessThanOrEqual(width);
+          for (const selector of ["[data-testid=nav]", "[data-testid=sign-out]"]) {
+            const box = await page.locator(selector).boundingBox();
+            expect(box && box.x >= 0 && box.x + box.width <= width, `${selector} on ${name} at ${width}`).toBe(true);
+          }
+          await page.screenshot({ path: `${OUT}pages-${name}-${width}-${scheme}.png`, fullPage: true });
+        }
+        await page.setViewportSize({ width: 1440, height: 900 });
+      });
+});
