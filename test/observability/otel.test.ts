@@ -218,6 +218,36 @@ describe("otelMiddleware", () => {
     expect(byAttrs("tickerq.jobs.due")).toEqual({ Later: 2, Ok: 1 });
   });
 
+  it("wraps the engine's claim, start and completion calls in CLIENT spans with storeSpans", async () => {
+    const work = defineFunction("Work", async () => {});
+    const clock = new TestClock(T0);
+    const store = memoryStore();
+    const tq = node(store, clock, [work], { middleware: [otelMiddleware({ tracerProvider, storeSpans: true })] });
+    await tq.start();
+    await tq.timeTickers.add({ function: "Work" });
+    await runDue(tq);
+    await tq.stop();
+    const claims = spans("tickerq claim");
+    const completes = spans("tickerq complete");
+    expect(claims.length).toBeGreaterThan(0);
+    expect(completes.length).toBeGreaterThan(0);
+    expect(completes[0]!.kind).toBe(SpanKind.CLIENT);
+    expect(completes[0]!.attributes).toMatchObject({
+      "db.system.name": "memory",
+      "db.operation.name": "complete",
+      "tickerq.node_id": tq.nodeId,
+      "tickerq.batch_size": 1,
+    });
+    // Off by default: the other tests' nodes make none.
+    exporter.reset();
+    const plain = node(store, clock, [work], { middleware: [otelMiddleware({ tracerProvider })] });
+    await plain.start();
+    await plain.timeTickers.add({ function: "Work" });
+    await runDue(plain);
+    await plain.stop();
+    expect(exporter.getFinishedSpans().filter((s) => s.name.startsWith("tickerq "))).toEqual([]);
+  });
+
   it("changes nothing when no SDK is installed", async () => {
     const ran: Record<string, string>[] = [];
     const work = defineFunction("Work", async (ctx) => void ran.push({ ...ctx.metadata }));
