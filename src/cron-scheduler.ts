@@ -86,6 +86,17 @@ export class CronScheduler {
     for (const [planned, cursor] of cursors) planned.plannedUntil = cursor;
   }
 
+  /**
+   * When the next plan is needed: the earliest last-planned instant less the horizon. A
+   * dispatcher told of due work by an index (not a poll) must also wake for this, or a
+   * ticker whose planned occurrences were all claimed is never planned further.
+   */
+  nextPlanAt(): number {
+    let at = Number.POSITIVE_INFINITY;
+    for (const planned of this.tickers.values()) at = Math.min(at, planned.plannedUntil - this.horizonMs);
+    return at;
+  }
+
   /** The tickers this node plans now; null: all (no coordinator, or it did not answer). */
   private async locks(now: number): Promise<Map<string, number> | null> {
     if (!this.coordinator?.healthy || this.tickers.size === 0) return null;

@@ -248,7 +248,7 @@ export class Dispatcher {
   /** Nothing is due beyond what this node holds: the next cycle runs at `at` or on a signal. */
   private idle(at: number): void {
     this.backlog = false;
-    this.arm(at);
+    this.arm(this.o.coordinator ? Math.min(at, Math.max(this.o.cron.nextPlanAt(), this.o.clock.now() + 1)) : at);
   }
 
   /** Arms the timer for `at`, unless it is already armed earlier (a wake during a cycle wins). */

@@ -132,7 +132,9 @@ export class Engine {
       o.pollIntervalMs * 5,
       o.pollIntervalMs * 6,
       { chain: o.middleware, nodeId },
-      o.coordinator,
+      // Planning locks (CronScheduler's coordinator) stay off: with them the fault suite lost
+      // cron seconds after a Redis restart (see issue 15's report); every node plans, as in SQL.
+      null,
     );
     this.dispatcher = new Dispatcher({
       nodeId,

@@ -39,6 +39,8 @@ export interface ClusterOptions {
   recoveryTimeoutMs?: number;
   /** Print progress lines. */
   log?: (line: string) => void;
+  /** Each node gets a Redis coordinator (url per node, e.g. through its own proxy). */
+  redis?: { url: string | ((index: number) => string); prefix: string };
 }
 
 interface NodeHandle {
@@ -82,7 +84,8 @@ export class FaultCluster {
   private producer: ReturnType<typeof makeProducer> | null = null;
   private lastDueAt = 0;
   private readonly stopped = new Map<number, number>();
-  private readonly opts: Required<Omit<ClusterOptions, "schema" | "log">> & Pick<ClusterOptions, "schema" | "log">;
+  private readonly opts: Required<Omit<ClusterOptions, "schema" | "log" | "redis">> &
+    Pick<ClusterOptions, "schema" | "log" | "redis">;
 
   private constructor(
     options: ClusterOptions,
@@ -137,6 +140,9 @@ export class FaultCluster {
       workMs: this.opts.workMs,
       maxConcurrency: this.opts.maxConcurrency,
     };
+    const { redis } = this.opts;
+    if (redis)
+      config.redis = { url: typeof redis.url === "string" ? redis.url : redis.url(index), prefix: redis.prefix };
     // The file is named after the node and a sequence number; its lines carry the pid.
     config.effectsFile = join(this.opts.dir, `${nodeId}-${Date.now()}-${index}.jsonl`);
     const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(config)], {

@@ -8,6 +8,7 @@
 import { appendFileSync } from "node:fs";
 import { createTickerQ, defineFunction, type TickerContext } from "../../src/index.js";
 import { storeForUrl } from "../../src/cli.js";
+import { redisCoordinator } from "../../src/redis.js";
 
 export interface FaultNodeConfig {
   url: string;
@@ -19,6 +20,8 @@ export interface FaultNodeConfig {
   /** How long a Work handler works (aborted early by its signal). */
   workMs: number;
   maxConcurrency: number;
+  /** A Redis coordinator beside the store. */
+  redis?: { url: string; prefix: string };
 }
 
 /** One line of a side-effect file. */
@@ -79,6 +82,7 @@ const tq = createTickerQ({
   leaseTimeoutMs: config.leaseTimeoutMs,
   pollIntervalMs: 200,
   shutdownTimeoutMs: 2000,
+  coordinator: config.redis ? redisCoordinator(config.redis) : null,
 });
 tq.events.on("error", ({ error, during }) =>
   console.error(`[${config.nodeId}] ${during}: ${error instanceof Error ? error.message : String(error)}`),
