@@ -130,25 +130,52 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
   const { db } = ctx.dialect;
   const column = ORDER_COLUMNS[filter.orderBy ?? "executionTime"];
   const direction = filter.order ?? "desc";
-  // Only a child waiting for its parent lacks an executionTime: top-level lists and the other
-  // sort keys never meet a NULL, so they order by the column itself and an index gives the order.
-  const nullable = column === "execution_time" && filter.parentId !== null;
-  let rows = applyFilters(db.selectFrom(ctx.t.jobs).selectAll(), filter);
-  if (filter.after) rows = rows.where(afterKey(column, direction, nullable, filter.after));
-  // Jobs without an executionTime sort last either way; portable spelling of NULLS LAST.
-  if (nullable) rows = rows.orderBy(sql`(case when ${sql.ref(column)} is null then 1 else 0 end)`);
-  rows = rows.orderBy(column, direction).orderBy("id", direction);
-  rows = paged(rows, filter.limit, filter.offset);
-  const [items, count] = await Promise.all([
-    rows.execute(),
+  // Only a child waiting for its parent lacks an executionTime (and a time bound excludes it):
+  // the other lists and sort keys never meet a NULL and order by the column, from an index.
+  const nullable = column === "execution_time" && filter.parentId !== null && !filter.from && !filter.to;
+  const count = () =>
     filter.withTotal === false
-      ? { n: -1 }
+      ? Promise.resolve({ n: -1 })
       : applyFilters(
           db.selectFrom(ctx.t.jobs).select((eb) => eb.fn.countAll().as("n")),
           filter,
-        ).executeTakeFirstOrThrow(),
-  ]);
-  return { items: items.map(jobFromRow), total: Number(count.n) };
+        ).executeTakeFirstOrThrow();
+  const base = () => applyFilters(db.selectFrom(ctx.t.jobs).selectAll(), filter);
+  if (!nullable) {
+    let rows = base();
+    if (filter.after) rows = rows.where(afterKey(column, direction, false, filter.after));
+    rows = paged(rows.orderBy(column, direction).orderBy("id", direction), filter.limit, filter.offset);
+    const [items, total] = await Promise.all([rows.execute(), count()]);
+    return { items: items.map(jobFromRow), total: Number(total.n) };
+  }
+  // NULLs last, as two index-ordered reads: the jobs with a time, then (if the page is not full)
+  // those without, by id. One ORDER BY with a NULLS-LAST expression would sort every match instead.
+  const after = filter.after;
+  const limit = filter.limit ?? Number.MAX_SAFE_INTEGER;
+  let offset = filter.offset ?? 0;
+  const items: JobsTable[] = [];
+  if (!after || after.value !== null) {
+    let timed = base().where(column, "is not", null);
+    if (after) timed = timed.where(afterKey(column, direction, false, after));
+    const page = await paged(timed.orderBy(column, direction).orderBy("id", direction), limit, offset).execute();
+    items.push(...page);
+    if (offset > 0 && page.length === 0) {
+      // The offset may reach past the timed jobs: skip what they hold.
+      let counted = base()
+        .where(column, "is not", null)
+        .clearSelect()
+        .select((eb) => eb.fn.countAll().as("n"));
+      if (after) counted = counted.where(afterKey(column, direction, false, after));
+      offset = Math.max(0, offset - Number((await counted.executeTakeFirstOrThrow()).n));
+    } else offset = 0;
+  }
+  if (items.length < limit) {
+    let untimed = base().where(column, "is", null);
+    if (after?.value === null) untimed = untimed.where("id", direction === "desc" ? "<" : ">", after.id);
+    items.push(...(await paged(untimed.orderBy("id", direction), limit - items.length, offset || undefined).execute()));
+  }
+  const total = await count();
+  return { items: items.map(jobFromRow), total: Number(total.n) };
 }
 
 /**
