@@ -4,6 +4,8 @@ import { Hono } from "hono";
 import type { TickerQ } from "../tickerq.js";
 import type { JobQuery, JobRecord } from "../store/contract.js";
 import type { DashboardQueries } from "./queries.js";
+import { BulkOperations } from "./bulk.js";
+import { TICKER_STATUSES, type TickerStatus } from "../lifecycle.js";
 import { HttpError, notFound } from "./http-errors.js";
 import { jsonBody, queryDate, queryEnum, queryInt, queryStatuses } from "./query.js";
 import { attemptView, jobView } from "./views.js";
@@ -15,6 +17,7 @@ const BULK_ACTIONS = ["delete", "retry", "cancel"] as const;
 export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: () => void): Hono {
   const app = new Hono();
   const now = () => tq.options.clock.now();
+  const bulkOperations = new BulkOperations(tq, queries, onChange);
 
   app.get("/", async (c) => {
     const query: JobQuery = {
@@ -143,6 +146,12 @@ export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: (
     return c.json({ result });
   });
 
+  app.get("/bulk/:operation", (c) => {
+    const progress = bulkOperations.get(c.req.param("operation"));
+    if (!progress) throw notFound("bulk operation", c.req.param("operation"));
+    return c.json({ operation: progress });
+  });
+
   app.post("/bulk", async (c) => {
     const body = await jsonBody(c);
     const action = body.action as (typeof BULK_ACTIONS)[number];
@@ -153,6 +162,13 @@ export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: (
         `action must be one of ${BULK_ACTIONS.join(", ")}; got ${JSON.stringify(body.action)}`,
         "action",
       );
+    }
+    // "Apply to all matching": a list filter instead of ids, run on the server in batches.
+    if (body.filter !== undefined) {
+      if (body.ids !== undefined)
+        throw new HttpError(400, "INVALID_ARGUMENT", "send either ids or filter, not both", "filter");
+      const operation = await bulkOperations.start(action, bulkFilter(body.filter));
+      return c.json({ operation }, 202);
     }
     const ids = body.ids;
     if (
@@ -187,4 +203,52 @@ export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: (
   });
 
   return app;
+}
+
+/** A list filter sent in a bulk body, checked as the list's query string is. */
+function bulkFilter(raw: unknown): Omit<JobQuery, "orderBy" | "order" | "after" | "limit" | "offset"> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new HttpError(400, "INVALID_ARGUMENT", "filter must be an object", "filter");
+  const f = raw as Record<string, unknown>;
+  const text = (name: string): string | undefined => {
+    const value = f[name];
+    if (value === undefined || value === null || value === "") return undefined;
+    if (typeof value !== "string" || value.length > 1000)
+      throw new HttpError(400, "INVALID_ARGUMENT", `filter.${name} must be a string`, `filter.${name}`);
+    return value;
+  };
+  const date = (name: string): Date | undefined => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    const at = new Date(value);
+    if (Number.isNaN(at.getTime()))
+      throw new HttpError(400, "INVALID_ARGUMENT", `filter.${name} must be an ISO date`, `filter.${name}`);
+    return at;
+  };
+  const type = text("type") ?? "TimeTicker";
+  if (type !== "TimeTicker" && type !== "CronTickerOccurrence")
+    throw new HttpError(
+      400,
+      "INVALID_ARGUMENT",
+      "filter.type must be TimeTicker or CronTickerOccurrence",
+      "filter.type",
+    );
+  const statuses = text("status")?.split(",").filter(Boolean);
+  for (const status of statuses ?? [])
+    if (!(TICKER_STATUSES as readonly string[]).includes(status))
+      throw new HttpError(
+        400,
+        "INVALID_ARGUMENT",
+        `filter.status has an unknown status ${JSON.stringify(status)}`,
+        "filter.status",
+      );
+  return {
+    type,
+    status: statuses as TickerStatus[] | undefined,
+    function: text("function"),
+    search: text("search")?.trim() || undefined,
+    searchRequest: f.searchRequest === true || f.searchRequest === "1" || undefined,
+    from: date("from"),
+    to: date("to"),
+  };
 }

@@ -110,3 +110,53 @@ describe("dashboard API: the list", () => {
     expect(found.body.items.map((j: any) => j.id)).toEqual(["b"]);
   });
 });
+
+describe("dashboard API: apply to all matching", () => {
+  it("retries every job a filter matches, beyond any page, in batches, with progress", async () => {
+    const failing = Array.from({ length: 1203 }, (_, i) => ({ id: `f-${i}`, function: "Explode" as const }));
+    await t.tq.timeTickers.addMany(failing);
+    await t.tq.timeTickers.add({ id: "other", function: "SendEmail", request: { email: "x" } });
+    await t.runDue();
+    expect((await t.api.get("/jobs?status=Failed")).body.total).toBe(1203);
+    const started = await t.api.post("/jobs/bulk", {
+      action: "retry",
+      filter: { status: "Failed", function: "Explode" },
+    });
+    expect(started.status).toBe(202);
+    expect(started.body.operation).toMatchObject({ action: "retry", total: 1203 });
+    let operation = started.body.operation;
+    while (!operation.finished) {
+      await new Promise((resolve) => setImmediate(resolve));
+      operation = (await t.api.get(`/jobs/bulk/${operation.id}`)).body.operation;
+    }
+    expect(operation).toMatchObject({ done: 1203, succeeded: 1203, failed: 0 });
+    // Every one ran again (and failed again: Explode always throws), the first and the last alike.
+    await t.runDue();
+    for (const id of ["f-0", "f-600", "f-1202"])
+      expect((await t.api.get(`/jobs/${id}`)).body.attempts, id).toHaveLength(2);
+    // The job outside the filter was not touched.
+    expect((await t.api.get("/jobs/other")).body.job.status).not.toBe("Idle");
+  });
+
+  it("deletes all matching, and refuses a filter it cannot read", async () => {
+    await t.tq.timeTickers.addMany(
+      Array.from({ length: 30 }, (_, i) => ({
+        function: "SendEmail" as const,
+        request: { email: `x${i}` },
+        executionTime: new Date("2030-06-01T00:00:00Z"),
+      })),
+    );
+    const started = await t.api.post("/jobs/bulk", { action: "delete", filter: { function: "SendEmail" } });
+    let operation = started.body.operation;
+    while (!operation.finished) {
+      await new Promise((resolve) => setImmediate(resolve));
+      operation = (await t.api.get(`/jobs/bulk/${operation.id}`)).body.operation;
+    }
+    expect(operation).toMatchObject({ total: 30, succeeded: 30 });
+    expect((await t.api.get("/jobs?function=SendEmail")).body.total).toBe(0);
+    expect((await t.api.post("/jobs/bulk", { action: "delete", filter: { status: "Nope" } })).status).toBe(400);
+    expect((await t.api.post("/jobs/bulk", { action: "delete", filter: "all" })).status).toBe(400);
+    expect((await t.api.post("/jobs/bulk", { action: "delete", ids: ["a"], filter: {} })).status).toBe(400);
+    expect((await t.api.get("/jobs/bulk/unknown")).status).toBe(404);
+  });
+});
