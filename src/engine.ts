@@ -19,6 +19,7 @@ import { NodeHeartbeat } from "./node-heartbeat.js";
 import { WriteBatcher } from "./write-batcher.js";
 import { systemClock } from "./clock.js";
 import { LeaseBook } from "./lease-book.js";
+import { TickerQError } from "./errors.js";
 import { isUnavailable, Reporter } from "./reporter.js";
 import { randomUUID } from "node:crypto";
 import type { StoreCall } from "./middleware.js";
@@ -318,15 +319,25 @@ export class Engine {
       if (timeoutMs <= 0) resolve("timeout");
       else timer = clock.setTimeout(() => resolve("timeout"), timeoutMs);
     });
+    // The store gets until the grace period and one lease timeout are over: past that, other
+    // nodes recover whatever this node could not write, so stop() need not outwait an outage.
+    let deadlineTimer: unknown = null;
+    const deadline = new Promise<false>((resolve) => {
+      deadlineTimer = clock.setTimeout(() => resolve(false), Math.max(0, timeoutMs) + this.options.leaseTimeoutMs);
+    });
+    const beforeDeadline = (work: Promise<unknown>): Promise<boolean> =>
+      Promise.race([work.then(() => true), deadline]);
     this.dispatcher.stop();
     await this.dispatcher.settled();
     const held = this.pool.takeHeld();
     const now = () => new Date(clock.now());
     if (held.length > 0) {
       const leases = held.map((job) => this.leases.lease(job.id));
-      await this.store
-        .jobRelease({ leases, nodeId: this.nodeId, now: now() })
-        .catch((error) => this.reporter.error(error, "stop"));
+      await beforeDeadline(
+        this.store
+          .jobRelease({ leases, nodeId: this.nodeId, now: now() })
+          .catch((error) => this.reporter.error(error, "stop")),
+      );
       for (const job of held) this.leases.forget(job.id);
     }
     const outcome = await Promise.race([this.pool.whenRunningDone().then(() => "done" as const), timedOut]);
@@ -339,17 +350,35 @@ export class Engine {
       const still = stuck.filter((id) => this.executor.runningIds.includes(id));
       if (still.length > 0) {
         const leases = still.map((id) => this.leases.lease(id));
-        await this.store
-          .jobRelease({ leases, nodeId: this.nodeId, now: now() })
-          .catch((error) => this.reporter.error(error, "stop"));
+        await beforeDeadline(
+          this.store
+            .jobRelease({ leases, nodeId: this.nodeId, now: now() })
+            .catch((error) => this.reporter.error(error, "stop")),
+        );
       }
     }
-    await this.starts.flush();
-    await this.executor.whenRecorded();
-    await this.completions.flush();
-    await this.heartbeat.stop();
+    const unwritten = this.starts.size + this.completions.size;
+    const written = await beforeDeadline(
+      (async () => {
+        await this.starts.flush();
+        await this.executor.whenRecorded();
+        await this.completions.flush();
+      })(),
+    );
+    if (!written) {
+      const reason = new TickerQError("SHUTDOWN", `node ${this.nodeId} stopped before the store took its last writes`);
+      this.starts.close(reason);
+      this.completions.close(reason);
+      this.reporter.warn(
+        `[tickerq ${this.nodeId}] stop: the store did not take ${unwritten || "the"} pending write(s) within the ` +
+          `grace period and one lease timeout; other nodes will recover those jobs as lost attempts`,
+      );
+      await this.executor.whenRecorded();
+    }
+    await beforeDeadline(this.heartbeat.stop());
     await this.options.coordinator?.stop().catch((error: unknown) => this.reporter.error(error, "coordinator stop"));
-    await this.store.nodeRemove({ nodeId: this.nodeId }).catch(() => {});
+    await beforeDeadline(this.store.nodeRemove({ nodeId: this.nodeId }).catch(() => {}));
+    clock.clearTimeout(deadlineTimer);
     for (const undo of this.detach.splice(0)) {
       try {
         undo();

@@ -217,6 +217,28 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       expect(signals).toHaveLength(3); // the retry of the first and the later job both started
     });
 
+    it("stops within the grace period and one lease timeout when the store cannot take its last writes", async () => {
+      const { store, faults } = faulty(inner);
+      const fn = defineFunction("Work", async () => {});
+      const tq = node(store, clock, [fn], timing); // not in `nodes`: this test stops it itself
+      await tq.start();
+      const ended = waitFor<{ status: string }>(
+        (l) => tq.events.on("changed", l),
+        (c) => c.status === "InProgress",
+      );
+      faults.set("jobCompleteMany", "down");
+      const job = await tq.timeTickers.add({ function: "Work" });
+      await ended;
+      let stopped = false;
+      const stopping = tq.stop({ timeoutMs: 1000 }).then(() => (stopped = true));
+      await clock.advance(1000 + 4999);
+      expect(stopped).toBe(false); // the completion is still being retried
+      await clock.advance(1);
+      await stopping;
+      // Nothing was written: the job is still this node's, for other nodes to recover.
+      expect(await inner.jobGet({ id: job.id })).toMatchObject({ status: "InProgress", lockHolder: tq.nodeId });
+    });
+
     it("plans a cron instant again when its insert failed", async () => {
       const { store, faults } = faulty(inner);
       const ran: string[] = [];
