@@ -40,7 +40,11 @@ export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: (
     const afterId = c.req.query("afterId");
     const afterTime = c.req.query("afterTime");
     const afterValue = afterTime === undefined || afterTime === "" ? null : queryDate(c, "afterTime")!;
-    const view = (job: JobRecord & { childCount: number }) => ({ ...jobView(job), childCount: job.childCount });
+    const view = (job: JobRecord & { childCount: number; lastNodeId: string | null }) => ({
+      ...jobView(job),
+      childCount: job.childCount,
+      lastNodeId: job.lastNodeId,
+    });
     if (orderBy === undefined || orderBy === "attention") {
       const section = queryInt(c, "afterSection", 0, 0, 2);
       const page = await queries.attentionPage(

@@ -50,7 +50,8 @@ export interface History {
 }
 
 export interface JobPage {
-  items: (JobRecord & { childCount: number })[];
+  /** Each job with its child count and the node of its latest attempt (null: never run). */
+  items: (JobRecord & { childCount: number; lastNodeId: string | null })[];
   /** Every match; from the counters when the filter is only type, status and function. */
   total: number;
 }
@@ -181,11 +182,7 @@ export class DashboardQueries {
       this.store.jobList({ ...query, withTotal: !fromCounters }),
       fromCounters ? this.countOf(query.type!, query.status, query.function) : null,
     ]);
-    const childCounts = await this.store.jobChildCounts({ parentIds: page.items.map((job) => job.id) });
-    return {
-      items: page.items.map((job) => ({ ...job, childCount: childCounts[job.id] ?? 0 })),
-      total: total ?? page.total,
-    };
+    return { items: await this.decorate(page.items), total: total ?? page.total };
   }
 
   /**
@@ -229,12 +226,22 @@ export class DashboardQueries {
       const last = page.items[page.items.length - 1];
       if (last) next = { section: index, value: last[section.orderBy], id: last.id };
     }
-    const childCounts = await this.store.jobChildCounts({ parentIds: items.map((job) => job.id) });
     return {
-      items: items.map((job) => ({ ...job, childCount: childCounts[job.id] ?? 0 })),
+      items: await this.decorate(items),
       total,
       next: items.length === limit ? next : null,
     };
+  }
+
+  /** A page's child counts and last nodes: one query each for the whole page. */
+  private async decorate(jobs: JobRecord[]): Promise<JobPage["items"]> {
+    if (jobs.length === 0) return [];
+    const ids = jobs.map((job) => job.id);
+    const [childCounts, lastNodes] = await Promise.all([
+      this.store.jobChildCounts({ parentIds: ids }),
+      this.store.attemptLastNodes({ jobIds: ids }),
+    ]);
+    return jobs.map((job) => ({ ...job, childCount: childCounts[job.id] ?? 0, lastNodeId: lastNodes[job.id] ?? null }));
   }
 
   private async countOf(

@@ -364,6 +364,8 @@ export interface Store {
   jobPurge(params: { before: Date; limit: number }): Promise<number>;
 
   attemptList(params: { jobId: string }): Promise<AttemptRecord[]>;
+  /** The node of each job's latest attempt (jobs never run are left out): who ran it last. */
+  attemptLastNodes(params: { jobIds: readonly string[] }): Promise<Record<string, string>>;
 
   /**
    * Job counts per (type, function, status), from counters the store keeps as jobs change:

@@ -88,6 +88,14 @@ class MemoryStore implements Store {
   async attemptList(params: Params<"attemptList">) {
     return jobs.attemptList(this.s, params);
   }
+  async attemptLastNodes({ jobIds }: Params<"attemptLastNodes">) {
+    const nodes: Record<string, string> = {};
+    for (const id of jobIds) {
+      const last = this.s.jobs.attemptsOf(id).at(-1);
+      if (last) nodes[id] = last.nodeId;
+    }
+    return nodes;
+  }
   async jobChildCounts(params: Params<"jobChildCounts">) {
     return jobs.jobChildCounts(this.s, params);
   }

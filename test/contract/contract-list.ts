@@ -3,7 +3,7 @@
 import { expect, it } from "vitest";
 import type { JobQuery, Store } from "../../src/store/contract.js";
 import type { CurrentStore } from "./store-contract.js";
-import { at, newJob } from "./fixtures.js";
+import { at, claimAndStart, completion, newJob } from "./fixtures.js";
 
 /** Walks every page of `query` by keyset and returns the ids in order. */
 async function walk(store: Store, query: JobQuery, limit: number): Promise<string[]> {
@@ -71,5 +71,22 @@ export function listContract(get: CurrentStore): void {
     });
     expect(await store.jobChildCounts({ parentIds: ["p", "q", "missing"] })).toEqual({ p: 2 });
     expect(await store.jobChildCounts({ parentIds: [] })).toEqual({});
+  });
+
+  it("names the node of each job's latest attempt", async () => {
+    const store = get();
+    await store.jobInsertMany({
+      jobs: [newJob({ id: "ran", retries: 1 }), newJob({ id: "never", executionTime: at(100) })],
+    });
+    await claimAndStart(store, "node-a", at(1));
+    await store.jobCompleteMany({
+      completions: [completion("ran", "node-a", "Idle", at(2), { retryAt: at(3), error: "x" })],
+    });
+    await claimAndStart(store, "node-b", at(4));
+    await store.jobCompleteMany({
+      completions: [completion("ran", "node-b", "Done", at(5), { attempt: 1, leaseToken: 2 })],
+    });
+    expect(await store.attemptLastNodes({ jobIds: ["ran", "never", "missing"] })).toEqual({ ran: "node-b" });
+    expect(await store.attemptLastNodes({ jobIds: [] })).toEqual({});
   });
 }

@@ -68,6 +68,8 @@ describe("dashboard API: the list", () => {
     const all = await t.api.get("/jobs");
     expect(all.body.items.map((j: any) => j.id)).toEqual(["soon", "later", "ended-last", "ended-first"]);
     expect(all.body.total).toBe(4);
+    // Who ran a job that ended (it holds no lease any more); null for one never run.
+    expect(all.body.items.map((j: any) => j.lastNodeId)).toEqual([null, null, "node-a", "node-a"]);
 
     const ids: string[] = [];
     let next: Record<string, string> | null = {};

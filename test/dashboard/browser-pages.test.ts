@@ -80,6 +80,10 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
           .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.status)),
       )
       .toEqual(expect.arrayContaining(["Failed"]));
+    // A job that ended names the node that ran it last (it holds no lease any more).
+    await expect
+      .poll(() => page.locator("[data-testid=jobs-table] [data-job-id=failing-sync] [data-testid=node]").textContent())
+      .toBe("web-1");
     await go("/time?status=Idle");
     await expect
       .poll(async () => {

@@ -196,6 +196,26 @@ function afterKey(
   return nullable ? sql<boolean>`(${seek} or ${ref} is null)` : seek;
 }
 
+/** The node of each job's latest attempt: the highest seq per job, through the attempts' job index. */
+export async function attemptLastNodes(ctx: SqlContext, jobIds: readonly string[]): Promise<Record<string, string>> {
+  const nodes: Record<string, string> = {};
+  for (const part of chunks(jobIds)) {
+    const rows = await ctx.dialect.db
+      .selectFrom(ctx.t.attempts)
+      .select(["job_id", "node_id"])
+      .where("seq", "in", (eb) =>
+        eb
+          .selectFrom(ctx.t.attempts)
+          .select((e) => e.fn.max("seq").as("seq"))
+          .where("job_id", "in", part)
+          .groupBy("job_id"),
+      )
+      .execute();
+    for (const row of rows) nodes[row.job_id] = row.node_id;
+  }
+  return nodes;
+}
+
 export async function jobChildCounts(ctx: SqlContext, parentIds: readonly string[]): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const part of chunks(parentIds)) {

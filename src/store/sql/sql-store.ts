@@ -223,6 +223,9 @@ export class SqlStore implements Store {
   attemptList({ jobId }: { jobId: string }) {
     return jobs.attemptList(this.ctx, jobId);
   }
+  attemptLastNodes({ jobIds }: { jobIds: readonly string[] }) {
+    return jobIds.length === 0 ? Promise.resolve({}) : jobs.attemptLastNodes(this.ctx, jobIds);
+  }
   jobChildCounts({ parentIds }: { parentIds: readonly string[] }) {
     return parentIds.length === 0 ? Promise.resolve({}) : jobs.jobChildCounts(this.ctx, parentIds);
   }
