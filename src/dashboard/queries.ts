@@ -199,19 +199,21 @@ export class DashboardQueries {
     const wanted = query.status === undefined ? null : typeof query.status === "string" ? [query.status] : query.status;
     const items: JobRecord[] = [];
     let skip = offset;
-    let total = 0;
     let next: AttentionCursor | null = null;
+    // One total for the whole filter (from the counters when it can be); section counts only
+    // for a page jump, which must skip whole sections.
+    const total = (await this.jobPage({ ...query, limit: 0 })).total;
     for (const [index, section] of ATTENTION.entries()) {
       const statuses = section.statuses.filter((status) => !wanted || wanted.includes(status));
-      if (statuses.length === 0) continue;
+      if (statuses.length === 0 || (after && index < after.section)) continue;
+      if (items.length >= limit) break;
       const sectionQuery: JobQuery = { ...query, status: statuses, orderBy: section.orderBy, order: section.order };
-      const count = (await this.jobPage({ ...sectionQuery, limit: 0 })).total;
-      total += count;
-      if (after && index < after.section) continue;
-      if (items.length >= limit) continue;
-      if (skip >= count) {
-        skip -= count;
-        continue;
+      if (skip > 0) {
+        const count = (await this.jobPage({ ...sectionQuery, limit: 0 })).total;
+        if (skip >= count) {
+          skip -= count;
+          continue;
+        }
       }
       const keyset = after && index === after.section ? { value: after.value, id: after.id } : undefined;
       const page = await this.store.jobList({
