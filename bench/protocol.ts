@@ -34,6 +34,8 @@ export type FromChild =
       finishedAt: number;
       timedOut: boolean;
       rssBytes: number;
+      /** CPU time (user + system) the worker process spent from the first job's start to finishedAt; NaN if no job ran. */
+      cpuMs: number;
       delays: number[];
       produced: ProduceResult | null;
     }

@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     unavailable,
     workloads: results,
   });
-  console.log("Targets (issue 5):");
+  console.log("Targets (issues 5 and 12):");
   for (const check of checkTargets(results, reference)) {
     console.log(`  ${check.met === null ? "–  " : check.met ? "yes" : "no "} ${check.target}: ${check.figure}`);
   }

@@ -38,6 +38,30 @@ function ratio(target: string, mine: number[], other: number[], goal: number, un
   return { target, figure: `${fmt(a / b)}${unit} (${fmt(a, 0)} vs ${fmt(b, 0)})`, met: a / b >= goal };
 }
 
+/**
+ * The throughput with tracing on against the same setting without it, as an overhead in %
+ * (the target), with the worker's CPU per job beside it (what tracing adds in the process).
+ */
+function overhead(
+  target: string,
+  rates: { traced: number[]; plain: number[] },
+  cpu: { traced: number[]; plain: number[] },
+  limitPct: number,
+): TargetCheck {
+  const a = rates.traced[0];
+  const b = rates.plain[0];
+  if (a === undefined || b === undefined || b === 0) return { target, figure: "not measured", met: null };
+  const pct = (1 - a / b) * 100;
+  const [ca, cb] = [cpu.traced[0], cpu.plain[0]];
+  const cpuNote =
+    ca !== undefined && cb !== undefined && cb > 0 ? `; CPU per job +${fmt((ca / cb - 1) * 100, 0)} %` : "";
+  return {
+    target,
+    figure: `${fmt(pct, 1)} % (${fmt(a / b)}×: ${fmt(a, 0)} vs ${fmt(b, 0)} jobs/s${cpuNote})`,
+    met: pct <= limitPct,
+  };
+}
+
 function atMost(target: string, values: number[], limit: number, unit: string): TargetCheck {
   const value = values[0];
   if (value === undefined) return { target, figure: "not measured", met: null };
@@ -59,6 +83,25 @@ export function checkTargets(results: readonly WorkloadResult[], reference: Refe
     checks.push(ratio(`W2 PG c=10 (${setting}) ≥ BullMQ on Redis`, w2pg, bullmq, 1));
     const graphileBest = get("W2", is("graphile-worker"), "rate").map((v) => 2 * v);
     checks.push(ratio(`W2 PG c=10 (${setting}) ≥ 2 × graphile-worker's best`, w2pg, graphileBest, 1));
+  }
+  // Issue 12: what otelMiddleware (an SDK with no-op exporters) costs the drain, against the
+  // same setting without it in the same repeats.
+  for (const [plain, traced, setting] of [
+    ["tickerq-pg", "tickerq-pg [otel]", "default"],
+    ["tickerq-pg [prefetch-100]", "tickerq-pg [prefetch-100-otel]", "prefetch 100"],
+  ] as const) {
+    for (const c of ["c=10", "c=50"]) {
+      const of = (label: string, metric: string) => get("W2", (l) => l === label, metric, c);
+      if (of(traced, "rate").length === 0) continue;
+      checks.push(
+        overhead(
+          `W2 PG ${c} (${setting}): otelMiddleware overhead ≤ 10 %`,
+          { traced: of(traced, "rate"), plain: of(plain, "rate") },
+          { traced: of(traced, "cpu"), plain: of(plain, "cpu") },
+          10,
+        ),
+      );
+    }
   }
   checks.push(ratio("W1 PG batched ≥ 1.5 × best peer", get("W1", pg, "batch"), get("W1", isPeer, "batch"), 1.5));
   const tps = reference?.pgbenchTps;

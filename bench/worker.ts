@@ -20,9 +20,10 @@ let expectJobs: ((count: number) => void) | null = null;
 
 async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void> {
   const system = await loadSystem(order.system);
-  if (order.seed) await produce(await system.producer(), order.seed).then(() => undefined);
+  if (order.seed) await produce(await system.producer(order.variant), order.seed).then(() => undefined);
   let count = 0;
   let firstJobAt = Number.NaN;
+  let cpuAtFirstJob: NodeJS.CpuUsage | null = null;
   let expected = order.expected;
   const delays: number[] = [];
   let allStarted!: () => void;
@@ -36,7 +37,10 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
     concurrency: order.concurrency,
     variant: order.variant,
     onJob(payload, startedAt) {
-      if (count === 0) firstJobAt = startedAt;
+      if (count === 0) {
+        firstJobAt = startedAt;
+        cpuAtFirstJob = process.cpuUsage();
+      }
       count += 1;
       if (order.collect) delays.push(startedAt - payload.t);
       if (count >= expected) allStarted();
@@ -47,7 +51,7 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
   const deadline = workerStartAt + order.capMs;
   let produced: ProduceResult | null = null;
   const live = order.live
-    ? system.producer().then(async (p) => {
+    ? system.producer(order.variant).then(async (p) => {
         produced = await produce(p, order.live!);
         expectJobs?.(produced.added);
       })
@@ -62,6 +66,7 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
     else await new Promise((resolve) => setTimeout(resolve, UNFINISHED_POLL_MS));
   }
   const finishedAt = epochNow();
+  const cpu = cpuAtFirstJob ? process.cpuUsage(cpuAtFirstJob) : null;
   clearInterval(progress);
   if (live) await live;
   send({
@@ -72,6 +77,7 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
     finishedAt,
     timedOut,
     rssBytes: process.memoryUsage().rss,
+    cpuMs: cpu ? (cpu.user + cpu.system) / 1000 : Number.NaN,
     delays,
     produced,
   });

@@ -43,6 +43,7 @@ export interface CoreModule {
     maxConcurrency?: number;
     prefetch?: number;
     nodeId?: string;
+    middleware?: unknown[];
     /** The bench opens and closes stores itself. */
     closeStoreOnStop: false;
   }): TickerQLike;
@@ -194,6 +195,59 @@ function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** The W2 settings that run with tracing on (issue 12: what otelMiddleware costs). */
+const isOtel = (variant: string | undefined) => variant?.endsWith("otel") ?? false;
+
+interface Telemetry {
+  middleware: unknown;
+  shutdown(): Promise<void>;
+}
+
+let contextManagerSet = false;
+
+/**
+ * otelMiddleware on the OpenTelemetry SDK as an application would set it up (an AsyncLocalStorage
+ * context manager, a batch span processor, a periodic metric reader at its default 60 s
+ * interval), with exporters that drop everything: the cost of tracing and metrics in the
+ * process, without the network. Loaded only for the otel settings.
+ */
+async function telemetry(): Promise<Telemetry> {
+  const api = await import("@opentelemetry/api");
+  const { AsyncLocalStorageContextManager } = await import("@opentelemetry/context-async-hooks");
+  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } =
+    await import("@opentelemetry/sdk-metrics");
+  const { otelMiddleware } = await importSrc<{
+    otelMiddleware(options: { tracerProvider: unknown; meterProvider: unknown }): unknown;
+  }>("otel.js");
+  if (!contextManagerSet) {
+    api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    contextManagerSet = true;
+  }
+  const ok = { code: 0 } as const; // ExportResultCode.SUCCESS
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor({ export: (_spans, done) => done(ok), shutdown: async () => {} })],
+  });
+  const meterProvider = new MeterProvider({
+    readers: [
+      new PeriodicExportingMetricReader({
+        exporter: {
+          export: (_metrics, done) => done(ok),
+          forceFlush: async () => {},
+          shutdown: async () => {},
+          selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
+        },
+      }),
+    ],
+  });
+  return {
+    middleware: otelMiddleware({ tracerProvider, meterProvider }),
+    async shutdown() {
+      await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
+    },
+  };
+}
+
 function systemFor(spec: StoreSpec): System {
   const core = () => importSrc<CoreModule>("index.js");
   return {
@@ -203,12 +257,22 @@ function systemFor(spec: StoreSpec): System {
     inProcess: spec.backend === "memory",
     // The tuned setting for many short jobs, on the store the W2 targets are about.
     variants: {
-      drain: spec.backend === "postgres" ? ["default", "prefetch-100"] : ["default"],
+      // Each PostgreSQL setting also with otelMiddleware, right after it in the same repeat.
+      drain: spec.backend === "postgres" ? ["default", "otel", "prefetch-100", "prefetch-100-otel"] : ["default"],
       precision: ["default"],
     },
     variantNotes: {
       default: "concurrency c = maxConcurrency option; default timings",
       "prefetch-100": "prefetch: 100 (claims and writes carry up to 100 jobs; held jobs start as slots free)",
+      ...(spec.backend === "postgres"
+        ? {
+            otel:
+              "default, plus otelMiddleware on the OpenTelemetry SDK (AsyncLocalStorage context, batch span " +
+              "processor, periodic metric reader) with exporters that drop everything; the jobs were enqueued " +
+              "through it too (each carries its send span's traceparent)",
+            "prefetch-100-otel": "prefetch-100, plus otelMiddleware as in otel",
+          }
+        : {}),
     },
 
     async unavailable() {
@@ -225,14 +289,16 @@ function systemFor(spec: StoreSpec): System {
 
     reset: spec.reset,
 
-    async producer(): Promise<Producer> {
+    async producer(variant?: string): Promise<Producer> {
       const mod = await core();
       const store = await spec.create(mod);
       // A producer registers the function but never starts: it only writes tickers.
       await store.init();
+      const otel = isOtel(variant) ? await telemetry() : null;
       const tq = mod.createTickerQ({
         functions: [mod.defineFunction(FUNCTION, {}, () => undefined)],
         store,
+        ...(otel ? { middleware: [otel.middleware] } : {}),
         closeStoreOnStop: false,
       });
       const toJob = (item: { payload: BenchPayload; runAt?: number }) => ({
@@ -249,6 +315,7 @@ function systemFor(spec: StoreSpec): System {
         },
         async close() {
           await tq.stop();
+          await otel?.shutdown();
           // The memory store lives on for the worker in the same process.
           if (spec.backend !== "memory") await store.close();
         },
@@ -261,11 +328,13 @@ function systemFor(spec: StoreSpec): System {
       const handler = (ctx: TickerContextLike) => {
         settings.onJob(ctx.request as BenchPayload, now());
       };
+      const otel = isOtel(settings.variant) ? await telemetry() : null;
       const tq = mod.createTickerQ({
         functions: [mod.defineFunction(FUNCTION, {}, handler)],
         store,
         maxConcurrency: settings.concurrency,
-        ...(settings.variant === "prefetch-100" ? { prefetch: 100 } : {}),
+        ...(settings.variant.startsWith("prefetch-100") ? { prefetch: 100 } : {}),
+        ...(otel ? { middleware: [otel.middleware] } : {}),
         nodeId: `bench-${process.pid}`,
         closeStoreOnStop: false,
       });
@@ -277,6 +346,7 @@ function systemFor(spec: StoreSpec): System {
         },
         async stop() {
           await tq.stop();
+          await otel?.shutdown();
           if (spec.backend !== "memory") await store.close();
         },
       };

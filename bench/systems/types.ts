@@ -59,7 +59,8 @@ export interface System {
   versions(): Promise<Record<string, string>>;
   /** Removes every job, schedule and table state left by earlier runs. */
   reset(): Promise<void>;
-  producer(): Promise<Producer>;
+  /** `variant`: the worker setting the jobs are for (W2–W4), when it changes how they are written. */
+  producer(variant?: string): Promise<Producer>;
   worker(settings: WorkerSettings): Promise<RunningWorker>;
   /** A per-second schedule at the system's finest granularity; absent when it has none. */
   cron?(settings: CronSettings): Promise<RunningWorker>;

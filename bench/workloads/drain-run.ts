@@ -34,7 +34,7 @@ export async function drainRun(request: DrainRequest, ctx: RunContext): Promise<
   const { system } = request;
   const inChild = system.inProcess;
   if (request.seed && !inChild) {
-    const producer = await system.producer();
+    const producer = await system.producer(request.variant);
     try {
       await produce(producer, request.seed);
     } finally {
@@ -68,7 +68,7 @@ export async function drainRun(request: DrainRequest, ctx: RunContext): Promise<
     });
     let live: ProduceResult | null = null;
     if (request.live && !inChild) {
-      const producer = await system.producer();
+      const producer = await system.producer(request.variant);
       try {
         live = await produce(producer, request.live);
         child.send({ type: "expect", count: live.added });

@@ -8,11 +8,13 @@ export const w2Drain: Workload = {
   metrics: [
     { key: "rate", label: "jobs/s", digits: 0 },
     { key: "rss", label: "worker RSS MB", digits: 0 },
+    { key: "cpu", label: "worker CPU ms per 1k jobs", digits: 0 },
   ],
   settings: (s) =>
     `${s.w2Jobs.toLocaleString("en")} due jobs queued in bulk, then one worker child process drains them at ` +
     `concurrency ${s.w2Concurrency.join(" and ")}; timed from the first job's start until every job has started and ` +
-    `no job is left unfinished in the store (cap ${s.w2CapMs / 1000} s); RSS of the worker process at that moment (children run on plain Node, ` +
+    `no job is left unfinished in the store (cap ${s.w2CapMs / 1000} s); RSS of the worker process at that moment, and the CPU time it ` +
+    `spent over the same span per 1,000 jobs (less sensitive than the rate to a busy machine; children run on plain Node, ` +
     `each system's code as JavaScript: see "Worker children" above)`,
   applies: () => true,
   async run(system, ctx): Promise<Measurement[]> {
@@ -37,12 +39,15 @@ export const w2Drain: Workload = {
         // From the first job's start: connection set-up and migrations are not the drain.
         const rate = (result.count * 1000) / (result.finishedAt - result.firstJobAt);
         const rss = result.rssBytes / 2 ** 20;
-        ctx.log(`${label(system, variant)} c=${concurrency}: ${rate.toFixed(0)} jobs/s, RSS ${rss.toFixed(0)} MB`);
+        const cpu = result.count > 0 ? (result.cpuMs * 1000) / result.count : Number.NaN;
+        ctx.log(
+          `${label(system, variant)} c=${concurrency}: ${rate.toFixed(0)} jobs/s, RSS ${rss.toFixed(0)} MB, CPU ${cpu.toFixed(0)} ms/1k jobs`,
+        );
         const note = timeoutNote(result, expected, ctx.sizes.w2CapMs);
         rows.push({
           system: label(system, variant),
           case: `c=${concurrency}`,
-          values: { rate, rss },
+          values: { rate, rss, cpu },
           ...(note ? { note } : {}),
         });
       }
