@@ -24,8 +24,9 @@ import { w3EndToEnd } from "./workloads/w3-end-to-end.js";
 import { w4Precision } from "./workloads/w4-precision.js";
 import { w5Cron } from "./workloads/w5-cron.js";
 import { w6Scale } from "./workloads/w6-scale.js";
+import { w7Dashboard } from "./workloads/w7-dashboard.js";
 
-const WORKLOADS: readonly Workload[] = [w1Enqueue, w2Drain, w3EndToEnd, w4Precision, w5Cron, w6Scale];
+const WORKLOADS: readonly Workload[] = [w1Enqueue, w2Drain, w3EndToEnd, w4Precision, w5Cron, w6Scale, w7Dashboard];
 const DEFAULT_OUT = fileURLToPath(new URL("./results/latest.md", import.meta.url));
 
 const { values: args } = parseArgs({
