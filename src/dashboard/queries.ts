@@ -216,14 +216,21 @@ export class DashboardQueries {
         }
       }
       const keyset = after && index === after.section ? { value: after.value, id: after.id } : undefined;
-      const page = await this.store.jobList({
-        ...sectionQuery,
-        after: keyset,
-        limit: limit - items.length,
-        offset: skip || undefined,
-        withTotal: false,
-      });
+      const want = limit - items.length;
+      const found =
+        skip === 0 && statuses.length > 1
+          ? await this.mergedByStatus(sectionQuery, statuses, keyset, want)
+          : (
+              await this.store.jobList({
+                ...sectionQuery,
+                after: keyset,
+                limit: want,
+                offset: skip || undefined,
+                withTotal: false,
+              })
+            ).items;
       skip = 0;
+      const page = { items: found };
       items.push(...page.items);
       const last = page.items[page.items.length - 1];
       if (last) next = { section: index, value: last[section.orderBy], id: last.id };
@@ -244,6 +251,29 @@ export class DashboardQueries {
       this.store.attemptLastNodes({ jobIds: ids }),
     ]);
     return jobs.map((job) => ({ ...job, childCount: childCounts[job.id] ?? 0, lastNodeId: lastNodes[job.id] ?? null }));
+  }
+
+  /**
+   * One page of a section that spans several statuses, as one read per status merged here:
+   * each walks its (type, status, sort key, id) index and stops at the page size, where one
+   * read for all of them would walk the sort key's index past every job of other statuses.
+   */
+  private async mergedByStatus(
+    query: JobQuery,
+    statuses: readonly TickerStatus[],
+    after: JobQuery["after"],
+    limit: number,
+  ): Promise<JobRecord[]> {
+    const key = query.orderBy ?? "executionTime";
+    const sign = query.order === "asc" ? 1 : -1;
+    const pages = await Promise.all(
+      statuses.map((status) => this.store.jobList({ ...query, status, after, limit, withTotal: false })),
+    );
+    const value = (job: JobRecord) => job[key]?.getTime() ?? Number.POSITIVE_INFINITY * sign;
+    return pages
+      .flatMap((page) => page.items)
+      .sort((a, b) => (value(a) - value(b)) * sign || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * sign)
+      .slice(0, limit);
   }
 
   private async countOf(

@@ -10,8 +10,8 @@
  *   l0..l23, see src/store/aggregates.ts); `run_rollup_deltas` takes what a trigger on
  *   `attempts` appends for every attempt written (superseded ones left out).
  *
- * Two indexes serve the dashboard's keyset pages: (type, execution_time, id) and
- * (type, status, execution_time, id).
+ * Three indexes serve the dashboard's keyset pages: (type, execution_time, id),
+ * (type, status, execution_time, id) and (type, status, updated_at, id).
  *
  * Triggers append and never update a shared row, so concurrent claims and completions on
  * PostgreSQL and MySQL neither wait on each other nor deadlock over a hot counter. A read sums
@@ -140,6 +140,8 @@ export const aggregates: Migration = {
     await run(
       `create index ${quote(env, `${prefix}jobs_list_status_ix`)} on ${jobs} (type, status, execution_time, id)`,
     );
+    // Finished jobs, most recent first, per status: the list's last section and its filters.
+    await run(`create index ${quote(env, `${prefix}jobs_changed_ix`)} on ${jobs} (type, status, updated_at, id)`);
 
     const name = (suffix: string) => {
       const schema = t.jobs.includes(".") ? `${t.jobs.split(".")[0]}.` : "";
