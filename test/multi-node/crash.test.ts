@@ -2,7 +2,8 @@
  * The crash test of the durable stores: three node processes share one database, 5,000 time
  * tickers and a per-second cron ticker; one node is SIGKILLed mid-run. Every ticker ends once
  * in a final state, every cron second has exactly one occurrence, and the killed node's
- * leased jobs run again elsewhere.
+ * leased jobs run again elsewhere. MariaDB and PostgreSQL run it again with a Redis
+ * coordinator on each node (the producer has none: its writes are found by claims and polls).
  */
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -13,7 +14,16 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTickerQ, defineFunction, type Store } from "../../src/index.js";
 import { storeForUrl } from "../../src/cli.js";
-import { PG_URL, checkMysql, checkPostgres, mysqlScratch, postgresScratch } from "../helpers/databases.js";
+import {
+  PG_URL,
+  REDIS_URL,
+  checkMysql,
+  checkPostgres,
+  checkRedis,
+  mysqlScratch,
+  postgresScratch,
+  redisScratch,
+} from "../helpers/databases.js";
 
 const script = fileURLToPath(new URL("./node-process.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "tickerq-crash-"));
@@ -22,13 +32,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const TICKERS = 5000;
 const FINAL = ["Done", "DueDone", "Failed", "Cancelled", "Skipped"] as const;
 
-function startNode(url: string, schema: string, nodeId: string): Promise<ChildProcess> {
+/** A Redis coordinator for every node: its URL and key prefix. */
+type RedisSpec = { url: string; prefix: string } | null;
+
+function startNode(url: string, schema: string, nodeId: string, redis: RedisSpec): Promise<ChildProcess> {
   // better-sqlite3 waits for the file lock synchronously, so under three-process contention a
   // SQLite node's heartbeat can be late by a second or more: give it a longer lease.
   const leaseTimeoutMs = url.startsWith("sqlite:") ? "4000" : "1500";
   // The victim's jobs are slow, so it certainly holds running work when it is killed.
   const workMs = nodeId === "victim" ? "300" : "20";
-  const child = spawn(process.execPath, ["--import", "tsx", script, url, schema, nodeId, leaseTimeoutMs, workMs], {
+  const args = [url, schema, nodeId, leaseTimeoutMs, workMs, ...(redis ? [JSON.stringify(redis)] : [])];
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   return new Promise((resolve, reject) => {
@@ -53,7 +67,7 @@ const finalCount = async (store: Store) => {
   return FINAL.reduce((sum, status) => sum + counts[status], 0);
 };
 
-async function crashRun(url: string, schema: string): Promise<void> {
+async function crashRun(url: string, schema: string, redis: RedisSpec = null): Promise<void> {
   const store = await storeForUrl(url, schema ? { schema } : {});
   const noop = async () => {};
   const producer = createTickerQ({
@@ -64,7 +78,7 @@ async function crashRun(url: string, schema: string): Promise<void> {
   const cron = await producer.cronTickers.add({ function: "Tick", expression: "* * * * * *" });
   await producer.timeTickers.addMany(Array.from({ length: TICKERS }, () => ({ function: "Work" as const })));
 
-  const nodes = await Promise.all(["n0", "victim", "n2"].map((id) => startNode(url, schema, id)));
+  const nodes = await Promise.all(["n0", "victim", "n2"].map((id) => startNode(url, schema, id, redis)));
   const heldByVictim: string[] = [];
   const startedAt = Date.now();
   try {
@@ -148,6 +162,7 @@ async function crashRun(url: string, schema: string): Promise<void> {
 
 const pgAvailable = (await checkPostgres()).available;
 const mysqlAvailable = (await checkMysql()).available;
+const redisAvailable = (await checkRedis()).available;
 
 describe("three node processes, one SIGKILLed mid-run", () => {
   it("sqlite", () => crashRun(`sqlite:${join(dir, "crash.db")}`, ""), 180_000);
@@ -172,6 +187,36 @@ describe("three node processes, one SIGKILLed mid-run", () => {
       try {
         await crashRun(scratch.url, "");
       } finally {
+        await scratch.drop();
+      }
+    },
+    180_000,
+  );
+
+  it.runIf(mysqlAvailable && redisAvailable)(
+    "mysql + redis",
+    async () => {
+      const scratch = await mysqlScratch();
+      const redis = await redisScratch();
+      try {
+        await crashRun(scratch.url, "", { url: REDIS_URL, prefix: redis.prefix });
+      } finally {
+        await redis.drop();
+        await scratch.drop();
+      }
+    },
+    180_000,
+  );
+
+  it.runIf(pgAvailable && redisAvailable)(
+    "postgres + redis",
+    async () => {
+      const scratch = await postgresScratch();
+      const redis = await redisScratch();
+      try {
+        await crashRun(PG_URL, scratch.schema, { url: REDIS_URL, prefix: redis.prefix });
+      } finally {
+        await redis.drop();
         await scratch.drop();
       }
     },
