@@ -19,6 +19,8 @@ interface Planned {
   schedule: CronSchedule;
   /** The last instant planned (ms). */
   plannedUntil: number;
+  /** Another node held its planning lock: ask again no sooner than this (its lease). */
+  lockedUntil: number;
 }
 
 export class CronScheduler {
@@ -61,11 +63,13 @@ export class CronScheduler {
     const held = await this.locks(now);
     for (const planned of this.tickers.values()) {
       if (held && !held.has(planned.record.id)) {
-        // Another node plans it. Should it die, this node takes over from a recent instant:
-        // what it planned is in the store; what it missed runs once, late.
+        // Another node plans it. Should it die, this node takes over when its lease lapses,
+        // from a recent instant: what it planned (a horizon ahead) is in the store.
         planned.plannedUntil = Math.max(planned.plannedUntil, now - this.catchUpMs);
+        if (planned.plannedUntil <= now + this.horizonMs) planned.lockedUntil = now + this.lockTtlMs;
         continue;
       }
+      planned.lockedUntil = 0;
       let cursor = planned.plannedUntil;
       for (let i = 0; i < 1000; i++) {
         if (cursor > now + this.horizonMs) break;
@@ -87,14 +91,24 @@ export class CronScheduler {
   }
 
   /**
-   * When the next plan is needed: the earliest last-planned instant less the horizon. A
-   * dispatcher told of due work by an index (not a poll) must also wake for this, or a
-   * ticker whose planned occurrences were all claimed is never planned further.
+   * When the next plan is needed: the earliest last-planned instant less the horizon, or the
+   * next reload of the tickers if sooner. A dispatcher told of due work by an index (not a
+   * poll) must also wake for this, or a ticker whose planned occurrences were all claimed is
+   * never planned further, and a ticker added by a process whose changes reach no signal (a
+   * writer without the coordinator, on MySQL) waits for the long safety poll: past
+   * `catchUpMs`, the seconds it missed would never run.
    */
   nextPlanAt(): number {
-    let at = Number.POSITIVE_INFINITY;
-    for (const planned of this.tickers.values()) at = Math.min(at, planned.plannedUntil - this.horizonMs);
+    let at = this.lastLoad + this.reloadEveryMs;
+    for (const planned of this.tickers.values()) {
+      at = Math.min(at, Math.max(planned.plannedUntil - this.horizonMs, planned.lockedUntil));
+    }
     return at;
+  }
+
+  /** The lease of a planning lock: the holder renews it about once a second (as it plans). */
+  private get lockTtlMs(): number {
+    return Math.max(50, Math.floor(this.horizonMs / 2));
   }
 
   /** The tickers this node plans now; null: all (no coordinator, or it did not answer). */
@@ -104,8 +118,10 @@ export class CronScheduler {
     const due = [...this.tickers.values()].filter((p) => p.plannedUntil <= now + this.horizonMs);
     if (due.length === 0) return new Map();
     const names = due.map((p) => p.record.id);
-    const ttlMs = Math.max(50, Math.floor(this.horizonMs / 2));
-    const held = await this.coordinator.lockAcquire({ names: names.map((id) => `cron:${id}`), ttlMs });
+    const held = await this.coordinator.lockAcquire({
+      names: names.map((id) => `cron:${id}`),
+      ttlMs: this.lockTtlMs,
+    });
     if (!held) return null;
     return new Map(names.filter((id) => held.has(`cron:${id}`)).map((id) => [id, held.get(`cron:${id}`)!]));
   }
@@ -139,7 +155,7 @@ export class CronScheduler {
         try {
           const schedule = new CronSchedule(record.expression, record.timeZone);
           const plannedUntil = Math.min(now, Math.max(record.updatedAt.getTime(), now - this.catchUpMs));
-          this.tickers.set(record.id, { record, schedule, plannedUntil });
+          this.tickers.set(record.id, { record, schedule, plannedUntil, lockedUntil: 0 });
         } catch {
           this.tickers.delete(record.id); // a row written by a newer or broken writer: not ours to run
         }

@@ -133,9 +133,8 @@ export class Engine {
       o.pollIntervalMs * 5,
       o.pollIntervalMs * 6,
       { chain: o.middleware, nodeId },
-      // Planning locks (CronScheduler's coordinator) stay off: with them the fault suite lost
-      // cron seconds after a Redis restart (see issue 15's report); every node plans, as in SQL.
-      null,
+      // With a coordinator one node plans each ticker (a lock per ticker); without an answer from it, every node.
+      o.coordinator,
     );
     this.dispatcher = new Dispatcher({
       nodeId,
