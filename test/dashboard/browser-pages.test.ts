@@ -84,6 +84,9 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
     await expect
       .poll(() => page.locator("[data-testid=jobs-table] [data-job-id=failing-sync] [data-testid=node]").textContent())
       .toBe("web-1");
+    // So does its page (the job holds no lease; its attempt names the node).
+    await go("/jobs/failing-sync");
+    await expect.poll(() => page.locator("dt:text-is('Node') + dd").textContent()).toBe("web-1");
     await go("/time?status=Idle");
     await expect
       .poll(async () => {
