@@ -75,7 +75,12 @@ function everyParam(): Record<string, unknown> {
   return {
     id,
     ids: [id],
+    jobIds: [id],
+    parentIds: [id],
     leases: [{ id, leaseToken: 1 }],
+    span: "minute",
+    from: at(0),
+    to: at(1),
     jobId: id,
     nodeId: "faulty",
     now: at(0),
