@@ -88,6 +88,11 @@ export function createApi(tq: AnyTickerQ, options: ApiOptions): Api {
       return await route.handle({ request: c.req.raw, params: c.req.param(), query: url.searchParams, body, base });
     } catch (error) {
       const { body, internal } = errorProblem(error);
+      // The library's "does not exist" names no field: on these routes it is the path's id.
+      if (body.code === "NOT_FOUND" && body.field === undefined && c.req.param("id") !== undefined) {
+        body.field = "id";
+        body.value = c.req.param("id");
+      }
       if (internal) tq.events.emit("error", { error, during: "http api", nodeId: tq.nodeId });
       const headers: Record<string, string> = {};
       if (body.status === 401 && auth.kind === "bearer") headers["www-authenticate"] = 'Bearer realm="tickerq"';

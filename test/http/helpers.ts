@@ -1,6 +1,6 @@
 /** Shared setup for the HTTP API tests: a started node on the memory store, an API, and a client. */
 
-import { createTickerQ, defineFunction, memoryStore } from "../../src/index.js";
+import { createTickerQ, defineFunction, memoryStore, type Store } from "../../src/index.js";
 import { TestClock } from "../../src/testing/index.js";
 import { createApi, type Api, type ApiOptions } from "../../src/http/index.js";
 
@@ -12,9 +12,9 @@ export const functions = [
   defineFunction("Nightly", { cron: "0 0 3 * * *" }, async () => {}),
 ] as const;
 
-export async function setup(options: Partial<ApiOptions> = {}) {
+export async function setup(options: Partial<ApiOptions> = {}, store: Store = memoryStore()) {
   const clock = new TestClock("2030-01-01T08:00:00Z");
-  const tq = createTickerQ({ functions, store: memoryStore(), clock, nodeId: "node-a" });
+  const tq = createTickerQ({ functions, store, clock, nodeId: "node-a" });
   await tq.start();
   const api = createApi(tq, { auth: { type: "none" }, ...options });
   return {
