@@ -3,6 +3,7 @@
  * start/stop state machine and argument checks; the moving parts live in the Engine (engine.ts).
  */
 
+import { requestJsonSchema } from "./request-json-schema.js";
 import { TickerQError } from "./errors.js";
 import { TickerQEvents } from "./events.js";
 import { functionRegistry, type AnyFunctionDefinition, type FunctionMap } from "./functions.js";
@@ -34,6 +35,8 @@ export interface FunctionSummary {
   retryIntervals: number[] | null;
   description: string | null;
   hasSchema: boolean;
+  /** The request's JSON Schema, where the function's schema can produce one (Standard JSON Schema); else null. */
+  requestSchema: Record<string, unknown> | null;
 }
 
 /** Internal hooks for tickerq/testing; not part of the public API. */
@@ -90,6 +93,7 @@ export class TickerQ<M = Record<string, unknown>> {
       retryIntervals: fn.options.retryIntervals ?? null,
       description: fn.options.description ?? null,
       hasSchema: fn.options.schema !== undefined,
+      requestSchema: requestJsonSchema(fn.options.schema),
     }));
     this.core = {
       store: this.store,

@@ -212,6 +212,10 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       retries: { type: "integer" },
       description: nullable({ type: "string" }),
       hasSchema: { type: "boolean" },
+      requestSchema: {
+        oneOf: [{ type: "object" }, { type: "null" }],
+        description: "The request's JSON Schema (draft 2020-12), where the function's schema can produce one",
+      },
     },
   },
   Health: { type: "object", properties: { status: { const: "ok" } } },

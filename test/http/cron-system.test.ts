@@ -67,6 +67,28 @@ describe("functions and probes", () => {
     const res = await ctx.call("GET", "/functions");
     expect(res.body.map((f: { name: string }) => f.name)).toEqual(["SendEmail", "Explode", "Nightly"]);
     expect(res.body[2].cron).toBe("0 0 3 * * *");
+    expect(res.body[0].requestSchema).toBeNull();
+  });
+
+  it("GET /functions gives the request's JSON Schema where the function's Standard Schema can produce one", async () => {
+    const { z } = await import("zod");
+    const { createTickerQ, defineFunction, memoryStore } = await import("../../src/index.js");
+    const { createApi } = await import("../../src/http/index.js");
+    const tq = createTickerQ({
+      functions: [
+        defineFunction("Typed", { schema: z.object({ email: z.string() }) }, async () => {}),
+        defineFunction("Dated", { schema: z.object({ at: z.date() }) }, async () => {}),
+      ],
+      store: memoryStore(),
+    });
+    const res = await createApi(tq, { auth: { type: "none" } }).fetch(new Request("http://127.0.0.1/functions"));
+    const [typed, dated] = (await res.json()) as { requestSchema: Record<string, unknown> | null }[];
+    expect(typed!.requestSchema).toMatchObject({
+      type: "object",
+      properties: { email: { type: "string" } },
+      required: ["email"],
+    });
+    expect(dated!.requestSchema).toBeNull(); // a Date has no JSON Schema: null, never a crash
   });
 
   it("readyz is 503 once the node stops or its store fails; healthz stays 200", async () => {
