@@ -6,6 +6,49 @@ import { setup } from "./helpers.js";
 let ctx: Awaited<ReturnType<typeof setup>>;
 afterEach(async () => ctx?.close());
 
+/**
+ * A small JSON Schema check of the keywords the document uses (type, required, properties,
+ * additionalProperties, items, enum, const, oneOf, $ref): enough to catch a response that
+ * drifted from its documented shape. Returns the paths that do not match.
+ */
+function mismatches(schema: any, value: unknown, doc: any, at = "$"): string[] {
+  if (schema.$ref) return mismatches(doc.components.schemas[schema.$ref.split("/").pop()], value, doc, at);
+  if (schema.oneOf) {
+    const fits = schema.oneOf.filter((s: unknown) => mismatches(s, value, doc, at).length === 0);
+    return fits.length === 1 ? [] : [`${at}: matches ${fits.length} of oneOf`];
+  }
+  if (schema.enum && !schema.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} not in enum`];
+  if ("const" in schema && schema.const !== value) return [`${at}: not ${JSON.stringify(schema.const)}`];
+  const kind = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+  const type = schema.type;
+  if (
+    type === "integer"
+      ? !Number.isInteger(value)
+      : type !== undefined && type !== kind && !(type === "number" && kind === "number")
+  )
+    return [`${at}: ${kind}, documented ${type}`];
+  if (kind === "array" && schema.items)
+    return (value as unknown[]).flatMap((v, i) => mismatches(schema.items, v, doc, `${at}[${i}]`));
+  if (kind === "object") {
+    const object = value as Record<string, unknown>;
+    const missing = (schema.required ?? [])
+      .filter((k: string) => !(k in object))
+      .map((k: string) => `${at}.${k}: missing`);
+    const props = schema.properties ?? {};
+    const extra =
+      schema.additionalProperties === false
+        ? Object.keys(object)
+            .filter((k) => !(k in props))
+            .map((k) => `${at}.${k}: undocumented`)
+        : [];
+    const inner = Object.entries(props).flatMap(([k, s]) =>
+      k in object ? mismatches(s, object[k], doc, `${at}.${k}`) : [],
+    );
+    return [...missing, ...extra, ...inner];
+  }
+  return [];
+}
+
 type Operation = { operationId: string; responses: Record<string, unknown>; requestBody?: unknown };
 type Paths = Record<string, Record<string, Operation>>;
 
@@ -39,6 +82,18 @@ describe("the OpenAPI document", () => {
     const mounted = ctx.api.routes.map((r) => `${r.method} ${r.path}`);
     expect(documented.sort()).toEqual([...mounted, "get /openapi.json"].sort());
     for (const route of ctx.api.routes) expect(paths[route.path]![route.method]!.operationId).toBe(route.operationId);
+    // The shape check used below does catch a drifted body.
+    const job = { $ref: "#/components/schemas/Job" };
+    expect(mismatches(job, { id: 1, type: "TimeTicker", function: "f", status: "Idle" }, ctx.api.openapi)).toEqual([
+      "$.id: number, documented string",
+    ]);
+    expect(
+      mismatches(
+        job,
+        { id: "1", type: "TimeTicker", function: "f", status: "Idle", executionTime: 5 },
+        ctx.api.openapi,
+      ),
+    ).toHaveLength(1);
   });
 
   it("every documented operation answers, with a status it documents", async () => {
@@ -69,6 +124,10 @@ describe("the OpenAPI document", () => {
       // The job's state decides between success and 409 (a cancelled job cannot run now); the route is there.
       expect([404, 405], `${method} ${path}`).not.toContain(res.status);
       answered.push(res.status);
+      const documentedBody = (op.responses[String(res.status)] as any)?.content;
+      const schema =
+        documentedBody?.["application/json"]?.schema ?? documentedBody?.["application/problem+json"]?.schema;
+      if (schema) expect(mismatches(schema, res.body, ctx.api.openapi), `${method} ${path}`).toEqual([]);
     }
     expect(answered.filter((status) => status < 300).length).toBeGreaterThanOrEqual(operations.length - 2);
   });
