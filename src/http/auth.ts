@@ -26,6 +26,8 @@ export type ApiAuth =
   | { type: "none" }
   /** Keys sent in a header. @default header "x-tickerq-key" */
   | { type: "apiKey"; keys: readonly ApiCredential[]; header?: string }
+  /** The dashboard's shape: one key (at least 8 characters) with every scope. @default header "x-tickerq-key" */
+  | { type: "apiKey"; key: string; header?: string }
   /** Tokens sent as `Authorization: Bearer <token>`. */
   | { type: "bearer"; tokens: readonly ApiCredential[] }
   /** The host decides, e.g. from its own JWT or mTLS identity. */
@@ -101,7 +103,14 @@ export function apiAuthenticator(auth: ApiAuth | undefined): ApiAuthenticator {
     case "none":
       return { kind: "none", header: null, authorize: async () => {} };
     case "apiKey": {
-      const table = checkCredentials("auth.keys", auth.keys);
+      let table: ReturnType<typeof checkCredentials>;
+      if ("key" in auth) {
+        if (typeof auth.key !== "string" || auth.key.length < 8)
+          throw new TickerQError("INVALID_ARGUMENT", "auth.key must be a string of at least 8 characters", {
+            field: "auth.key",
+          });
+        table = [{ digest: digest(auth.key), scopes: new Set(API_SCOPES) }];
+      } else table = checkCredentials("auth.keys", auth.keys);
       const header = (auth.header ?? "x-tickerq-key").toLowerCase();
       return {
         kind: "apiKey",

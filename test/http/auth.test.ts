@@ -65,6 +65,15 @@ describe("API auth", () => {
     expect((await writer("GET", "/jobs")).body).toMatchObject({ status: 403, value: "read" });
   });
 
+  it("takes the dashboard's apiKey shape: one key with every scope", async () => {
+    ctx = await setup({ auth: { type: "apiKey", key: "dash-key-1" } });
+    expect((await ctx.call("GET", "/jobs")).status).toBe(401);
+    expect((await ctx.call("POST", "/jobs", job, { "x-tickerq-key": "dash-key-1" })).status).toBe(201);
+    expect((await ctx.call("GET", "/jobs", undefined, { "x-tickerq-key": "dash-key-1" })).status).toBe(200);
+    const { createApi } = await import("../../src/http/index.js");
+    expect(() => createApi(ctx.tq, { auth: { type: "apiKey", key: "short" } })).toThrow(/auth.key/);
+  });
+
   it("the host's hook: true grants all, a scope list grants those, false or a throw is 401", async () => {
     const seen: string[] = [];
     ctx = await setup({
