@@ -82,10 +82,11 @@ export function createApi(tq: AnyTickerQ, options: ApiOptions): Api {
   const app = new Hono();
   const answer = async (c: Context, route: RouteDef): Promise<Response> => {
     try {
-      if (route.scope !== "public") await auth.authorize(c.req.raw, route.scope, c.env);
+      const principal = route.scope === "public" ? "" : await auth.authorize(c.req.raw, route.scope, c.env);
       const body = route.body ? await readJsonBody(c.req.raw, maxBodyBytes) : undefined;
       const url = new URL(c.req.url);
-      return await route.handle({ request: c.req.raw, params: c.req.param(), query: url.searchParams, body, base });
+      const params = c.req.param();
+      return await route.handle({ request: c.req.raw, params, query: url.searchParams, body, base, principal });
     } catch (error) {
       const { body, internal } = errorProblem(error);
       // The library's "does not exist" names no field: on these routes it is the path's id.

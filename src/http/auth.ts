@@ -49,8 +49,12 @@ export interface ApiAuthenticator {
   kind: ApiAuthKind;
   /** The header that carries the credential, for problem bodies and the OpenAPI document. */
   header: string | null;
-  /** Throws a 401 or 403 ApiProblem unless the request may do what `scope` covers. */
-  authorize(request: Request, scope: ApiScope, env: unknown): Promise<void>;
+  /**
+   * Throws a 401 or 403 ApiProblem unless the request may do what `scope` covers. Returns who
+   * called: a tag of the key or token ("" for none and hooks), so that one client's
+   * Idempotency-Keys never meet another's.
+   */
+  authorize(request: Request, scope: ApiScope, env: unknown): Promise<string>;
 }
 
 function digest(text: string): Buffer {
@@ -78,10 +82,13 @@ function checkCredentials(field: string, list: unknown): { digest: Buffer; scope
 /** Finds the credential whose secret is `sent`, comparing every one in constant time. */
 function lookUp(table: { digest: Buffer; scopes: Set<ApiScope> }[], sent: string) {
   const sentDigest = digest(sent);
-  let found: Set<ApiScope> | null = null;
-  for (const entry of table) if (timingSafeEqual(entry.digest, sentDigest)) found = entry.scopes;
+  let found: { digest: Buffer; scopes: Set<ApiScope> } | null = null;
+  for (const entry of table) if (timingSafeEqual(entry.digest, sentDigest)) found = entry;
   return found;
 }
+
+/** A caller's tag: part of a hash of its secret's hash, never the secret. */
+const principal = (secretDigest: Buffer) => createHash("sha256").update(secretDigest).digest("hex").slice(0, 16);
 
 const unauthorized = (header: string, detail: string) => new ApiProblem(401, "UNAUTHORIZED", detail, header, undefined);
 
@@ -101,7 +108,7 @@ export function apiAuthenticator(auth: ApiAuth | undefined): ApiAuthenticator {
   if (typeof auth === "function") return custom(auth);
   switch (auth.type) {
     case "none":
-      return { kind: "none", header: null, authorize: async () => {} };
+      return { kind: "none", header: null, authorize: async () => "" };
     case "apiKey": {
       let table: ReturnType<typeof checkCredentials>;
       if ("key" in auth) {
@@ -118,9 +125,10 @@ export function apiAuthenticator(auth: ApiAuth | undefined): ApiAuthenticator {
         authorize: async (request, scope) => {
           const sent = request.headers.get(header);
           if (sent === null) throw unauthorized(header, `send an API key in the ${header} header`);
-          const scopes = lookUp(table, sent);
-          if (!scopes) throw unauthorized(header, `the ${header} header holds no known API key`);
-          requireScope(scopes, scope);
+          const entry = lookUp(table, sent);
+          if (!entry) throw unauthorized(header, `the ${header} header holds no known API key`);
+          requireScope(entry.scopes, scope);
+          return principal(entry.digest);
         },
       };
     }
@@ -132,9 +140,10 @@ export function apiAuthenticator(auth: ApiAuth | undefined): ApiAuthenticator {
         authorize: async (request, scope) => {
           const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("authorization") ?? "");
           if (!match) throw unauthorized("authorization", "send a token as Authorization: Bearer <token>");
-          const scopes = lookUp(table, match[1]!);
-          if (!scopes) throw unauthorized("authorization", "the bearer token is not a known token");
-          requireScope(scopes, scope);
+          const entry = lookUp(table, match[1]!);
+          if (!entry) throw unauthorized("authorization", "the bearer token is not a known token");
+          requireScope(entry.scopes, scope);
+          return principal(entry.digest);
         },
       };
     }
@@ -162,8 +171,11 @@ function custom(hook: ApiAuthorizeHook): ApiAuthenticator {
       } catch {
         answer = false; // a throwing host hook denies; it never opens the door
       }
-      if (answer === true) return;
-      if (Array.isArray(answer)) return requireScope(answer, scope);
+      if (answer === true) return "";
+      if (Array.isArray(answer)) {
+        requireScope(answer, scope);
+        return "";
+      }
       throw new ApiProblem(401, "UNAUTHORIZED", "the host's authorize hook refused the request", "authorization");
     },
   };

@@ -1,6 +1,6 @@
 /**
  * Idempotent POST /jobs without a table of its own: the `Idempotency-Key` names the job ids
- * (a hash of the key, and of the key and position in a batch), so a retry inserts the same
+ * (a hash of the caller, the key, and the position in a batch), so a retry inserts the same
  * ids and the store's all-or-nothing insert refuses them. The first insert wins however many
  * retries race; every other finds the jobs and answers with the first one's body.
  */
@@ -26,10 +26,13 @@ export function idempotencyKey(request: Request): string | null {
   return key;
 }
 
-/** The id of the job at `index` of a request with this key: stable, and unlike any random UUID. */
-export function idFromKey(key: string, index: number, batch: boolean): string {
+/**
+ * The id of the job at `index` of a request with this key from this caller: stable, unlike
+ * any random UUID, and different for another caller's same key.
+ */
+export function idFromKey(key: string, index: number, batch: boolean, principal: string): string {
   const hash = createHash("sha256")
-    .update(batch ? `tickerq-batch\0${key}\0${index}` : `tickerq-job\0${key}`)
+    .update(`${principal}\0${batch ? `tickerq-batch\0${key}\0${index}` : `tickerq-job\0${key}`}`)
     .digest("hex");
   return `idem-${hash.slice(0, 40)}`;
 }

@@ -25,6 +25,8 @@ export interface RouteContext {
   body: unknown;
   /** The API's base path, for Location headers. */
   base: string;
+  /** Who called, as auth tags it ("" when auth names no one): scopes Idempotency-Keys. */
+  principal: string;
 }
 
 export interface RouteDef {

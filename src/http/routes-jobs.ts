@@ -69,10 +69,10 @@ export function jobRoutes(tq: AnyTickerQ, now: () => number): RouteDef[] {
     return json({ jobs: ids.map((id) => ({ id, location: location(base, id) })) }, status, headers);
   };
 
-  const schedule = async ({ request, body, base }: RouteContext) => {
+  const schedule = async ({ request, body, base, principal }: RouteContext) => {
     const key = idempotencyKey(request);
     const { jobs, batch } = jobsOfBody(body, now());
-    if (key !== null) jobs.forEach((j, i) => (j.id ??= idFromKey(key, i, batch)));
+    if (key !== null) jobs.forEach((j, i) => (j.id ??= idFromKey(key, i, batch, principal)));
     const ids = jobs.every((j) => typeof j.id === "string") ? jobs.map((j) => j.id as string) : null;
     if (ids) {
       const earlier = await replay(ids, jobs, batch, base);

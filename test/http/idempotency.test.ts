@@ -48,6 +48,20 @@ describe("idempotent POST /jobs", () => {
     expect(await jobCount(ctx)).toBe(2);
   });
 
+  it("keys are per caller: the same key from two tokens makes two jobs, from one token one", async () => {
+    const A = "service-a-token-0123456789";
+    const B = "service-b-token-0123456789";
+    ctx = await setup({ auth: { type: "bearer", tokens: [{ secret: A }, { secret: B }] } });
+    const send = (token: string) =>
+      ctx.call("POST", "/jobs", later, { authorization: `Bearer ${token}`, "idempotency-key": "order-1" });
+    const [a1, b1, a2] = [await send(A), await send(B), await send(A)];
+    expect([a1.status, b1.status, a2.status]).toEqual([201, 201, 200]);
+    expect(b1.body.id).not.toBe(a1.body.id);
+    expect(a2.body.id).toBe(a1.body.id);
+    expect(a1.body.id).not.toContain(A.slice(0, 8));
+    expect(await jobCount(ctx)).toBe(2);
+  });
+
   it("the job's own id works as the key, also for parallel retries", async () => {
     ctx = await setup();
     const answers = await Promise.all(
