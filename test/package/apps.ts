@@ -23,7 +23,7 @@ for (const [name, store] of [
   statuses[name] = [ran, (await tq.job(job.id)).status];
   await tq.stop();
 }
-console.log(JSON.stringify({ statuses, greeted, subpaths: [typeof postgresStore, typeof mysqlStore, typeof createDashboard] }));
+console.log(JSON.stringify({ statuses, greeted, subpaths: [typeof postgresStore, typeof mysqlStore, typeof createDashboard, typeof createApi] }));
 `;
 
 export function esmApp(dir: string): string {
@@ -32,6 +32,7 @@ import { sqliteStore } from "tickerq/sqlite";
 import { postgresStore } from "tickerq/postgres";
 import { mysqlStore } from "tickerq/mysql";
 import { createDashboard } from "tickerq/dashboard";
+import { createApi } from "tickerq/http";
 import { TestClock, runDue } from "tickerq/testing";
 ${scenario(dir)}`;
 }
@@ -42,6 +43,7 @@ const { sqliteStore } = require("tickerq/sqlite");
 const { postgresStore } = require("tickerq/postgres");
 const { mysqlStore } = require("tickerq/mysql");
 const { createDashboard } = require("tickerq/dashboard");
+const { createApi } = require("tickerq/http");
 const { TestClock, runDue } = require("tickerq/testing");
 (async () => {
 ${scenario(dir)}
@@ -86,6 +88,7 @@ import { sqliteStore } from "tickerq/sqlite";
 import { postgresStore } from "tickerq/postgres";
 import { mysqlStore } from "tickerq/mysql";
 import { createDashboard } from "tickerq/dashboard";
+import { createApi } from "tickerq/http";
 import { TestClock, runDue } from "tickerq/testing";
 `;
   return `${imports}

@@ -92,7 +92,7 @@ async function runApp(file: string): Promise<unknown> {
 const expected = {
   statuses: { memory: [1, "DueDone"], sqlite: [1, "DueDone"] },
   greeted: ["memory", "sqlite"],
-  subpaths: ["function", "function", "function"],
+  subpaths: ["function", "function", "function", "function"],
 };
 
 it("ships dist, the dashboard's assets, README and LICENSE; no sources, tests, bench or examples", () => {
