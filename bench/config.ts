@@ -7,6 +7,11 @@ export const REDIS = { host: "127.0.0.1", port: 6379 } as const;
 export const MYSQL_ADMIN_URI = "mysql://root@127.0.0.1:3306/";
 export const MYSQL_DATABASE = "tickerq_bench";
 export const MYSQL_URI = `mysql://root@127.0.0.1:3306/${MYSQL_DATABASE}`;
+/**
+ * Overrides MYSQL_URI for tickerq's MySQL stores: W9 points its node children at a dedicated
+ * mariadbd through it (children inherit the runner's environment at fork).
+ */
+export const MYSQL_URI_ENV = "TICKERQ_BENCH_MYSQL_URI";
 
 export interface Sizes {
   /** W1: jobs per measurement, the batch size, and a time cap for the one-by-one loop. */
@@ -27,6 +32,12 @@ export interface Sizes {
   /** W5: how long the per-second schedule runs, and on how many nodes. */
   w5Seconds: number;
   w5Nodes: number;
+  /** W8: jobs added one at a time on node A, and the range of the gaps between adds (ms). */
+  w8Jobs: number;
+  w8GapMs: [number, number];
+  /** W9: nodes of the idle cluster, and the window over which their SQL statements are counted. */
+  w9Nodes: number;
+  w9WindowMs: number;
   /** W6: pending future jobs at the small and the large size; due jobs drained at each. */
   w6Small: number;
   w6Large: number;
@@ -50,6 +61,10 @@ export const FULL: Sizes = {
   w4SpreadMs: 5_000,
   w5Seconds: 30,
   w5Nodes: 3,
+  w8Jobs: 200,
+  w8GapMs: [50, 150],
+  w9Nodes: 3,
+  w9WindowMs: 60_000,
   w6Small: 10_000,
   w6Large: 1_000_000,
   w6Due: 2_000,
@@ -71,6 +86,10 @@ export const QUICK: Sizes = {
   w4SpreadMs: 1_500,
   w5Seconds: 2,
   w5Nodes: 3,
+  w8Jobs: 30,
+  w8GapMs: [50, 150],
+  w9Nodes: 3,
+  w9WindowMs: 10_000,
   w6Small: 1_000,
   w6Large: 100_000,
   w6Due: 200,

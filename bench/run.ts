@@ -25,8 +25,20 @@ import { w4Precision } from "./workloads/w4-precision.js";
 import { w5Cron } from "./workloads/w5-cron.js";
 import { w6Scale } from "./workloads/w6-scale.js";
 import { w7Dashboard } from "./workloads/w7-dashboard.js";
+import { w8Wake } from "./workloads/w8-wake.js";
+import { w9IdleSql } from "./workloads/w9-idle-sql.js";
 
-const WORKLOADS: readonly Workload[] = [w1Enqueue, w2Drain, w3EndToEnd, w4Precision, w5Cron, w6Scale, w7Dashboard];
+const WORKLOADS: readonly Workload[] = [
+  w1Enqueue,
+  w2Drain,
+  w3EndToEnd,
+  w4Precision,
+  w5Cron,
+  w8Wake,
+  w9IdleSql,
+  w6Scale,
+  w7Dashboard,
+];
 const DEFAULT_OUT = fileURLToPath(new URL("./results/latest.md", import.meta.url));
 
 const { values: args } = parseArgs({
@@ -42,7 +54,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(
-    "npm run bench -- [--quick] [--repeat N] [--only W1,W2,...,ref] [--peers tickerq,tickerq-pg,pg-boss,graphile-worker,bullmq] [--out FILE]",
+    "npm run bench -- [--quick] [--repeat N] [--only W1,W2,...,W9,ref] [--peers tickerq,tickerq-pg,tickerq-mysql-redis,pg-boss,graphile-worker,bullmq] [--out FILE]",
   );
   process.exit(0);
 }
@@ -170,7 +182,7 @@ async function main(): Promise<void> {
     unavailable,
     workloads: results,
   });
-  console.log("Targets (issues 5 and 12):");
+  console.log("Targets (issues 5, 12 and 15):");
   for (const check of checkTargets(results, reference)) {
     console.log(`  ${check.met === null ? "–  " : check.met ? "yes" : "no "} ${check.target}: ${check.figure}`);
   }

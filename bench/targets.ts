@@ -68,6 +68,69 @@ function atMost(target: string, values: number[], limit: number, unit: string): 
   return { target, figure: `${fmt(value, 1)} ${unit}`, met: value <= limit };
 }
 
+/**
+ * Issue 15: what the Redis coordinator gives MariaDB, against the same store without it in
+ * the same run. Lines appear only for the workloads run with tickerq-mysql-redis.
+ */
+function redisTargets(get: Lookup): TargetCheck[] {
+  const plain = is("tickerq-mysql");
+  const redis = is("tickerq-mysql-redis");
+  const checks: TargetCheck[] = [];
+  const wake = get("W8", redis, "p99");
+  if (wake.length > 0) {
+    const check = atMost("W8 MariaDB + Redis: cross-node wake-up p99 ≤ 10 ms", wake, 10, "ms");
+    const [p50, before, before50] = [
+      get("W8", redis, "p50")[0],
+      get("W8", plain, "p99")[0],
+      get("W8", plain, "p50")[0],
+    ];
+    if (p50 !== undefined) check.figure += ` (p50 ${fmt(p50, 1)} ms`;
+    if (before !== undefined && before50 !== undefined && wake[0])
+      check.figure += `; without Redis p50 ${fmt(before50, 1)} ms, p99 ${fmt(before, 1)} ms; p99 without ÷ with ${fmt(before / wake[0], 1)}×`;
+    if (p50 !== undefined) check.figure += ")";
+    checks.push(check);
+  }
+  if (get("W4", redis, "p99").length > 0) {
+    const check = atMost("W4 MariaDB + Redis: lateness p99 ≤ 5 ms", get("W4", redis, "p99"), 5, "ms");
+    const before = get("W4", plain, "p99")[0];
+    if (before !== undefined) check.figure += ` (${fmt(before, 1)} ms without Redis)`;
+    checks.push(check);
+  }
+  if (get("W5", redis, "p99").length > 0) {
+    const check = atMost("W5 MariaDB + Redis: lateness p99 ≤ 5 ms", get("W5", redis, "p99"), 5, "ms");
+    const before = get("W5", plain, "p99")[0];
+    if (before !== undefined) check.figure += ` (${fmt(before, 1)} ms without Redis)`;
+    checks.push(check);
+  }
+  for (const c of ["c=10", "c=50"]) {
+    const withRedis = get("W2", (l) => l === "tickerq-mysql-redis", "rate", c);
+    if (withRedis.length === 0) continue;
+    // "Unchanged or better": within 5 %, the spread of repeats on a quiet machine.
+    checks.push(
+      ratio(
+        `W2 MariaDB ${c}: with Redis ≥ 0.95 × without (unchanged or better)`,
+        withRedis,
+        get("W2", (l) => l === "tickerq-mysql", "rate", c),
+        0.95,
+      ),
+    );
+  }
+  const idle = get("W9", redis, "perMin")[0];
+  if (idle !== undefined) {
+    const beats = get("W9", redis, "heartbeat")[0] ?? 0;
+    const before = get("W9", plain, "perMin")[0];
+    // "≈ heartbeats only": at most a fifth more statements than the heartbeats' own.
+    checks.push({
+      target: "W9 idle 3-node cluster, MariaDB + Redis: SQL ≈ heartbeats only (≤ 1.2 × their statements)",
+      figure:
+        `${fmt(idle, 0)} statements/min, ${fmt(beats, 0)} of them heartbeats (${fmt(beats > 0 ? idle / beats : Number.NaN)}×)` +
+        (before !== undefined ? `; without Redis ${fmt(before, 0)}/min (${fmt(before / idle, 1)}× more)` : ""),
+      met: beats > 0 && idle <= 1.2 * beats,
+    });
+  }
+  return checks;
+}
+
 export function checkTargets(results: readonly WorkloadResult[], reference: Reference | null): TargetCheck[] {
   const get = lookupIn(results);
   const pg = is("tickerq-pg");
@@ -112,7 +175,7 @@ export function checkTargets(results: readonly WorkloadResult[], reference: Refe
   checks.push(atMost("W4 PG lateness p99 ≤ 10 ms", get("W4", pg, "p99"), 10, "ms"));
   checks.push(atMost("W4 memory lateness p99 ≤ 2 ms", get("W4", is("tickerq-memory"), "p99"), 2, "ms"));
   checks.push(atMost("W4 SQLite lateness p99 ≤ 2 ms", get("W4", is("tickerq-sqlite"), "p99"), 2, "ms"));
-  for (const id of ["tickerq-pg", "tickerq-mysql", "tickerq-sqlite"]) {
+  for (const id of ["tickerq-pg", "tickerq-mysql", "tickerq-mysql-redis", "tickerq-sqlite"]) {
     const missed = get("W5", is(id), "missed")[0];
     const doubled = get("W5", is(id), "doubled")[0];
     if (missed === undefined || doubled === undefined) continue;
@@ -123,6 +186,7 @@ export function checkTargets(results: readonly WorkloadResult[], reference: Refe
     });
     checks.push(atMost(`W5 ${id}: lateness p99 ≤ 10 ms`, get("W5", is(id), "p99"), 10, "ms"));
   }
+  checks.push(...redisTargets(get));
   for (const id of ["tickerq-pg", "tickerq-sqlite"]) {
     checks.push(atMost(`W6 ${id}: claim p50 at large ≤ 1.5 × small`, get("W6", is(id), "claim", "growth ×"), 1.5, "×"));
   }

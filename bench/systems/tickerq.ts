@@ -1,12 +1,12 @@
 /**
- * tickerq on each of its stores (memory, SQLite, PostgreSQL, MySQL/MariaDB), driven through
- * its public API. Modules are imported by path at run time so the bench still runs, and
+ * tickerq on each of its stores (memory, SQLite, PostgreSQL, MySQL/MariaDB, and MariaDB with
+ * the Redis coordinator), driven through its public API. Modules are imported by path at run time so the bench still runs, and
  * says what is missing, while the engine or a store is not written yet.
  */
 import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { MYSQL_URI, PG_URL } from "../config.js";
+import { MYSQL_URI, MYSQL_URI_ENV, PG_URL, REDIS } from "../config.js";
 import { mysqlRecreateDatabase, mysqlServerVersion, pgQuery, pgServerVersion, pgUnavailable } from "../db.js";
 import { ROOT_DIR, TMP_DIR } from "../paths.js";
 import type { Backend, BenchPayload, CronSettings, Producer, RunningWorker, System, WorkerSettings } from "./types.js";
@@ -19,6 +19,7 @@ interface TickerContextLike {
 interface TickerQLike {
   start(): Promise<void>;
   stop(): Promise<void>;
+  pause(): void;
   timeTickers: {
     add(job: { function: string; executionTime?: Date; request?: unknown }): Promise<unknown>;
     addMany(jobs: Array<{ function: string; executionTime?: Date; request?: unknown }>): Promise<unknown>;
@@ -44,6 +45,7 @@ export interface CoreModule {
     prefetch?: number;
     nodeId?: string;
     middleware?: unknown[];
+    coordinator?: unknown;
     /** The bench opens and closes stores itself. */
     closeStoreOnStop: false;
   }): TickerQLike;
@@ -58,6 +60,9 @@ export interface CoreModule {
 const SRC = new URL("../../src/", import.meta.url);
 export const PG_SCHEMA = "tickerq_bench";
 export const SQLITE_FILE = join(TMP_DIR, "tickerq-bench.db");
+/** The Redis coordinator's key prefix on the shared Redis (keys `{tickerq-bench}:…`). */
+export const REDIS_PREFIX = "tickerq-bench";
+const mysqlUri = () => process.env[MYSQL_URI_ENV] ?? MYSQL_URI;
 const FUNCTION = "BenchJob";
 const CRON_FUNCTION = "BenchTick";
 
@@ -92,6 +97,8 @@ interface StoreSpec {
   reset(): Promise<void>;
   server(): Promise<string>;
   serverUnavailable(): Promise<string | null>;
+  /** Every node (and a producer, started but paused, so its writes are announced) has a Redis coordinator. */
+  redis?: true;
 }
 
 let memory: StoreLike | null = null;
@@ -161,20 +168,89 @@ const STORES: StoreSpec[] = [
     factory: "mysqlStore",
     async create() {
       const mod = await importSrc<{ mysqlStore(options: { uri: string }): StoreLike }>("mysql.js");
-      return mod.mysqlStore({ uri: MYSQL_URI });
+      return mod.mysqlStore({ uri: mysqlUri() });
     },
     reset: mysqlRecreateDatabase,
     server: mysqlServerVersion,
+    serverUnavailable: mysqlUnavailable,
+  },
+  {
+    id: "tickerq-mysql-redis",
+    backend: "mysql",
+    module: "redis.ts",
+    factory: "redisCoordinator",
+    redis: true,
+    async create() {
+      const mod = await importSrc<{ mysqlStore(options: { uri: string }): StoreLike }>("mysql.js");
+      return mod.mysqlStore({ uri: mysqlUri() });
+    },
+    async reset() {
+      await mysqlRecreateDatabase();
+      await redisDeletePrefix();
+    },
+    async server() {
+      return `${await mysqlServerVersion()}; ${await redisServerVersion()}`;
+    },
     async serverUnavailable() {
-      try {
-        await mysqlServerVersion();
-        return null;
-      } catch (error) {
-        return `MySQL/MariaDB at 127.0.0.1:3306 unreachable (${(error as Error).message})`;
-      }
+      return (await mysqlUnavailable()) ?? (await redisUnavailable());
     },
   },
 ];
+
+async function mysqlUnavailable(): Promise<string | null> {
+  try {
+    await mysqlServerVersion();
+    return null;
+  } catch (error) {
+    return `MySQL/MariaDB at 127.0.0.1:3306 unreachable (${(error as Error).message})`;
+  }
+}
+
+async function withRedis<T>(fn: (redis: import("ioredis").Redis) => Promise<T>): Promise<T> {
+  const { Redis } = await import("ioredis");
+  const redis = new Redis({ ...REDIS, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function redisUnavailable(): Promise<string | null> {
+  try {
+    await withRedis((redis) => redis.ping());
+    return null;
+  } catch (error) {
+    return `Redis at ${REDIS.host}:${REDIS.port} unreachable (${(error as Error).message})`;
+  }
+}
+
+async function redisServerVersion(): Promise<string> {
+  const info = await withRedis((redis) => redis.info("server"));
+  return `Redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? "?"}`;
+}
+
+/** Deletes the coordinator's keys of earlier runs (its prefix only: the shared Redis holds others'). */
+async function redisDeletePrefix(): Promise<void> {
+  await withRedis(async (redis) => {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `{${REDIS_PREFIX}}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  });
+}
+
+/** A Redis coordinator for one node, or nothing for the stores without one. */
+async function coordinatorFor(spec: StoreSpec): Promise<{ coordinator?: unknown }> {
+  if (!spec.redis) return {};
+  const { redisCoordinator } = await importSrc<{
+    redisCoordinator(options: { url: string; prefix: string }): unknown;
+  }>("redis.js");
+  return { coordinator: redisCoordinator({ url: `redis://${REDIS.host}:${REDIS.port}`, prefix: REDIS_PREFIX }) };
+}
 
 /** The commit the engine was measured at, and whether src/ had uncommitted changes. */
 async function treeRevision(): Promise<string> {
@@ -262,7 +338,10 @@ function systemFor(spec: StoreSpec): System {
       precision: ["default"],
     },
     variantNotes: {
-      default: "concurrency c = maxConcurrency option; default timings",
+      default: spec.redis
+        ? "MariaDB with redisCoordinator (shared Redis, own key prefix) on every node; the producer is a started, " +
+          "paused node so that its adds are announced (a process that never starts announces nothing)"
+        : "concurrency c = maxConcurrency option; default timings",
       "prefetch-100": "prefetch: 100 (claims and writes carry up to 100 jobs; held jobs start as slots free)",
       ...(spec.backend === "postgres"
         ? {
@@ -276,7 +355,11 @@ function systemFor(spec: StoreSpec): System {
     },
 
     async unavailable() {
-      return (await missingModules(spec.module, spec.factory)) ?? (await spec.serverUnavailable());
+      return (
+        (await missingModules(spec.module, spec.factory)) ??
+        (spec.redis ? await missingModules("mysql.ts", "mysqlStore") : null) ??
+        (await spec.serverUnavailable())
+      );
     },
 
     async versions() {
@@ -299,8 +382,14 @@ function systemFor(spec: StoreSpec): System {
         functions: [mod.defineFunction(FUNCTION, {}, () => undefined)],
         store,
         ...(otel ? { middleware: [otel.middleware] } : {}),
+        ...(await coordinatorFor(spec)),
         closeStoreOnStop: false,
       });
+      // Only a started node announces its writes on Redis; paused, it claims nothing itself.
+      if (spec.redis) {
+        await tq.start();
+        tq.pause();
+      }
       const toJob = (item: { payload: BenchPayload; runAt?: number }) => ({
         function: FUNCTION,
         request: item.payload,
@@ -335,6 +424,7 @@ function systemFor(spec: StoreSpec): System {
         maxConcurrency: settings.concurrency,
         ...(settings.variant.startsWith("prefetch-100") ? { prefetch: 100 } : {}),
         ...(otel ? { middleware: [otel.middleware] } : {}),
+        ...(await coordinatorFor(spec)),
         nodeId: `bench-${process.pid}`,
         closeStoreOnStop: false,
       });
@@ -362,6 +452,7 @@ function systemFor(spec: StoreSpec): System {
         functions: [tick],
         store,
         maxConcurrency: 10,
+        ...(await coordinatorFor(spec)),
         nodeId: `bench-cron-${process.pid}`,
         closeStoreOnStop: false,
       });

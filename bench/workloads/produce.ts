@@ -10,12 +10,16 @@ export type ProducePlan =
    */
   | { kind: "stream"; count: number; capMs: number }
   /** W4: one job per offset, due that many ms after the add, added in one bulk call. */
-  | { kind: "due"; offsetsMs: number[] };
+  | { kind: "due"; offsetsMs: number[] }
+  /** W8: one job due now per gap, each stamped with its add time, then a pause of that gap. */
+  | { kind: "spaced"; gapsMs: number[] };
 
 export interface ProduceResult {
   added: number;
   startedAt: number;
   finishedAt: number;
+  /** W8: how long each add() took (its commit, and the announcement where there is one). */
+  addMs?: number[];
 }
 
 export function epochNow(): number {
@@ -48,6 +52,18 @@ export async function produce(producer: Producer, plan: ProducePlan): Promise<Pr
       const items = plan.offsetsMs.map((offset, seq) => ({ payload: { seq, t: base + offset }, runAt: base + offset }));
       await producer.addMany(items);
       return { added: items.length, startedAt, finishedAt: epochNow() };
+    }
+    case "spaced": {
+      let seq = 0;
+      const addMs: number[] = [];
+      for (const gap of plan.gapsMs) {
+        const t = epochNow();
+        await producer.add({ payload: { seq, t } });
+        addMs.push(epochNow() - t);
+        seq += 1;
+        await new Promise((resolve) => setTimeout(resolve, gap));
+      }
+      return { added: seq, startedAt, finishedAt: epochNow(), addMs };
     }
   }
 }
