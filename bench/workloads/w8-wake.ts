@@ -42,6 +42,8 @@ export const w8Wake: Workload = {
   // A question about tickerq's stores that need a signal across processes; peers are not asked it.
   applies: (system) => system.family === "tickerq" && !system.inProcess,
   skipReason: (system) => (system.inProcess ? "memory store: nodes cannot share it" : "tickerq only"),
+  // The question is MariaDB's (its 1 s poll, and Redis): the others are left out of --quick.
+  quickSubset: (systems) => systems.filter((s) => s.backend === "mysql"),
   async run(system, ctx): Promise<Measurement[]> {
     const variant = "default";
     const plan = gaps(ctx.sizes.w8Jobs, ...ctx.sizes.w8GapMs);

@@ -58,6 +58,8 @@ export const w9IdleSql: Workload = {
     `own statement); heartbeats are the statements on the nodes table (2 per beat: upsert and pause read)`,
   applies: (system) => system.family === "tickerq" && system.backend === "mysql",
   skipReason: () => "MariaDB only (counted on a dedicated mariadbd)",
+  // A dedicated server and a counting window per system: too long for --quick.
+  quickSubset: () => [],
   async run(system, ctx): Promise<Measurement[]> {
     const { checkTools, createMariaDb } = await import("../../test/faults/servers.js");
     if (!checkTools("mysql").available) throw new Error("mariadbd and mariadb-install-db are needed for W9");
