@@ -44,7 +44,8 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
-async function readCapped(request: Request, maxBytes: number): Promise<string | null> {
+/** The body as text, or null once it grows past `maxBytes` (the rest is not read). */
+export async function readCapped(request: Request, maxBytes: number): Promise<string | null> {
   if (!request.body) return "";
   const reader = request.body.getReader();
   const parts: Uint8Array[] = [];

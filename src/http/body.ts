@@ -3,26 +3,8 @@
  * JSON only (415), parsed once with a nesting limit (400 for malformed or too deep JSON).
  */
 
-import { jsonDepth, MAX_JSON_DEPTH } from "../dashboard/guards.js";
+import { jsonDepth, MAX_JSON_DEPTH, readCapped } from "../dashboard/guards.js";
 import { ApiProblem } from "./problem.js";
-
-async function readCapped(request: Request, maxBytes: number): Promise<string | null> {
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts).toString("utf8");
-}
 
 /** The parsed JSON body of a request to a route that takes one. */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
