@@ -3,45 +3,24 @@
  * (clients are told) and `-m immediate` (backends die, crash recovery). The shared server on 5432 is never touched.
  */
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { CLEAN, formatReport, summary } from "./checker.js";
-import { runScenario, sleep } from "./cluster.js";
+import { describe, it } from "vitest";
+import { restartScenario, scenarioDirs } from "./scenarios.js";
 import { checkTools, createPostgresCluster } from "./servers.js";
 
 const tools = checkTools("postgres");
-const root = mkdtempSync(join(tmpdir(), "tickerq-faults-pgrestart-"));
-afterAll(() =>
-  process.env.TICKERQ_FAULTS_KEEP ? console.log(`kept ${root}`) : rmSync(root, { recursive: true, force: true }),
-);
+const dir = scenarioDirs("pgrestart");
 
-const LEASE_MS = 2000;
-
-async function restartScenario(name: string, mode: "fast" | "immediate", downMs: number): Promise<void> {
-  const server = await createPostgresCluster();
-  try {
-    const report = await runScenario({
-      url: server.url,
-      dir: join(root, name.replace(/\W+/g, "-")),
-      leaseTimeoutMs: LEASE_MS,
-      inject: async (cluster) => {
-        await cluster.fault(name, async () => {
-          await server.stop(mode);
-          if (downMs > 0) await sleep(downMs);
-          await server.start();
-        });
-      },
-    });
-    console.log(`[dedicated postgres] ${name}\n${formatReport(report)}`);
-    expect(summary(report)).toEqual(CLEAN);
-  } finally {
-    await server.remove();
-  }
-}
+const restart = (name: string, mode: "fast" | "immediate") =>
+  restartScenario({
+    label: "dedicated postgres",
+    name,
+    dir: dir(name),
+    create: createPostgresCluster,
+    mode,
+    downMs: 0,
+  });
 
 describe.runIf(tools.available)("a dedicated PostgreSQL cluster restarted under load", () => {
-  it("restart -m fast", () => restartScenario("restart -m fast", "fast", 0), 120_000);
-  it("restart -m immediate", () => restartScenario("restart -m immediate", "immediate", 0), 120_000);
+  it("restart -m fast", () => restart("restart -m fast", "fast"), 120_000);
+  it("restart -m immediate", () => restart("restart -m immediate", "immediate"), 120_000);
 });
