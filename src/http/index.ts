@@ -5,6 +5,8 @@ export type { Api, ApiOptions } from "./api.js";
 export type { ApiAuth, ApiAuthorizeHook, ApiCredential, ApiScope } from "./auth.js";
 export type { Problem } from "./problem.js";
 export { IDEMPOTENCY_HEADER } from "./idempotency.js";
+export { httpFunction, HttpJobError, HTTP_METHODS } from "./http-function.js";
+export type { HttpFunctionOptions, HttpJobRequest, HttpJobResponse, HttpMethod } from "./http-function.js";
 // One set of adapters for the dashboard and the API: each forwards requests under the base path.
 export { nodeHandler, expressMiddleware, fastifyPlugin, honoMiddleware } from "../dashboard/adapters.js";
 export type { NodeHandler } from "../dashboard/adapters.js";
