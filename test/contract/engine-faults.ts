@@ -251,8 +251,10 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       await settle(tq);
       expect(ran).toEqual([]);
       faults.delete("occurrenceInsertMany");
-      // The dispatcher's backoff (at most 30 s after repeated failures) runs the next cycle:
-      // the instant is planned, and runs late.
+      // The failed insert made the node suspect the store: it claims again only once a
+      // heartbeat has got through. Wait for one (a beat's real I/O can outlast any number of
+      // test-clock seconds on a loaded machine), then the next cycle plans the instant: it runs late.
+      await heartbeat(tq);
       for (let i = 0; i < 90 && ran.length === 0; i++) {
         await clock.advance(1000);
         await runDue(tq);
