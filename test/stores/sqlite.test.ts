@@ -29,6 +29,7 @@ describe("sqlite store", () => {
       { version: 3, name: "lease fencing tokens" },
       { version: 4, name: "job metadata" },
       { version: 5, name: "aggregates: job counts and the run rollup" },
+      { version: 6, name: "search index" },
     ]);
     const definition = (name: string) =>
       (db.prepare("select sql from sqlite_master where name = ?").get(name) as { sql: string }).sql;

@@ -156,10 +156,10 @@ function matchesQuery(job: JobRecord, query: JobQuery): boolean {
   if (query.to && (!job.executionTime || job.executionTime >= query.to)) return false;
   if (query.updatedSince && job.updatedAt <= query.updatedSince) return false;
   if (query.search) {
+    // Each text on its own, as the SQL stores search: a match never spans two columns.
     const needle = query.search.toLowerCase();
-    const haystack =
-      `${job.id} ${job.function} ${job.description ?? ""} ${query.searchRequest ? (job.request ?? "") : ""}`.toLowerCase();
-    if (!haystack.includes(needle)) return false;
+    const texts = [job.id, job.function, job.description ?? "", query.searchRequest ? (job.request ?? "") : ""];
+    if (!texts.some((text) => text.toLowerCase().includes(needle))) return false;
   }
   return true;
 }

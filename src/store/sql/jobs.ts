@@ -97,6 +97,7 @@ function likePattern(text: string): string {
 }
 
 function applyFilters<O>(
+  ctx: SqlContext,
   query: SelectQueryBuilder<Database, "jobs", O>,
   filter: JobQuery,
 ): SelectQueryBuilder<Database, "jobs", O> {
@@ -113,15 +114,43 @@ function applyFilters<O>(
   if (filter.from) q = q.where("execution_time", ">=", filter.from.getTime());
   if (filter.to) q = q.where("execution_time", "<", filter.to.getTime());
   if (filter.updatedSince) q = q.where("updated_at", ">", filter.updatedSince.getTime());
-  if (filter.search) {
-    const pattern = likePattern(filter.search);
-    const like = (column: "id" | "function" | "description" | "request") =>
-      sql<boolean>`lower(${sql.ref(column)}) like ${pattern} escape '!'`;
-    const columns = [like("id"), like("function"), like("description")];
-    if (filter.searchRequest) columns.push(like("request"));
-    q = q.where((eb) => eb.or(columns));
-  }
+  if (filter.search) q = q.where(searchCondition(ctx, filter.search, filter.searchRequest === true));
   return q;
+}
+
+/** Shorter substrings have no trigram: they scan. */
+const INDEXED_SEARCH_MIN = 3;
+
+/**
+ * A case-insensitive substring of id, function or description (and request when asked), in
+ * each dialect's indexed form when it has one (migration 6): the same matches either way.
+ */
+function searchCondition(ctx: SqlContext, text: string, withRequest: boolean): RawBuilder<boolean> {
+  const pattern = likePattern(text);
+  const like = (expression: RawBuilder<unknown>) => sql<boolean>`${expression} like ${pattern} escape '!'`;
+  const lower = (column: "id" | "function" | "description" | "request") => sql`lower(${sql.ref(column)})`;
+  const scan = () => {
+    const columns = [like(lower("id")), like(lower("function")), like(lower("description"))];
+    if (withRequest) columns.push(like(lower("request")));
+    return sql<boolean>`(${sql.join(columns, sql` or `)})`;
+  };
+  const long = [...text].length >= INDEXED_SEARCH_MIN;
+  const kind = ctx.dialect.kind;
+  if (kind === "postgres" && long && !text.includes("\u0001")) {
+    // The expressions of the pg_trgm indexes, verbatim; chr(1) keeps a match inside one column.
+    const joined = sql`lower(id || chr(1) || "function" || chr(1) || coalesce(description, ''))`;
+    const parts = [like(joined)];
+    if (withRequest) parts.push(like(sql`lower(request)`));
+    return sql<boolean>`(${sql.join(parts, sql` or `)})`;
+  }
+  if (kind === "sqlite" && long) {
+    // An FTS5 phrase over the trigram index is a case-insensitive substring of one column.
+    const phrase = `"${text.replace(/"/g, '""')}"`;
+    const match = withRequest ? phrase : `{id function description} : ${phrase}`;
+    return sql<boolean>`${sql.ref("id")} in (select k.job_id from ${sql.table(ctx.t.job_search_keys)} k
+      where k.n in (select rowid from ${sql.table(ctx.t.job_search)} where ${sql.table(ctx.t.job_search)} match ${match}))`;
+  }
+  return scan();
 }
 
 const ORDER_COLUMNS = { executionTime: "execution_time", updatedAt: "updated_at", createdAt: "created_at" } as const;
@@ -137,10 +166,11 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
     filter.withTotal === false
       ? Promise.resolve({ n: -1 })
       : applyFilters(
+          ctx,
           db.selectFrom(ctx.t.jobs).select((eb) => eb.fn.countAll().as("n")),
           filter,
         ).executeTakeFirstOrThrow();
-  const base = () => applyFilters(db.selectFrom(ctx.t.jobs).selectAll(), filter);
+  const base = () => applyFilters(ctx, db.selectFrom(ctx.t.jobs).selectAll(), filter);
   if (!nullable) {
     let rows = base();
     if (filter.after) rows = rows.where(afterKey(column, direction, false, filter.after));
@@ -235,6 +265,7 @@ export async function jobCountByStatus(
   filter: Pick<JobQuery, "type" | "cronTickerId" | "function">,
 ): Promise<Record<TickerStatus, number>> {
   const rows = await applyFilters(
+    ctx,
     ctx.dialect.db.selectFrom(ctx.t.jobs).select((eb) => ["status", eb.fn.countAll().as("n")]),
     filter,
   )

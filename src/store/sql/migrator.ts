@@ -36,9 +36,10 @@ export async function migrate(
   ctx: SqlContext,
   prefix: string,
   onProgress?: (message: string) => void,
+  warn?: (message: string) => void,
 ): Promise<MigrateResult> {
   const { dialect, t } = ctx;
-  const env: MigrationEnv = { kind: dialect.kind, t, prefix, types: dialect.columnTypes };
+  const env: MigrationEnv = { kind: dialect.kind, t, prefix, types: dialect.columnTypes, warn: warn ?? onProgress };
   return dialect.migrationSession(async (db) => {
     await db.schema
       .createTable(t.migrations)

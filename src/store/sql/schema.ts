@@ -142,6 +142,23 @@ export interface Database {
   job_count_deltas: JobCountDeltasTable;
   run_rollup: RunRollupTable;
   run_rollup_deltas: RunRollupDeltasTable;
+  /** SQLite only (migration 6): the FTS5 trigram index of the searched columns. */
+  job_search: JobSearchTable;
+  /** SQLite only (migration 6): the FTS5 rowid of each job. */
+  job_search_keys: JobSearchKeysTable;
+}
+
+export interface JobSearchTable {
+  rowid: number;
+  id: string;
+  function: string;
+  description: string | null;
+  request: string | null;
+}
+
+export interface JobSearchKeysTable {
+  n: number;
+  job_id: string;
 }
 
 export type TableNames = { readonly [K in keyof Database]: K };
@@ -175,5 +192,7 @@ export function tableNames(prefix: string, schema: string | null): TableNames {
     job_count_deltas: qualify("job_count_deltas") as "job_count_deltas",
     run_rollup: qualify("run_rollup") as "run_rollup",
     run_rollup_deltas: qualify("run_rollup_deltas") as "run_rollup_deltas",
+    job_search: qualify("job_search") as "job_search",
+    job_search_keys: qualify("job_search_keys") as "job_search_keys",
   };
 }

@@ -100,8 +100,11 @@ export class SqlStore implements Store {
   init(): Promise<void> {
     this.initialised ??= (async () => {
       await this.ctx.dialect.connect();
-      if (this.options.migrate) await migrate(this.ctx, this.options.tablePrefix);
-      else await checkSchema(this.ctx);
+      if (this.options.migrate) {
+        await migrate(this.ctx, this.options.tablePrefix, undefined, (message) =>
+          this.log.warn({ store: this.name }, message),
+        );
+      } else await checkSchema(this.ctx);
       await this.ctx.dialect.listen?.((signal, origin) => {
         if (origin !== PROCESS_ORIGIN) busPublish(this.options.busKey, signal);
       });

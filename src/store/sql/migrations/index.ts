@@ -8,6 +8,7 @@ import { partialIndexes } from "./002-partial-indexes.js";
 import { leaseTokens } from "./003-lease-tokens.js";
 import { jobMetadata } from "./004-job-metadata.js";
 import { aggregates } from "./005-aggregates.js";
+import { search } from "./006-search.js";
 
 export interface MigrationEnv {
   kind: DialectKind;
@@ -15,6 +16,8 @@ export interface MigrationEnv {
   /** Prefixes index names, which SQLite and PostgreSQL scope to the database or schema, not the table. */
   prefix: string;
   types: ColumnTypes;
+  /** A note for the operator (a step skipped for want of a privilege); the store's logger. */
+  warn?: (message: string) => void;
 }
 
 export interface Migration {
@@ -23,6 +26,13 @@ export interface Migration {
   up(db: Kysely<any>, env: MigrationEnv): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initialSchema, partialIndexes, leaseTokens, jobMetadata, aggregates];
+export const MIGRATIONS: readonly Migration[] = [
+  initialSchema,
+  partialIndexes,
+  leaseTokens,
+  jobMetadata,
+  aggregates,
+  search,
+];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

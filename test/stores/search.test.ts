@@ -1,0 +1,213 @@
+/**
+ * The list's search index (migration 6): built over the jobs a database already holds, kept in
+ * step by inserts, edits, deletes and VACUUM, the same matches as the memory store's scan, and
+ * on PostgreSQL a clean fallback to the scan when pg_trgm cannot be created.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { postgresStore } from "../../src/postgres.js";
+import { sqliteStore } from "../../src/sqlite.js";
+import type { NewJob, Store } from "../../src/store/contract.js";
+import { memoryStore } from "../../src/store/memory.js";
+import { at, newJob } from "../contract/fixtures.js";
+import { PG_URL, checkPostgres, postgresScratch, uniqueName } from "../helpers/databases.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tickerq-search-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function jobs(): NewJob[] {
+  return [
+    newJob({ id: "inv-1", function: "GenerateInvoice", description: "Monthly invoice for ACME", executionTime: at(1) }),
+    newJob({
+      id: "mail-2",
+      function: "SendEmail",
+      description: "Welcome mail",
+      request: JSON.stringify({ to: "Ann@Example.com", note: 'says "hi" 100%_off' }),
+      executionTime: at(2),
+    }),
+    newJob({ id: "sync/3?x", function: "SyncInventory", description: null, executionTime: at(3) }),
+    newJob({ id: "d-123456", function: "NightlyReport", description: "bench job 123456", executionTime: at(4) }),
+    newJob({ id: "d-12345", function: "NightlyReport", description: "bench job 12345", executionTime: at(5) }),
+  ];
+}
+
+/** Substrings of 3 to 6 characters of every searched text, in varied case, plus some that match nothing. */
+function needles(list: readonly NewJob[]): string[] {
+  const found = new Set<string>(["zzz", "invoice acme", "123456 ", "\u0001x\u0001", 'e"hi', "%_o", "!%_"]);
+  for (const job of list) {
+    for (const text of [job.id, job.function, job.description ?? "", job.request ?? ""]) {
+      for (let i = 0; i + 3 <= text.length; i += 2) {
+        const piece = text.slice(i, i + 3 + (i % 4));
+        found.add(i % 3 === 0 ? piece.toUpperCase() : piece);
+      }
+    }
+  }
+  return [...found];
+}
+
+async function matches(store: Store, search: string, searchRequest: boolean): Promise<string[]> {
+  return (await store.jobList({ search, searchRequest, order: "asc" })).items.map((job) => job.id);
+}
+
+/** Every needle finds what the memory store's plain scan finds. */
+async function expectSameAsScan(store: Store, list: readonly NewJob[]): Promise<void> {
+  const reference = memoryStore();
+  await reference.jobInsertMany({ jobs: list });
+  for (const needle of needles(list)) {
+    for (const searchRequest of [false, true]) {
+      expect({ needle, searchRequest, ids: await matches(store, needle, searchRequest) }).toEqual({
+        needle,
+        searchRequest,
+        ids: await matches(reference, needle, searchRequest),
+      });
+    }
+  }
+}
+
+describe("search index on SQLite", () => {
+  it("indexes the jobs already there, follows edits, deletes and VACUUM, and finds what a scan finds", async () => {
+    const filename = join(dir, "upgrade.db");
+    const first = sqliteStore({ filename });
+    await first.init();
+    await first.close();
+    // Version 5's tables with jobs written without the search triggers, then the version set back to 5.
+    const raw = new Database(filename);
+    raw.exec(`drop trigger tickerq_jobs_search_ins; drop trigger tickerq_jobs_search_del; drop trigger tickerq_jobs_search_upd;
+      drop table tickerq_job_search; drop table tickerq_job_search_keys`);
+    const list = jobs();
+    const writer = sqliteStore({ filename, migrate: false });
+    await writer.init();
+    await writer.jobInsertMany({ jobs: list });
+    await writer.close();
+    raw.exec("delete from tickerq_migrations where version = 6");
+
+    const store = sqliteStore({ filename });
+    await store.init();
+    try {
+      expect(raw.prepare("select count(*) as n from tickerq_job_search_keys").get()).toEqual({ n: list.length });
+      await expectSameAsScan(store, list);
+      expect(await matches(store, "ACME", false)).toEqual(["inv-1"]);
+      expect(await matches(store, "ann@example", false)).toEqual([]);
+      expect(await matches(store, "ann@example", true)).toEqual(["mail-2"]);
+
+      // An edit moves the text; a delete removes it; an insert adds it.
+      const edited = await store.jobUpdateIdle({
+        id: "inv-1",
+        patch: { description: "Quarterly statement" },
+        now: at(0),
+      });
+      expect(edited.ok).toBe(true);
+      expect(await matches(store, "monthly", false)).toEqual([]);
+      expect(await matches(store, "QUARTERLY", false)).toEqual(["inv-1"]);
+      expect(await store.jobDeleteMany({ ids: ["mail-2", "d-12345"] })).toBe(2);
+      expect(await matches(store, "welcome", false)).toEqual([]);
+      expect(await matches(store, "bench job", false)).toEqual(["d-123456"]);
+      const again = newJob({ id: "mail-2", function: "SendEmail", description: "Welcome back", executionTime: at(6) });
+      await store.jobInsertMany({ jobs: [again] });
+      expect(await matches(store, "welcome", false)).toEqual(["mail-2"]);
+      expect(raw.prepare("select count(*) as n from tickerq_job_search_keys").get()).toEqual({ n: 4 });
+
+      // VACUUM may renumber the rowids of jobs; the index keys on its own INTEGER PRIMARY KEY.
+      raw.exec("vacuum");
+      const now = [{ ...list[0]!, description: "Quarterly statement" }, list[2]!, list[3]!, again];
+      await expectSameAsScan(store, now);
+
+      // The search is answered from the index: with the index emptied, a long needle finds
+      // nothing while a short one (a scan) still does.
+      raw.exec("delete from tickerq_job_search_keys");
+      expect(await matches(store, "welcome", false)).toEqual([]);
+      expect(await matches(store, "d-", false)).toEqual(["d-123456"]);
+    } finally {
+      await store.close();
+      raw.close();
+    }
+  });
+});
+
+const server = await checkPostgres();
+
+describe.skipIf(!server.available)("search index on PostgreSQL", () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function query(url: string, text: string): Promise<pg.QueryResult> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return await client.query(text);
+    } finally {
+      await client.end();
+    }
+  }
+
+  it("builds the pg_trgm indexes over existing jobs, plans the search on them, and finds what a scan finds", async () => {
+    const scratch = await postgresScratch();
+    cleanups.push(() => scratch.drop());
+    const { schema } = scratch;
+    const first = postgresStore({ connectionString: PG_URL, schema, poolSize: 2 });
+    cleanups.push(() => first.close());
+    await first.init();
+    const list = jobs();
+    await first.jobInsertMany({ jobs: list });
+    // Back to version 5 with the jobs in it.
+    await query(PG_URL, `drop index "${schema}".tickerq_jobs_search_ix, "${schema}".tickerq_jobs_search_request_ix`);
+    await query(PG_URL, `delete from "${schema}".tickerq_migrations where version = 6`);
+    const store = postgresStore({ connectionString: PG_URL, schema, poolSize: 2 });
+    cleanups.push(() => store.close());
+    await store.init();
+    const indexes = await query(
+      PG_URL,
+      `select indexname, indexdef from pg_indexes where schemaname = '${schema}' and indexname like '%search%' order by 1`,
+    );
+    expect(indexes.rows.map((r: { indexname: string }) => r.indexname)).toEqual([
+      "tickerq_jobs_search_ix",
+      "tickerq_jobs_search_request_ix",
+    ]);
+    expect(indexes.rows[0].indexdef).toContain("gin_trgm_ops");
+    await expectSameAsScan(store, list);
+    // The list's own condition is the indexed expression (seq scans off, as on a large table).
+    const plan = await query(
+      PG_URL,
+      `set enable_seqscan = off; explain select id from "${schema}".tickerq_jobs
+       where (lower(id || chr(1) || "function" || chr(1) || coalesce(description, '')) like '%invoice%' escape '!'
+       or lower(request) like '%invoice%' escape '!')`,
+    );
+    const text = JSON.stringify((plan as unknown as pg.QueryResult[])[1]!.rows);
+    expect(text).toContain("tickerq_jobs_search_ix");
+    expect(text).toContain("tickerq_jobs_search_request_ix");
+  });
+
+  it("falls back to the scan, with a warning, when pg_trgm cannot be created", async () => {
+    const name = uniqueName("tq_trgm");
+    await query(PG_URL, `create role ${name} login`);
+    cleanups.push(async () => void (await query(PG_URL, `drop role if exists ${name}`)));
+    await query(PG_URL, `create database ${name}`);
+    cleanups.push(async () => void (await query(PG_URL, `drop database if exists ${name} with (force)`)));
+    const url = new URL(PG_URL);
+    url.pathname = `/${name}`;
+    // The role owns the schema named after it (its search_path) but has no CREATE on the database: a trusted extension is refused.
+    await query(
+      url.toString(),
+      `create schema ${name} authorization ${name}; revoke create on database ${name} from public`,
+    );
+    url.username = name;
+    const store = postgresStore({ connectionString: url.toString(), poolSize: 2 });
+    cleanups.push(() => store.close());
+    const warnings: string[] = [];
+    store.setLogger!({ warn: (_fields, message) => warnings.push(message), error: () => {} });
+    await store.init();
+    expect(warnings).toEqual([expect.stringMatching(/^pg_trgm is not available \(permission denied.*scans instead/)]);
+    const extensions = await query(PG_URL.replace(/\/[^/]*$/, `/${name}`), "select extname from pg_extension");
+    expect(extensions.rows.map((r: { extname: string }) => r.extname)).not.toContain("pg_trgm");
+    const list = jobs();
+    await store.jobInsertMany({ jobs: list });
+    await expectSameAsScan(store, list);
+  });
+});
