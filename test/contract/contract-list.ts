@@ -50,6 +50,37 @@ export function listContract(get: CurrentStore): void {
     expect(page.items.map((job) => job.id)).toEqual(["c", "f"]);
   });
 
+  it("jumps to a deep offset with the rows an offset into the whole list holds, ties and waiting children included", async () => {
+    const store = get();
+    const jobs = Array.from({ length: 1_230 }, (_, i) =>
+      newJob({ id: `j${String(i).padStart(4, "0")}`, executionTime: at(i % 300), createdAt: at(-(i % 7)) }),
+    );
+    // Children waiting for their parent have no executionTime: the last of the list either way.
+    const waiting = Array.from({ length: 40 }, (_, i) =>
+      newJob({
+        id: `w${String(i).padStart(2, "0")}`,
+        executionTime: null,
+        parentId: "j0000",
+        runCondition: "OnSuccess",
+      }),
+    );
+    await store.jobInsertMany({ jobs: [...jobs, ...waiting] });
+    for (const order of ["asc", "desc"] as const) {
+      for (const query of [{ order }, { order, orderBy: "createdAt" as const }, { order, parentId: null }]) {
+        const whole = (await store.jobList({ ...query, withTotal: false })).items.map((job) => job.id);
+        for (const offset of [1_000, 1_199, 1_240, 1_269, 1_270, 1_400]) {
+          const page = await store.jobList({ ...query, offset, limit: 25 });
+          expect({ query, offset, ids: page.items.map((job) => job.id) }).toEqual({
+            query,
+            offset,
+            ids: whole.slice(offset, offset + 25),
+          });
+          expect(page.total).toBe(whole.length);
+        }
+      }
+    }
+  });
+
   it("searches the request only when asked", async () => {
     const store = get();
     await store.jobInsertMany({

@@ -172,10 +172,16 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
         ).executeTakeFirstOrThrow();
   const base = () => applyFilters(ctx, db.selectFrom(ctx.t.jobs).selectAll(), filter);
   if (!nullable) {
-    let rows = base();
-    if (filter.after) rows = rows.where(afterKey(column, direction, false, filter.after));
-    rows = paged(rows.orderBy(column, direction).orderBy("id", direction), filter.limit, filter.offset);
-    const [items, total] = await Promise.all([rows.execute(), count()]);
+    const after = filter.after;
+    const [items, total] = await Promise.all([
+      orderedPage(ctx, filter, (q) => (after ? q.where(afterKey(column, direction, false, after)) : q), {
+        column,
+        direction,
+        limit: filter.limit,
+        offset: filter.offset ?? 0,
+      }),
+      count(),
+    ]);
     return { items: items.map(jobFromRow), total: Number(total.n) };
   }
   // NULLs last, as two index-ordered reads: the jobs with a time, then (if the page is not full)
@@ -185,9 +191,15 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
   let offset = filter.offset ?? 0;
   const items: JobsTable[] = [];
   if (!after || after.value !== null) {
-    let timed = base().where(column, "is not", null);
-    if (after) timed = timed.where(afterKey(column, direction, false, after));
-    const page = await paged(timed.orderBy(column, direction).orderBy("id", direction), limit, offset).execute();
+    const page = await orderedPage(
+      ctx,
+      filter,
+      (q) => {
+        const timed = q.where(column, "is not", null);
+        return after ? timed.where(afterKey(column, direction, false, after)) : timed;
+      },
+      { column, direction, limit, offset },
+    );
     items.push(...page);
     if (offset > 0 && page.length === 0) {
       // The offset may reach past the timed jobs: skip what they hold.
@@ -208,8 +220,54 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
   return { items: items.map(jobFromRow), total: Number(total.n) };
 }
 
+/** From this offset on, a page jump first finds its key from the index alone. */
+const JUMP_FROM_OFFSET = 1_000;
+
+type Narrow = <O>(query: SelectQueryBuilder<Database, "jobs", O>) => SelectQueryBuilder<Database, "jobs", O>;
+
 /**
- * The keyset condition "after (value, id) in this order". Without NULLs it is one row-value
+ * One page in (column, id) order. A deep offset (a page jump) reads only the sort key and id of
+ * the rows it skips, which the list indexes hold (an index-only scan), then takes the page by
+ * keyset from the key it landed on, instead of fetching and discarding every skipped row.
+ */
+async function orderedPage(
+  ctx: SqlContext,
+  filter: JobQuery,
+  narrow: Narrow,
+  page: {
+    column: (typeof ORDER_COLUMNS)[keyof typeof ORDER_COLUMNS];
+    direction: "asc" | "desc";
+    limit: number | undefined;
+    offset: number;
+  },
+): Promise<JobsTable[]> {
+  const { db } = ctx.dialect;
+  const { column, direction, limit, offset } = page;
+  const rows = narrow(applyFilters(ctx, db.selectFrom(ctx.t.jobs).selectAll(), filter));
+  const ordered = <O>(q: SelectQueryBuilder<Database, "jobs", O>) =>
+    q.orderBy(column, direction).orderBy("id", direction);
+  if (offset < JUMP_FROM_OFFSET || limit === undefined) return paged(ordered(rows), limit, offset).execute();
+  const key = await ordered(
+    narrow(
+      applyFilters(
+        ctx,
+        db.selectFrom(ctx.t.jobs).select([sql<number | null>`${sql.ref(column)}`.as("k"), "id"]),
+        filter,
+      ),
+    ),
+  )
+    .offset(offset)
+    .limit(1)
+    .executeTakeFirst();
+  if (!key) return [];
+  const from = { value: key.k === null ? null : new Date(Number(key.k)), id: key.id };
+  return ordered(rows.where(afterKey(column, direction, false, from, true)))
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * The keyset condition "after (value, id) in this order" (or "at or after" when inclusive). Without NULLs it is one row-value
  * comparison, which every dialect turns into an index seek.
  */
 function afterKey(
@@ -217,8 +275,9 @@ function afterKey(
   direction: "asc" | "desc",
   nullable: boolean,
   after: { value: Date | null; id: string },
+  inclusive = false,
 ): RawBuilder<boolean> {
-  const cmp = sql.raw(direction === "desc" ? "<" : ">");
+  const cmp = sql.raw(`${direction === "desc" ? "<" : ">"}${inclusive ? "=" : ""}`);
   const ref = sql.ref(column);
   const value = after.value?.getTime() ?? null;
   if (value === null) return sql<boolean>`(${ref} is null and id ${cmp} ${after.id})`;
