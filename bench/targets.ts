@@ -131,6 +131,100 @@ function redisTargets(get: Lookup): TargetCheck[] {
   return checks;
 }
 
+/** Issue 13's DASHBOARD figures: every API call's p95 against its target, and an idle open stream's CPU. */
+const DASHBOARD_P95_MS: Record<string, number> = { "tickerq-pg": 100, "tickerq-sqlite": 200 };
+const DASHBOARD_STREAM_CPU_PCT = 1;
+
+function dashboardTargets(results: readonly WorkloadResult[]): TargetCheck[] {
+  const result = results.find((r) => r.id === "DASHBOARD");
+  if (!result) return [];
+  const checks: TargetCheck[] = [];
+  for (const [system, limit] of Object.entries(DASHBOARD_P95_MS)) {
+    const rows = result.measurements.filter((m) => m.system === system);
+    const cases = [...new Set(rows.map((m) => m.case))];
+    for (const name of cases) {
+      const p95 = median(rows.filter((m) => m.case === name).map((m) => m.values.p95 ?? Number.NaN));
+      if (!Number.isFinite(p95)) continue;
+      checks.push({
+        target: `DASHBOARD ${system} ${name}: p95 ≤ ${limit} ms`,
+        figure: `${fmt(p95, 1)} ms (${fmt(p95 / limit)}× the target)`,
+        met: p95 <= limit,
+      });
+    }
+    // The stream's own cost: the server's CPU with streams open over the same window with none
+    // (the per-second cron's work is in both), per stream.
+    const cpu = (streams: number) =>
+      median(rows.filter((m) => m.case.startsWith(`${streams} stream(s) open`)).map((m) => m.values.cpu ?? Number.NaN));
+    const base = cpu(0);
+    for (const streams of [1, 5]) {
+      const open = cpu(streams);
+      if (!Number.isFinite(open) || !Number.isFinite(base)) continue;
+      const each = Math.max(0, open - base) / streams;
+      checks.push({
+        target: `DASHBOARD ${system}: an idle open stream ≤ ${DASHBOARD_STREAM_CPU_PCT} % of a core (${streams} open)`,
+        figure: `${fmt(each)} % each (${fmt(each / DASHBOARD_STREAM_CPU_PCT)}× the target; server ${fmt(open)} % with ${streams}, ${fmt(base)} % with none)`,
+        met: each <= DASHBOARD_STREAM_CPU_PCT,
+      });
+    }
+  }
+  return checks;
+}
+
+/**
+ * Issue 16, fast by default: W2 with default options against BullMQ on Redis (SQLite too) and
+ * pg-boss (MariaDB), the worker's start to its first job, its RSS against pg-boss's, and the
+ * lateness of W4/W5 on PostgreSQL and SQLite. Lines appear for what the run measured.
+ */
+function fastByDefaultTargets(get: Lookup): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const w2 = (id: string, c: string, metric = "rate") => get("W2", (l) => l === id, metric, c);
+  const bullmq = (c: string) => get("W2", is("bullmq"), "rate", c);
+  for (const c of ["c=10", "c=50"]) {
+    if (w2("tickerq-pg", c).length === 0) continue;
+    const check = ratio(`16: W2 PG ${c}, defaults ≥ 1.0 × BullMQ on Redis`, w2("tickerq-pg", c), bullmq(c), 1);
+    const [mine, theirs] = [w2("tickerq-pg", c)[0], bullmq(c)[0]];
+    if (check.met !== null && mine !== undefined && theirs)
+      check.figure += `; stretch 1.5×: ${mine / theirs >= 1.5 ? "met" : "not met"}`;
+    checks.push(check);
+  }
+  if (w2("tickerq-sqlite", "c=10").length > 0)
+    checks.push(ratio("16: W2 SQLite c=10 ≥ 1.0 × BullMQ on Redis", w2("tickerq-sqlite", "c=10"), bullmq("c=10"), 1));
+  if (w2("tickerq-mysql", "c=10").length > 0)
+    checks.push(
+      ratio("16: W2 MariaDB c=10 ≥ 2 × pg-boss", w2("tickerq-mysql", "c=10"), get("W2", is("pg-boss"), "rate", "c=10"), 2),
+    );
+  const start = w2("tickerq-pg", "c=10", "start");
+  if (start.length > 0) {
+    const check = atMost("16: worker start to first job (PG, migrated) ≤ 50 ms", start, 50, "ms");
+    const load = w2("tickerq-pg", "c=10", "load")[0];
+    const peers = ["bullmq", "pg-boss", "graphile-worker"]
+      .map((id) => [id, get("W2", is(id), "start", "c=10")[0]] as const)
+      .filter(([, v]) => v !== undefined)
+      .map(([id, v]) => `${id} ${fmt(v!, 0)}`);
+    if (load !== undefined) check.figure += ` (its module load before that ${fmt(load, 0)} ms`;
+    if (load !== undefined) check.figure += peers.length > 0 ? `; peers ${peers.join(", ")} ms)` : ")";
+    checks.push(check);
+  }
+  const rss = w2("tickerq-pg", "c=10", "rss")[0];
+  const pgBoss = get("W2", is("pg-boss"), "rss", "c=10")[0];
+  if (rss !== undefined && pgBoss !== undefined)
+    checks.push({
+      target: "16: W2 worker RSS (PG, defaults) ≤ pg-boss's",
+      figure: `${fmt(rss, 0)} MB vs ${fmt(pgBoss, 0)} MB`,
+      met: rss <= pgBoss,
+    });
+  for (const [w, id] of [
+    ["W4", "tickerq-pg"],
+    ["W4", "tickerq-sqlite"],
+    ["W5", "tickerq-pg"],
+    ["W5", "tickerq-sqlite"],
+  ] as const) {
+    const p99 = get(w, is(id), "p99");
+    if (p99.length > 0) checks.push(atMost(`16: ${w} ${id} lateness p99 ≤ 2 ms`, p99, 2, "ms"));
+  }
+  return checks;
+}
+
 export function checkTargets(results: readonly WorkloadResult[], reference: Reference | null): TargetCheck[] {
   const get = lookupIn(results);
   const pg = is("tickerq-pg");
@@ -187,6 +281,8 @@ export function checkTargets(results: readonly WorkloadResult[], reference: Refe
     checks.push(atMost(`W5 ${id}: lateness p99 ≤ 10 ms`, get("W5", is(id), "p99"), 10, "ms"));
   }
   checks.push(...redisTargets(get));
+  checks.push(...fastByDefaultTargets(get));
+  checks.push(...dashboardTargets(results));
   for (const id of ["tickerq-pg", "tickerq-sqlite"]) {
     checks.push(atMost(`W6 ${id}: claim p50 at large ≤ 1.5 × small`, get("W6", is(id), "claim", "growth ×"), 1.5, "×"));
   }
