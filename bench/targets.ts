@@ -191,7 +191,12 @@ function fastByDefaultTargets(get: Lookup): TargetCheck[] {
     checks.push(ratio("16: W2 SQLite c=10 ≥ 1.0 × BullMQ on Redis", w2("tickerq-sqlite", "c=10"), bullmq("c=10"), 1));
   if (w2("tickerq-mysql", "c=10").length > 0)
     checks.push(
-      ratio("16: W2 MariaDB c=10 ≥ 2 × pg-boss", w2("tickerq-mysql", "c=10"), get("W2", is("pg-boss"), "rate", "c=10"), 2),
+      ratio(
+        "16: W2 MariaDB c=10 ≥ 2 × pg-boss",
+        w2("tickerq-mysql", "c=10"),
+        get("W2", is("pg-boss"), "rate", "c=10"),
+        2,
+      ),
     );
   const start = w2("tickerq-pg", "c=10", "start");
   if (start.length > 0) {
