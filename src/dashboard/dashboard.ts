@@ -19,7 +19,9 @@ import {
   sessionCookie,
   Sessions,
 } from "./guards.js";
-import { errorResponse } from "./http-errors.js";
+import { errorResponse, HttpError } from "./http-errors.js";
+
+const MAX_PRESENCE_IDS = 500;
 import { jobRoutes } from "./api-jobs.js";
 import { cronRoutes } from "./api-cron.js";
 import { systemRoutes } from "./api-system.js";
@@ -127,6 +129,19 @@ export function createDashboard(tq: AnyTickerQ, options: DashboardOptions): Dash
   api.use("*", requireSafeAction(readOnly));
   api.use("*", bodyGuard(maxBodyBytes));
   api.get("/stream", (c) => hub.stream(c.req.raw.signal));
+  // Which of these jobs still exist: a list drops the rows of jobs deleted by other processes,
+  // whose deletions leave no changed row for the stream to carry.
+  api.get("/jobs-present", async (c) => {
+    const ids = c.req.queries("id") ?? [];
+    if (ids.length > MAX_PRESENCE_IDS)
+      throw new HttpError(
+        400,
+        "INVALID_ARGUMENT",
+        `id may be given at most ${MAX_PRESENCE_IDS} times; got ${ids.length}`,
+        "id",
+      );
+    return c.json({ present: await queries.present(ids) });
+  });
   api.route("/jobs", jobRoutes(tq, queries, changed));
   api.route("/cron", cronRoutes(tq, queries, changed));
   api.route("/", systemRoutes(tq, queries, { readOnly, auth: auth.kind, authHeader: auth.header }, changed));

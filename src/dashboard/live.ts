@@ -5,6 +5,11 @@
  * by this node), so a look costs O(changes), and sends them as row deltas the browser patches
  * into what it shows. Counts come from the store's counters, read only after changes (and every
  * few seconds, for deletions by other processes, which leave no row behind).
+ *
+ * A deletion by another process has no row to send and no tombstone to follow (the stores keep
+ * none): the list converges instead. When the counts of its kind shrink, and every 30 s, it asks
+ * `GET /jobs-present` which of the jobs it shows still exist (a primary-key read each) and drops
+ * the others. A deletion by this process is seen at once (its change event nudges the poll).
  */
 
 import type { TickerQ } from "../tickerq.js";

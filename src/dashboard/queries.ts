@@ -291,6 +291,13 @@ export class DashboardQueries {
     return total;
   }
 
+  /** Which of these ids name a job that exists: one read by primary key each. */
+  async present(ids: readonly string[]): Promise<string[]> {
+    const unique = [...new Set(ids)];
+    const found = await Promise.all(unique.map((id) => this.store.jobGet({ id })));
+    return unique.filter((_, i) => found[i] !== null);
+  }
+
   job(id: string): Promise<JobRecord | null> {
     return this.store.jobGet({ id });
   }

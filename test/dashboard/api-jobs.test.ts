@@ -33,6 +33,24 @@ describe("dashboard API: jobs", () => {
     expect(list.body.items[0]).toMatchObject({ id, childCount: 1 });
   });
 
+  it("says which of the shown jobs still exist, after a deletion the stream cannot carry", async () => {
+    const a = (await t.api.post("/jobs", { function: "SendEmail", request: { email: "a@b.c" } })).body.job.id;
+    const b = (await t.api.post("/jobs", { function: "SendEmail", request: { email: "d@e.f" } })).body.job.id;
+    // Deleted through the store, as another process would: no event reaches this node.
+    expect(await t.tq.store.jobDeleteMany({ ids: [b] })).toBe(1);
+    const odd = "x/y?z&id=w";
+    const answer = await t.api.get(
+      `/jobs-present?id=${encodeURIComponent(a)}&id=${encodeURIComponent(b)}&id=${encodeURIComponent(odd)}&id=${encodeURIComponent(a)}`,
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ present: [a] });
+    expect((await t.api.get("/jobs-present")).body).toEqual({ present: [] });
+    const many = await t.api.get(`/jobs-present?${Array.from({ length: 501 }, (_, i) => `id=j${i}`).join("&")}`);
+    expect(many.status).toBe(400);
+    expect(many.body.error).toMatchObject({ code: "INVALID_ARGUMENT", field: "id" });
+    expect(many.body.error.message).toContain("got 501");
+  });
+
   it("answers a bad create with the field at fault and stores nothing", async () => {
     const unknown = await t.api.post("/jobs", { function: "Nope" });
     expect(unknown.status).toBe(400);
