@@ -218,7 +218,8 @@ export class DashboardQueries {
       const keyset = after && index === after.section ? { value: after.value, id: after.id } : undefined;
       const want = limit - items.length;
       const found =
-        skip === 0 && statuses.length > 1
+        // A search narrows the section through its own index: one read of the matches, not one per status.
+        skip === 0 && statuses.length > 1 && !query.search
           ? await this.mergedByStatus(sectionQuery, statuses, keyset, want)
           : (
               await this.store.jobList({
