@@ -7,10 +7,11 @@
 import { Hono, type Context } from "hono";
 import { TickerQError } from "../errors.js";
 import { normaliseBasePath } from "../dashboard/dashboard.js";
+import { clientKey, LoginThrottle } from "../dashboard/guards.js";
 import { apiAuthenticator, type ApiAuth } from "./auth.js";
 import { readJsonBody } from "./body.js";
 import { openApiDocument } from "./openapi.js";
-import { errorProblem, problem, problemResponse } from "./problem.js";
+import { ApiProblem, errorProblem, problem, problemResponse } from "./problem.js";
 import { json, type AnyTickerQ, type JsonSchema, type RouteDef } from "./route.js";
 import { cronRoutes } from "./routes-cron.js";
 import { jobRoutes } from "./routes-jobs.js";
@@ -23,6 +24,12 @@ export interface ApiOptions {
   basePath?: string;
   /** The largest request body; more is refused with 413 before it is parsed. @default 1048576 (1 MiB) */
   maxBodyBytes?: number;
+  /**
+   * Slow down guessing: after 5 unknown keys or tokens from one client address, each further one
+   * doubles its wait (1 s up to 60 s), during which it gets 429 with Retry-After, whatever it
+   * sends. Turn off behind a proxy that makes every client one address. @default true
+   */
+  throttleFailedAuth?: boolean;
 }
 
 export interface Api {
@@ -59,6 +66,10 @@ export function createApi(tq: AnyTickerQ, options: ApiOptions): Api {
       field: "maxBodyBytes",
     });
   const now = () => tq.options.clock.now();
+  const throttle =
+    options.throttleFailedAuth !== false && (auth.kind === "apiKey" || auth.kind === "bearer")
+      ? new LoginThrottle(now)
+      : null;
 
   const routes: RouteDef[] = [...jobRoutes(tq, now), ...cronRoutes(tq), ...systemRoutes(tq)];
   const openapi = openApiDocument(
@@ -77,12 +88,36 @@ export function createApi(tq: AnyTickerQ, options: ApiOptions): Api {
     ],
     auth,
     base,
+    throttle !== null,
   );
 
   const app = new Hono();
   const answer = async (c: Context, route: RouteDef): Promise<Response> => {
+    const guarded = throttle !== null && route.scope !== "public";
+    const client = guarded ? clientKey(c) : "";
     try {
-      const principal = route.scope === "public" ? "" : await auth.authorize(c.req.raw, route.scope, c.env);
+      if (guarded) {
+        const wait = throttle.waitMs(client);
+        if (wait > 0) {
+          const seconds = Math.ceil(wait / 1000);
+          const detail = `too many unknown credentials from this client; try again in ${seconds} s`;
+          return problemResponse(problem(429, "TOO_MANY_ATTEMPTS", detail, auth.header ?? undefined), {
+            "retry-after": String(seconds),
+          });
+        }
+      }
+      let principal = "";
+      if (route.scope !== "public") {
+        try {
+          principal = await auth.authorize(c.req.raw, route.scope, c.env);
+          if (guarded) throttle.succeeded(client);
+        } catch (error) {
+          // A credential was sent and is not known: a guess, counted against the client.
+          const sent = auth.header !== null && c.req.raw.headers.has(auth.header);
+          if (guarded && sent && error instanceof ApiProblem && error.status === 401) throttle.failed(client);
+          throw error;
+        }
+      }
       const body = route.body ? await readJsonBody(c.req.raw, maxBodyBytes) : undefined;
       const url = new URL(c.req.url);
       const params = c.req.param();

@@ -14,6 +14,7 @@ const PROBLEM_TEXT: Record<number, string> = {
   409: "Conflicts with the job's state",
   413: "Body too large",
   415: "Body is not JSON",
+  429: "Too many unknown credentials from this client: wait for Retry-After",
   503: "Not ready",
 };
 
@@ -28,7 +29,12 @@ function securitySchemes(auth: ApiAuthenticator): Record<string, JsonSchema> {
   }
 }
 
-export function openApiDocument(routes: readonly RouteDef[], auth: ApiAuthenticator, base: string): JsonSchema {
+export function openApiDocument(
+  routes: readonly RouteDef[],
+  auth: ApiAuthenticator,
+  base: string,
+  throttled = false,
+): JsonSchema {
   const schemes = securitySchemes(auth);
   const schemeNames = Object.keys(schemes);
   const paths: Record<string, Record<string, JsonSchema>> = {};
@@ -68,6 +74,7 @@ export function openApiDocument(routes: readonly RouteDef[], auth: ApiAuthentica
     }
     const problems = [...route.problems];
     if (route.scope !== "public" && auth.kind !== "none") problems.push(401, 403);
+    if (route.scope !== "public" && throttled) problems.push(429);
     for (const status of problems.sort())
       responses[String(status)] = {
         description: PROBLEM_TEXT[status] ?? "Problem",

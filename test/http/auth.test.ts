@@ -105,4 +105,46 @@ describe("API auth", () => {
     });
     expect(post.status).toBe(201);
   });
+  it("throttles a client that guesses: 429 with Retry-After after 5 unknown tokens, per client address, until the wait passes", async () => {
+    ctx = await setup({ auth: { type: "bearer", tokens: [{ secret: WRITER }] } });
+    const from = (address: string, token: string) =>
+      ctx.api.fetch(new Request("http://127.0.0.1/jobs", { headers: { authorization: `Bearer ${token}` } }), {
+        incoming: { socket: { remoteAddress: address } },
+      });
+    // No credential at all is no guess: not counted.
+    for (let i = 0; i < 8; i++)
+      expect(
+        (
+          await ctx.api.fetch(new Request("http://127.0.0.1/jobs"), {
+            incoming: { socket: { remoteAddress: "10.0.0.9" } },
+          })
+        ).status,
+      ).toBe(401);
+    for (let i = 0; i < 6; i++) expect((await from("10.0.0.1", `guess-${i}-0123456789abcdef`)).status).toBe(401);
+    const blocked = await from("10.0.0.1", WRITER); // even the right token waits
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get("retry-after")).toBe("1");
+    expect(blocked.headers.get("content-type")).toBe("application/problem+json");
+    expect(await blocked.json()).toMatchObject({ status: 429, code: "TOO_MANY_ATTEMPTS", field: "authorization" });
+    expect((await from("10.0.0.2", WRITER)).status).toBe(200); // another client is not held up
+    expect((await from("10.0.0.9", WRITER)).status).toBe(200);
+    await ctx.clock.advance(1000);
+    expect((await from("10.0.0.1", WRITER)).status).toBe(200); // a success forgets the failures
+    for (let i = 0; i < 5; i++) expect((await from("10.0.0.1", `again-${i}-0123456789abcdef`)).status).toBe(401);
+    expect((await from("10.0.0.1", WRITER)).status).toBe(200);
+    const doc = (await ctx.call("GET", "/openapi.json")).body;
+    expect(Object.keys(doc.paths["/jobs"].get.responses)).toContain("429");
+  });
+
+  it("throttleFailedAuth: false turns it off", async () => {
+    ctx = await setup({ auth: { type: "bearer", tokens: [{ secret: WRITER }] }, throttleFailedAuth: false });
+    for (let i = 0; i < 10; i++)
+      expect(
+        (await ctx.call("GET", "/jobs", undefined, { authorization: `Bearer guess-${i}-0123456789abcdef` })).status,
+      ).toBe(401);
+    expect((await ctx.call("GET", "/jobs", undefined, { authorization: `Bearer ${WRITER}` })).status).toBe(200);
+    expect(Object.keys((await ctx.call("GET", "/openapi.json")).body.paths["/jobs"].get.responses)).not.toContain(
+      "429",
+    );
+  });
 });
