@@ -10,7 +10,7 @@
  *   separator cannot be typed into a search, so a match never spans two columns. When the
  *   extension is missing and cannot be created (CREATE EXTENSION wants the database's owner or
  *   a trusted-extension grant), the migration warns and goes on without the indexes: the same
- *   query then scans. An administrator can add them later (README, "Search").
+ *   query then scans. An administrator can add them later (docs/dashboard.md, "Search").
  * - SQLite: an FTS5 table with the trigram tokenizer (contentless, with deletes) over id,
  *   function, description and request, its rowids tied to jobs through `job_search_keys`
  *   (an INTEGER PRIMARY KEY, which VACUUM keeps, unlike the rowid of `jobs`). Triggers on
@@ -57,7 +57,7 @@ async function postgres(db: Kysely<any>, env: MigrationEnv): Promise<void> {
       await run("rollback to savepoint tickerq_trgm");
       env.warn?.(
         `pg_trgm is not available (${(error as Error).message}); the job list's search scans instead of using an index. ` +
-          `To add it later: CREATE EXTENSION pg_trgm, then the two indexes in the README's "Search" section`,
+          `To add it later: CREATE EXTENSION pg_trgm, then the two indexes in docs/dashboard.md, "Search"`,
       );
       return;
     }
