@@ -94,18 +94,29 @@ function nameOf(middleware: Middleware, index: number): string {
   return middleware.name ? JSON.stringify(middleware.name) : `#${index}`;
 }
 
-/** Runs `inner` through the hooks, the first outermost; each hook must call next() once. */
+/**
+ * Runs `inner` through the hooks, the first outermost; each hook must call next() once. Per
+ * hook: one guard closure and one promise (no async frame), since this runs for every job.
+ */
 function through<T>(hooks: readonly [Hook<T>, string][], arg: T, inner: () => Promise<void>): Promise<void> {
-  const step = async (i: number): Promise<void> => {
+  const step = (i: number): Promise<void> => {
     if (i === hooks.length) return inner();
     const [hook, name] = hooks[i]!;
     let called = false;
-    await hook(arg, () => {
+    const next = (): Promise<void> => {
       if (called) return Promise.reject(new TickerQError("MIDDLEWARE", `middleware ${name} called next() twice`));
       called = true;
       return step(i + 1);
+    };
+    let result: Promise<void>;
+    try {
+      result = hook(arg, next);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(() => {
+      if (!called) throw new TickerQError("MIDDLEWARE", `middleware ${name} returned without calling next()`);
     });
-    if (!called) throw new TickerQError("MIDDLEWARE", `middleware ${name} returned without calling next()`);
   };
   return step(0);
 }
@@ -148,13 +159,12 @@ export class MiddlewareChain {
   }
 
   /** Runs a store call through the `store` hooks; returns its result. */
-  async store<R>(call: StoreCall, inner: () => Promise<R>): Promise<R> {
+  store<R>(call: StoreCall, inner: () => Promise<R>): Promise<R> {
     if (this.storeHooks.length === 0) return inner();
     let result: R;
-    await through(this.storeHooks, call, async () => {
+    return through(this.storeHooks, call, async () => {
       result = await inner();
-    });
-    return result!;
+    }).then(() => result);
   }
 
   /**

@@ -8,6 +8,7 @@
 
 import {
   context,
+  INVALID_TRACEID as INVALID_TRACE_ID,
   metrics,
   propagation,
   ROOT_CONTEXT,
@@ -16,8 +17,10 @@ import {
   trace,
   type Attributes,
   type Context,
+  type Meter,
   type MeterProvider,
   type ObservableResult,
+  type Span,
   type TracerProvider,
 } from "@opentelemetry/api";
 import { TerminateExecutionError, TickerQError } from "./errors.js";
@@ -56,18 +59,67 @@ function statusOf(ctx: TickerContext<unknown>, error: unknown): string {
 
 const FINAL = new Set(["Done", "DueDone", "Failed", "Cancelled", "Skipped"]);
 
+/** What every job of one function shares, made once: span names and metric attributes. */
+interface PerFunction {
+  readonly send: string;
+  readonly process: string;
+  readonly attributes: Attributes;
+  /** Jobs stored by this node (tickerq.jobs.enqueued). */
+  enqueued: number;
+  /** Jobs that reached each final status on this node (tickerq.jobs.completed). */
+  readonly completed: Map<string, { readonly attributes: Attributes; count: number }>;
+}
+
+/**
+ * The per-function state of one meter, shared by every otelMiddleware on it (two nodes of one
+ * process count into the same counters): the counters are observed from it at each collection.
+ */
+const byMeter = new WeakMap<Meter, (name: string) => PerFunction>();
+
+function perFunction(meter: Meter): (name: string) => PerFunction {
+  const known = byMeter.get(meter);
+  if (known) return known;
+  const functions = new Map<string, PerFunction>();
+  const enqueued = meter.createObservableCounter("tickerq.jobs.enqueued", { description: "Jobs stored by this node" });
+  const completed = meter.createObservableCounter("tickerq.jobs.completed", {
+    description: "Jobs that reached a final status on this node, by function and status",
+  });
+  enqueued.addCallback((result) => {
+    for (const fn of functions.values()) if (fn.enqueued > 0) result.observe(fn.enqueued, fn.attributes);
+  });
+  completed.addCallback((result) => {
+    for (const fn of functions.values()) {
+      for (const { attributes, count } of fn.completed.values()) result.observe(count, attributes);
+    }
+  });
+  const of = (name: string): PerFunction => {
+    let fn = functions.get(name);
+    if (fn === undefined) {
+      fn = {
+        send: `send ${name}`,
+        process: `process ${name}`,
+        attributes: { "messaging.destination.name": name },
+        enqueued: 0,
+        completed: new Map(),
+      };
+      functions.set(name, fn);
+    }
+    return fn;
+  };
+  byMeter.set(meter, of);
+  return of;
+}
+
 /**
  * Spans and metrics for every enqueue and run: `createTickerQ({ middleware: [otelMiddleware()] })`.
- * Metrics: `tickerq.jobs.enqueued` and `tickerq.jobs.completed` (counters), `tickerq.job.duration`
- * and `tickerq.job.lateness` (histograms, ms), `tickerq.jobs.due` (gauge of due Idle jobs).
+ * Metrics: `tickerq.jobs.enqueued` and `tickerq.jobs.completed` (monotonic counters, kept by
+ * function in the middleware and reported at each collection, so a job costs no SDK call for
+ * them), `tickerq.job.duration` and `tickerq.job.lateness` (histograms, ms), `tickerq.jobs.due`
+ * (gauge of due Idle jobs).
  */
 export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware {
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION);
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, VERSION);
-  const enqueued = meter.createCounter("tickerq.jobs.enqueued", { description: "Jobs stored by this node" });
-  const completed = meter.createCounter("tickerq.jobs.completed", {
-    description: "Jobs that reached a final status on this node, by function and status",
-  });
   const duration = meter.createHistogram("tickerq.job.duration", {
     description: "How long each attempt's handler ran",
     unit: "ms",
@@ -79,6 +131,7 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
   const due = meter.createObservableGauge("tickerq.jobs.due", {
     description: "Idle jobs that are due but not started, by function",
   });
+  const of = perFunction(meter);
   const nodes = new Set<MiddlewareNode>();
   // One query per collection and node; nodes sharing a store report the same counts, so each
   // carries its node id.
@@ -94,6 +147,26 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
     );
   };
 
+  /** Ends an attempt's span and records its metrics; `error` is null when the handler succeeded. */
+  const ended = (ctx: TickerContext<unknown>, fn: PerFunction, span: Span, began: number, error: unknown) => {
+    const status = statusOf(ctx, error);
+    span.setAttribute("tickerq.status", status);
+    if (error !== null && status !== "Skipped") {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    }
+    span.end();
+    duration.record(performance.now() - began, fn.attributes);
+    if (FINAL.has(status)) {
+      let count = fn.completed.get(status);
+      if (count === undefined) {
+        count = { attributes: { ...fn.attributes, "tickerq.status": status }, count: 0 };
+        fn.completed.set(status, count);
+      }
+      count.count++;
+    }
+  };
+
   const middleware: Middleware = {
     name: "otel",
     attach(node) {
@@ -106,29 +179,24 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
     },
 
     async enqueue(job: EnqueueJob, next) {
+      const fn = of(job.functionName);
       // A cron occurrence starts its own trace; any other job joins the caller's.
       const parent = job.type === "CronTickerOccurrence" ? ROOT_CONTEXT : context.active();
-      const span = tracer.startSpan(
-        `send ${job.functionName}`,
-        {
-          kind: SpanKind.PRODUCER,
-          attributes: {
-            "messaging.system": "tickerq",
-            "messaging.operation.type": "send",
-            "messaging.operation.name": "send",
-            "messaging.destination.name": job.functionName,
-            "messaging.message.id": job.id,
-            "tickerq.node_id": job.nodeId,
-            ...(job.parentId ? { "tickerq.parent_id": job.parentId } : {}),
-            ...(job.cronTickerId ? { "tickerq.cron_ticker_id": job.cronTickerId } : {}),
-          },
-        },
-        parent,
-      );
+      const attributes: Attributes = {
+        "messaging.system": "tickerq",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "send",
+        "messaging.destination.name": job.functionName,
+        "messaging.message.id": job.id,
+        "tickerq.node_id": job.nodeId,
+      };
+      if (job.parentId) attributes["tickerq.parent_id"] = job.parentId;
+      if (job.cronTickerId) attributes["tickerq.cron_ticker_id"] = job.cronTickerId;
+      const span = tracer.startSpan(fn.send, { kind: SpanKind.PRODUCER, attributes }, parent);
       const active = trace.setSpan(parent, span);
       propagation.inject(active, job.metadata, metadataCarrier);
       // The W3C propagator is the default, but with no SDK there is none: carry the span anyway.
-      if (job.metadata.traceparent === undefined && span.spanContext().traceId !== "0".repeat(32)) {
+      if (job.metadata.traceparent === undefined && span.spanContext().traceId !== INVALID_TRACE_ID) {
         const { traceId, spanId, traceFlags } = span.spanContext();
         job.metadata.traceparent = `00-${traceId}-${spanId}-0${traceFlags.toString(16)}`;
       }
@@ -143,11 +211,13 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
       // Another node stored this cron occurrence first: its send span is the one `process`
       // follows, so this one is never ended, hence never exported.
       if (job.duplicate) return;
-      enqueued.add(1, { "messaging.destination.name": job.functionName });
+      fn.enqueued++;
       span.end();
     },
 
-    async run(ctx, next) {
+    // Not async: one promise per attempt (the handler's, through context.with) and its then.
+    run(ctx, next) {
+      const fn = of(ctx.functionName);
       const parent = parentOf(ctx.metadata);
       const latenessMs = Math.max(0, ctx.startedAt.getTime() - ctx.scheduledFor.getTime());
       const attributes: Attributes = {
@@ -159,33 +229,27 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
         "tickerq.attempt": ctx.retryCount,
         "tickerq.node_id": ctx.nodeId,
         "tickerq.lateness_ms": latenessMs,
-        ...(ctx.cronTickerId ? { "tickerq.cron_ticker_id": ctx.cronTickerId } : {}),
-        ...(ctx.parentId ? { "tickerq.parent_id": ctx.parentId } : {}),
       };
-      const span = tracer.startSpan(`process ${ctx.functionName}`, { kind: SpanKind.CONSUMER, attributes }, parent);
-      const byFunction = { "messaging.destination.name": ctx.functionName };
-      lateness.record(latenessMs, byFunction);
+      if (ctx.cronTickerId) attributes["tickerq.cron_ticker_id"] = ctx.cronTickerId;
+      if (ctx.parentId) attributes["tickerq.parent_id"] = ctx.parentId;
+      const span = tracer.startSpan(fn.process, { kind: SpanKind.CONSUMER, attributes }, parent);
+      lateness.record(latenessMs, fn.attributes);
       const began = performance.now();
-      let error: unknown = null;
+      let running: Promise<void>;
       try {
-        await context.with(trace.setSpan(parent, span), next);
-      } catch (caught) {
-        error = caught;
-        throw caught;
-      } finally {
-        const status = statusOf(ctx, error);
-        span.setAttribute("tickerq.status", status);
-        if (error !== null && status !== "Skipped") {
-          span.recordException(error instanceof Error ? error : String(error));
-          span.setStatus({
-            code: SpanStatusCode.ERROR,
-            message: error instanceof Error ? error.message : String(error),
-          });
-        }
-        span.end();
-        duration.record(performance.now() - began, byFunction);
-        if (FINAL.has(status)) completed.add(1, { ...byFunction, "tickerq.status": status });
+        // The handler runs with `process` active, so its own spans nest under it.
+        running = context.with(trace.setSpan(parent, span), next);
+      } catch (error) {
+        ended(ctx, fn, span, began, error);
+        return Promise.reject(error);
       }
+      return running.then(
+        () => ended(ctx, fn, span, began, null),
+        (error: unknown) => {
+          ended(ctx, fn, span, began, error);
+          throw error;
+        },
+      );
     },
   };
   if (options.storeSpans) {
