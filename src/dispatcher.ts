@@ -172,7 +172,7 @@ export class Dispatcher {
     try {
       await o.cron.ensure(now);
       if (!o.isPaused()) {
-        const limit = o.pool.freeSlots;
+        const limit = o.pool.claimSize(this.backlog);
         const longRunningLimit = o.pool.freeLongRunning;
         if (limit > 0 || longRunningLimit > 0) {
           const startLimit = o.pool.reserveStarts();

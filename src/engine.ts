@@ -176,7 +176,7 @@ export class Engine {
       onPauseRequested: (paused) => this.followOperator(paused),
       reconcile: (now) => this.reconcile(now),
       onRecovered: () => this.dispatcher.wake(null),
-      onCancelRequested: (ids) => ids.forEach((id) => this.executor.cancel(id)),
+      onCancelRequested: (ids) => ids.forEach((id) => this.cancelHeldOrRunning(id)),
       onFenced: (sinceMs) => this.fence(sinceMs),
       onHealthy: () => this.dispatcher.storeAnswered(),
       beforeStoreWork: clearOfStarts,
@@ -410,9 +410,14 @@ export class Engine {
     this.dispatcher.wake(null);
   }
 
-  /** A held job is dropped before it starts; a running one has its signal aborted. */
+  /**
+   * A held job is dropped before it starts (one its claim already started ends Cancelled
+   * through the executor); a running one has its signal aborted.
+   */
   cancelHeldOrRunning(id: string): void {
-    if (!this.pool.drop(id)) this.executor.cancel(id);
+    const held = this.pool.take(id);
+    if (held === null) this.executor.cancel(id);
+    else if (held.status === "InProgress") void this.executor.run(held, "cancel");
   }
 
   /** Aborts the signal of a job running here (it ends Cancelled). */

@@ -123,11 +123,13 @@ export class Executor {
     }
   }
 
-  async run(job: JobRecord): Promise<void> {
+  /** Runs `job`; with `stop`, it is stopped before its handler starts (a job the claim started, cancelled while held). */
+  async run(job: JobRecord, stop?: StopReason): Promise<void> {
     const { deps } = this;
     const controller = new AbortController();
     const run = { controller, reason: null as StopReason | null };
     this.running.set(job.id, run);
+    if (stop) this.cancel(job.id, stop);
     let startedAt = new Date(deps.clock.now());
     // The store has this attempt as InProgress at once when the claim started it; a job held
     // Queued is started by a batched write (issued a moment before it is due when claimed

@@ -20,9 +20,13 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   /** Jobs run at once on this node, LongRunning ones aside. @default 10 */
   maxConcurrency?: number;
   /**
-   * Due jobs claimed beyond the free slots, held Queued: each starts the moment a slot frees,
-   * its InProgress write following in a batch (a job cancelled meanwhile is dropped, or aborted
-   * if that write finds it gone). Raise it for many short jobs. @default 0
+   * Due jobs claimed beyond the free slots. By default (undefined) claiming is adaptive: while
+   * a backlog exists a claim also takes what this node will start within 25 ms at its recent
+   * start rate (at most 500), started by the claim itself, so many short jobs share each claim
+   * and no job waits here longer than that; slow jobs or a trickle get no more than the free
+   * slots. A number fixes it instead: that many held Queued, each started the moment a slot
+   * frees, its InProgress write following in a batch (a job cancelled meanwhile is dropped, or
+   * aborted if that write finds it gone); 0 claims only for free slots. @default adaptive
    */
   prefetch?: number;
   /** LongRunning jobs run at once on this node, outside maxConcurrency. @default 100 */
@@ -81,9 +85,14 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
 export type { Logger } from "./log.js";
 
 export type ResolvedOptions = Required<
-  Omit<TickerQOptions, "functions" | "store" | "onException" | "onCancelled" | "logger" | "middleware" | "coordinator">
+  Omit<
+    TickerQOptions,
+    "functions" | "store" | "onException" | "onCancelled" | "logger" | "middleware" | "coordinator" | "prefetch"
+  >
 > &
   Pick<TickerQOptions, "onException" | "onCancelled"> & {
+    /** null: adaptive claiming. */
+    prefetch: number | null;
     store: Store;
     logger: Logger | null;
     /** `logger` adapted: levels checked, console's shape handled. */
@@ -128,7 +137,7 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     clock,
     nodeId,
     maxConcurrency,
-    prefetch: positive("prefetch", 0, 0),
+    prefetch: options.prefetch === undefined ? null : positive("prefetch", 0, 0),
     maxLongRunning: positive("maxLongRunning", 100),
     onException: options.onException,
     onCancelled: options.onCancelled,

@@ -9,12 +9,61 @@ import type { Clock } from "./clock.js";
 import type { JobRecord } from "./store/contract.js";
 import { InFlight } from "./in-flight.js";
 
+/**
+ * Adaptive claiming: while a backlog exists, a claim takes beyond the free slots what this
+ * node will start within START_HORIZON_MS at its recent start rate, and the claim starts them
+ * itself (InProgress, no start write of their own); they wait here at most that long for a
+ * slot. The window doubles per claim at most, so it grows with the backlog, and it is empty
+ * when nothing is due, when the jobs are slow (a low start rate) or before any job has ended.
+ * Other nodes keep getting work: no node takes more than it starts within the horizon.
+ */
+export const START_HORIZON_MS = 25;
+/** The largest window, whatever the rate: a claim's rows and their leases stay a modest batch. */
+const MAX_WINDOW = 500;
+/** Start rates are sampled over at least this long (ms) before they count. */
+const RATE_SAMPLE_MS = 5;
+
+class AdaptiveWindow {
+  /** Jobs started per ms, smoothed. */
+  private rate = 0;
+  private startsSinceSample = 0;
+  private sampledAt: number | null = null;
+  /** The current window: jobs beyond the free slots the next claim may take. */
+  size = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  started(): void {
+    this.startsSinceSample++;
+  }
+
+  /** The window for the next claim; `backlog`: the last claim was full or left due work. */
+  next(backlog: boolean, maxConcurrency: number): number {
+    const now = this.clock.now();
+    if (this.sampledAt === null) this.sampledAt = now;
+    const elapsed = now - this.sampledAt;
+    if (elapsed >= RATE_SAMPLE_MS) {
+      const sample = this.startsSinceSample / elapsed;
+      this.rate = this.rate === 0 ? sample : (this.rate + sample) / 2;
+      this.startsSinceSample = 0;
+      this.sampledAt = now;
+    }
+    if (!backlog) return (this.size = 0);
+    const reach = Math.floor(this.rate * START_HORIZON_MS);
+    this.size = Math.min(MAX_WINDOW, reach, Math.max(maxConcurrency, this.size * 2));
+    return this.size;
+  }
+}
+
 export interface PoolOptions {
   /** Jobs claimed ahead are released this long before they are due (their start write runs meanwhile). */
   startLeadMs: number;
   maxConcurrency: number;
-  /** Jobs claimed beyond the free slots, so a claim fetches a batch rather than a slot's worth. */
-  prefetch: number;
+  /**
+   * Jobs claimed beyond the free slots and held Queued (each takes a start write when a slot
+   * frees); null for adaptive claiming (see AdaptiveWindow).
+   */
+  prefetch: number | null;
   maxLongRunning: number;
   clock: Clock;
   /** Starts the job; resolves when its attempt has ended. */
@@ -35,9 +84,14 @@ export class WorkerPool {
   private reserved = 0;
   private readonly startLeadMs: number;
   readonly maxConcurrency: number;
-  readonly prefetch: number;
+  readonly prefetch: number | null;
   readonly maxLongRunning: number;
   private readonly clock: Clock;
+  private readonly adaptive: AdaptiveWindow | null;
+  /** Claimed jobs, started by the claim, that wait in `ready` for a slot (adaptive claiming). */
+  private startedWaiting = 0;
+  /** The window the claim in flight was sized with (adaptive claiming). */
+  private window = 0;
 
   constructor(private readonly hooks: PoolOptions) {
     this.startLeadMs = hooks.startLeadMs;
@@ -45,12 +99,22 @@ export class WorkerPool {
     this.prefetch = hooks.prefetch;
     this.maxLongRunning = hooks.maxLongRunning;
     this.clock = hooks.clock;
+    this.adaptive = hooks.prefetch === null ? new AdaptiveWindow(hooks.clock) : null;
+  }
+
+  /**
+   * Sizes the next claim: `backlog` says whether due work was left over by the last one.
+   * Returns how many more normal-slot jobs to claim now.
+   */
+  claimSize(backlog: boolean): number {
+    this.window = this.adaptive ? this.adaptive.next(backlog, this.maxConcurrency) : (this.prefetch ?? 0);
+    return this.freeSlots;
   }
 
   /** How many more normal-slot jobs the dispatcher should claim now. */
   get freeSlots(): number {
     const waiting = this.waiting(false, true);
-    return Math.max(0, this.maxConcurrency + this.prefetch - this.active - waiting);
+    return Math.max(0, this.maxConcurrency + this.window - this.active - waiting);
   }
 
   get freeLongRunning(): number {
@@ -64,12 +128,13 @@ export class WorkerPool {
   reserveStarts(): number {
     const n = Math.max(0, this.maxConcurrency - this.active - this.reserved - this.waiting(false, false));
     this.reserved += n;
-    return n;
+    // Adaptive claiming: the window's jobs start with the claim too, and wait here for a slot.
+    return this.adaptive ? n + this.window : n;
   }
 
   /** Gives back what reserveStarts() took (the claim ended, in success or failure). */
   releaseStarts(n: number): void {
-    this.reserved -= n;
+    this.reserved -= this.adaptive ? Math.max(0, n - this.window) : n;
   }
 
   /** Jobs held but not started: released to the store on shutdown. */
@@ -90,8 +155,14 @@ export class WorkerPool {
     const now = this.clock.now();
     for (const job of jobs) {
       if (job.status === "InProgress") {
-        // Started by the claim itself, in a slot reserved for it.
-        this.start(job, job.priority === "LongRunning");
+        // Started by the claim itself, in a slot reserved for it, or (adaptive claiming)
+        // waiting for the next slot to free.
+        const longRunning = job.priority === "LongRunning";
+        if (longRunning || this.active < this.maxConcurrency) this.start(job, longRunning);
+        else {
+          this.startedWaiting++;
+          this.enqueue(job);
+        }
         continue;
       }
       const delay = (job.executionTime?.getTime() ?? now) - this.startLeadMs - now;
@@ -111,15 +182,25 @@ export class WorkerPool {
 
   /** Drops a held job that must not start (cancelled meanwhile). Returns whether it was held. */
   drop(id: string): boolean {
+    return this.take(id) !== null;
+  }
+
+  /**
+   * Removes a held job and returns it, or null if not held. A job the claim started
+   * (InProgress) still needs its end written by the caller.
+   */
+  take(id: string): JobRecord | null {
     const timer = this.timers.get(id);
     if (timer) {
       this.clock.clearTimeout(timer.handle);
       this.timers.delete(id);
-      return true;
+      return timer.job;
     }
     const index = this.ready.findIndex((job) => job.id === id);
-    if (index >= 0) this.ready.splice(index, 1);
-    return index >= 0;
+    if (index < 0) return null;
+    const [job] = this.ready.splice(index, 1);
+    if (job!.status === "InProgress") this.startedWaiting--;
+    return job!;
   }
 
   /** Removes and returns every held job (shutdown). */
@@ -128,6 +209,7 @@ export class WorkerPool {
     for (const { handle } of this.timers.values()) this.clock.clearTimeout(handle);
     this.timers.clear();
     this.ready.length = 0;
+    this.startedWaiting = 0;
     return held;
   }
 
@@ -169,6 +251,7 @@ export class WorkerPool {
         continue;
       }
       this.ready.splice(i, 1);
+      if (job.status === "InProgress") this.startedWaiting--;
       this.start(job, longRunning);
     }
   }
@@ -176,6 +259,7 @@ export class WorkerPool {
   private start(job: JobRecord, longRunning: boolean): void {
     if (longRunning) this.activeLongRunning++;
     else this.active++;
+    this.adaptive?.started();
     this.running.add(
       this.hooks
         .run(job)
@@ -184,7 +268,10 @@ export class WorkerPool {
           if (longRunning) this.activeLongRunning--;
           else this.active--;
           this.pump();
-          if (this.ready.length === 0) this.hooks.onCapacity();
+          // Adaptive claiming asks for more while half the window still waits, so the next
+          // claim's round trip overlaps the runs instead of leaving slots idle.
+          if (this.ready.length === 0 || (this.window > 0 && this.adaptive && this.startedWaiting * 2 <= this.window))
+            this.hooks.onCapacity();
         }),
     );
   }

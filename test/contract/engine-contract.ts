@@ -513,6 +513,89 @@ export function describeEngineContract(
       });
     });
 
+    describe("adaptive claiming (the default)", () => {
+      /**
+       * A Blocker runs alone in the only slot for 5 ms of the test clock, with jobs a and b
+       * due meanwhile: one start in 5 ms gives a window of one job beyond the slot, so when
+       * the Blocker ends the next claim takes a and b and starts both; a runs (until `holdA`
+       * opens or its signal aborts) and b waits here InProgress for the slot.
+       */
+      const heldStarted = async () => {
+        const release = gate();
+        const holdA = gate();
+        const blocker = defineFunction("Blocker", async () => {
+          await release.promise;
+        });
+        const ran: string[] = [];
+        const fn = defineFunction("Quick", async (ctx: TickerContext<string>) => {
+          ran.push(ctx.request);
+          if (ctx.request !== "a") return;
+          await Promise.race([
+            holdA.promise,
+            new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true })),
+          ]);
+          ctx.signal.throwIfAborted();
+        });
+        const tq = await start(node(store, clock, [blocker, fn], { maxConcurrency: 1 }));
+        const blocked = waitFor<{ function: string; status: string }>(
+          (l) => tq.events.on("changed", l),
+          (c) => c.function === "Blocker" && c.status === "InProgress",
+        );
+        await tq.timeTickers.add({ function: "Blocker" });
+        void runDue(tq);
+        await blocked;
+        const at = (ms: number) => new Date(T0.getTime() - 10 + ms);
+        const [a, b] = await tq.timeTickers.addMany([
+          { function: "Quick", request: "a", executionTime: at(1) },
+          { function: "Quick", request: "b", executionTime: at(2) },
+        ]);
+        await clock.advance(5);
+        const aRuns = waitFor<{ id: string; status: string }>(
+          (l) => tq.events.on("changed", l),
+          (c) => c.id === a!.id && c.status === "InProgress",
+        );
+        release.open();
+        await aRuns;
+        return { tq, a: a!, b: b!, ran, holdA };
+      };
+
+      it("starts a batch with its claim while a backlog of short jobs exists; the one waiting for a slot then runs", async () => {
+        const { tq, a, b, ran, holdA } = await heldStarted();
+        // The claim started b too: InProgress under this node's lease, its handler not yet called.
+        expect(await tq.timeTickers.get(b.id)).toMatchObject({ status: "InProgress", lockHolder: tq.nodeId });
+        expect(ran).toEqual(["a"]);
+        holdA.open();
+        await runDue(tq);
+        expect(ran).toEqual(["a", "b"]);
+        for (const id of [a.id, b.id]) {
+          expect(await tq.timeTickers.get(id)).toMatchObject({ status: "DueDone", lockHolder: null });
+          expect((await tq.attempts(id)).map((x) => x.status)).toEqual(["DueDone"]);
+        }
+      });
+
+      it("ends Cancelled a job its claim started that is cancelled while it waits for a slot, without running it", async () => {
+        const { tq, a, b, ran, holdA } = await heldStarted();
+        expect(await tq.cancel(b.id)).toBe("requested");
+        holdA.open();
+        await runDue(tq);
+        expect(ran).toEqual(["a"]);
+        expect(await tq.timeTickers.get(b.id)).toMatchObject({ status: "Cancelled", lockHolder: null });
+        expect((await tq.attempts(b.id)).map((x) => x.status)).toEqual(["Cancelled"]);
+        expect((await tq.timeTickers.get(a.id))!.status).toBe("DueDone");
+      });
+
+      it("hands a job its claim started back to Idle on stop, no attempt used", async () => {
+        const { tq, a, b, ran } = await heldStarted();
+        await tq.stop({ timeoutMs: 0 });
+        expect(ran).toEqual(["a"]);
+        // The run of a was interrupted by the shutdown, b never began: neither used an attempt.
+        for (const id of [a.id, b.id]) {
+          expect(await store.jobGet({ id })).toMatchObject({ status: "Idle", lockHolder: null, retryCount: 0 });
+        }
+        expect(await store.attemptList({ jobId: b.id })).toEqual([]);
+      });
+    });
+
     it("runs High before Normal before Low when one slot is free", async () => {
       const order: string[] = [];
       const fn = defineFunction("Prio", async (ctx: TickerContext<string>) => {
