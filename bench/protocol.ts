@@ -29,6 +29,8 @@ export type FromChild =
       count: number;
       /** Before the worker started, and when every expected job was started and finished in the store. */
       workerStartAt: number;
+      /** How long the child took to import the system's modules (before workerStartAt). */
+      loadMs: number;
       /** When the first job's handler started (NaN if none did). */
       firstJobAt: number;
       finishedAt: number;

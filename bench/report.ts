@@ -180,7 +180,7 @@ export function markdown(report: RunReport): string {
     if (notes.length > 0) out.push(...notes, "");
   }
   const checks = checkTargets(report.workloads, report.reference);
-  out.push("## Targets (issues 5, 12 and 15), from the medians above", "");
+  out.push("## Targets (issues 5, 12, 15 and 16), from the medians above", "");
   out.push(
     mdTable(
       ["target", "figure", "met"],

@@ -19,7 +19,10 @@ let running: RunningWorker | null = null;
 let expectJobs: ((count: number) => void) | null = null;
 
 async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void> {
+  const loadStartAt = epochNow();
   const system = await loadSystem(order.system);
+  await system.load?.(order.variant);
+  const loadMs = epochNow() - loadStartAt;
   if (order.seed) await produce(await system.producer(order.variant), order.seed).then(() => undefined);
   let count = 0;
   let firstJobAt = Number.NaN;
@@ -73,6 +76,7 @@ async function runJobs(order: Extract<ToChild, { type: "jobs" }>): Promise<void>
     type: "done",
     count,
     workerStartAt,
+    loadMs,
     firstJobAt,
     finishedAt,
     timedOut,

@@ -411,6 +411,12 @@ function systemFor(spec: StoreSpec): System {
       };
     },
 
+    async load() {
+      await core();
+      if (spec.module) await importSrc(spec.module.replace(/\.ts$/, ".js"));
+      if (spec.redis) await importSrc("mysql.js");
+    },
+
     async worker(settings: WorkerSettings): Promise<RunningWorker> {
       const mod = await core();
       const store = await spec.create(mod);

@@ -62,6 +62,11 @@ export interface System {
   /** `variant`: the worker setting the jobs are for (W2–W4), when it changes how they are written. */
   producer(variant?: string): Promise<Producer>;
   worker(settings: WorkerSettings): Promise<RunningWorker>;
+  /**
+   * Loads the modules a worker needs (a worker child calls it before timing the start), where
+   * importing the system's module does not: the peers import their package statically.
+   */
+  load?(variant: string): Promise<void>;
   /** A per-second schedule at the system's finest granularity; absent when it has none. */
   cron?(settings: CronSettings): Promise<RunningWorker>;
   /** Why `cron` is absent, for the report. */
