@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { TickerQ } from "../tickerq.js";
 import { TickerQError } from "../errors.js";
+import { normaliseBasePath } from "../web/base-path.js";
 import { authenticator, requireAuth, requireSafeAction, throttled, type DashboardAuth } from "./auth.js";
 import {
   bodyGuard,
@@ -59,17 +60,7 @@ export interface Dashboard {
 
 type AnyTickerQ = TickerQ<any>;
 
-export function normaliseBasePath(basePath: string | undefined): string {
-  const base = (basePath ?? "").trim();
-  if (base === "" || base === "/") return "";
-  if (!/^\/[\w\-./~]*$/.test(base) || base.includes("//") || base.includes("..")) {
-    throw new TickerQError(
-      "INVALID_ARGUMENT",
-      `basePath must be a path like "/tickerq"; got ${JSON.stringify(basePath)}`,
-    );
-  }
-  return base.replace(/\/+$/, "");
-}
+export { normaliseBasePath } from "../web/base-path.js";
 
 export function createDashboard(tq: AnyTickerQ, options: DashboardOptions): Dashboard {
   if (!tq || typeof tq !== "object" || !("timeTickers" in tq)) {

@@ -9,12 +9,13 @@
 import { randomBytes } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "./http-errors.js";
+import { jsonDepth, MAX_JSON_DEPTH, readCapped } from "../web/body.js";
+
+export { jsonDepth, MAX_JSON_DEPTH, readCapped } from "../web/body.js";
+export { clientKey, LoginThrottle } from "../web/throttle.js";
 
 /** Parsed JSON bodies by request: the guard reads the body once, the routes take it from here. */
 const bodies = new WeakMap<Request, unknown>();
-
-/** Nesting deeper than this is refused before parsing: a 100k-deep array would overflow the stack. */
-export const MAX_JSON_DEPTH = 64;
 
 /** The routes whose actions take a JSON body; every other action must come without one. */
 const TAKES_BODY: readonly [string, RegExp][] = [
@@ -25,43 +26,6 @@ const TAKES_BODY: readonly [string, RegExp][] = [
   ["PATCH", /\/api\/cron\/[^/]+$/],
   ["POST", /\/api\/session\/login$/],
 ];
-
-/** The deepest nesting of arrays and objects in JSON text, counted outside strings. */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (inString) {
-      if (ch === 92)
-        i++; // backslash: skip the escaped character
-      else if (ch === 34) inString = false;
-    } else if (ch === 34) inString = true;
-    else if (ch === 91 || ch === 123) max = Math.max(max, ++depth);
-    else if (ch === 93 || ch === 125) depth--;
-  }
-  return max;
-}
-
-/** The body as text, or null once it grows past `maxBytes` (the rest is not read). */
-export async function readCapped(request: Request, maxBytes: number): Promise<string | null> {
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts).toString("utf8");
-}
 
 /**
  * Every action's body: more than `maxBytes` is 413 (from Content-Length before reading, or
@@ -132,46 +96,6 @@ export function sameOriginGuard(): MiddlewareHandler {
     }
     return next();
   };
-}
-
-/** Who a request comes from, for throttling: the socket's address when mounted in Node. */
-export function clientKey(c: Context): string {
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  return incoming?.socket?.remoteAddress ?? "unknown";
-}
-
-/**
- * Failed sign-ins per client: after `free` failures each further one doubles the wait (from
- * one second up to a minute) before that client may try again; a success forgets them.
- */
-export class LoginThrottle {
-  private readonly clients = new Map<string, { failures: number; until: number }>();
-
-  constructor(
-    private readonly now: () => number = Date.now,
-    private readonly free = 5,
-    private readonly maxWaitMs = 60_000,
-  ) {}
-
-  /** Ms to wait before this client may try again, or 0. */
-  waitMs(key: string): number {
-    const entry = this.clients.get(key);
-    return entry ? Math.max(0, entry.until - this.now()) : 0;
-  }
-
-  failed(key: string): void {
-    const entry = this.clients.get(key) ?? { failures: 0, until: 0 };
-    entry.failures++;
-    if (entry.failures > this.free)
-      entry.until = this.now() + Math.min(this.maxWaitMs, 1000 * 2 ** (entry.failures - this.free - 1));
-    this.clients.set(key, entry);
-    // Bounded memory under a flood of addresses: the oldest entries go first.
-    if (this.clients.size > 10_000) this.clients.delete(this.clients.keys().next().value!);
-  }
-
-  succeeded(key: string): void {
-    this.clients.delete(key);
-  }
 }
 
 export const SESSION_COOKIE = "tickerq_session";

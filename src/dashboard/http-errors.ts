@@ -1,7 +1,8 @@
 /** Turns engine errors into HTTP answers: status, stable code, message and the field at fault. */
 
 import type { Context } from "hono";
-import { TickerQError } from "../errors.js";
+import type { TickerQError } from "../errors.js";
+import { statusOfError } from "../web/error-status.js";
 
 export interface ApiError {
   code: string;
@@ -22,27 +23,18 @@ export class HttpError extends Error {
   }
 }
 
-const STATUS_BY_CODE: Record<string, 400 | 404 | 409 | 413> = {
-  INVALID_ARGUMENT: 400,
-  INVALID_CRON: 400,
-  INVALID_TIME_ZONE: 400,
-  UNKNOWN_FUNCTION: 400,
-  INVALID_REQUEST: 400,
-  REQUEST_TOO_LARGE: 413,
-  NOT_FOUND: 404,
-  INVALID_STATE: 409,
-};
-
 export function toApiError(error: unknown): { status: number; body: { error: ApiError } } | null {
   if (error instanceof HttpError) {
     const body: ApiError = { code: error.code, message: error.message };
     if (error.field) body.field = error.field;
     return { status: error.status, body: { error: body } };
   }
-  if (error instanceof TickerQError && STATUS_BY_CODE[error.code]) {
-    const body: ApiError = { code: error.code, message: error.message };
-    if (error.field !== undefined) body.field = error.field;
-    return { status: STATUS_BY_CODE[error.code]!, body: { error: body } };
+  const status = statusOfError(error);
+  if (status !== null) {
+    const known = error as TickerQError;
+    const body: ApiError = { code: known.code, message: known.message };
+    if (known.field !== undefined) body.field = known.field;
+    return { status, body: { error: body } };
   }
   return null;
 }

@@ -6,8 +6,8 @@
 
 import { Hono, type Context } from "hono";
 import { TickerQError } from "../errors.js";
-import { normaliseBasePath } from "../dashboard/dashboard.js";
-import { clientKey, LoginThrottle } from "../dashboard/guards.js";
+import { normaliseBasePath } from "../web/base-path.js";
+import { clientKey, LoginThrottle } from "../web/throttle.js";
 import { apiAuthenticator, type ApiAuth } from "./auth.js";
 import { readJsonBody } from "./body.js";
 import { openApiDocument } from "./openapi.js";

@@ -3,7 +3,7 @@
  * JSON only (415), parsed once with a nesting limit (400 for malformed or too deep JSON).
  */
 
-import { jsonDepth, MAX_JSON_DEPTH, readCapped } from "../dashboard/guards.js";
+import { jsonDepth, MAX_JSON_DEPTH, readCapped } from "../web/body.js";
 import { ApiProblem } from "./problem.js";
 
 /** The parsed JSON body of a request to a route that takes one. */

@@ -8,5 +8,5 @@ export { IDEMPOTENCY_HEADER } from "./idempotency.js";
 export { httpFunction, HttpJobError, HTTP_METHODS } from "./http-function.js";
 export type { HttpFunctionOptions, HttpJobRequest, HttpJobResponse, HttpMethod } from "./http-function.js";
 // One set of adapters for the dashboard and the API: each forwards requests under the base path.
-export { nodeHandler, expressMiddleware, fastifyPlugin, honoMiddleware } from "../dashboard/adapters.js";
-export type { NodeHandler } from "../dashboard/adapters.js";
+export { nodeHandler, expressMiddleware, fastifyPlugin, honoMiddleware } from "../web/adapters.js";
+export type { NodeHandler } from "../web/adapters.js";

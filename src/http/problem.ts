@@ -4,7 +4,7 @@
  */
 
 import { TickerQError } from "../errors.js";
-import { toApiError } from "../dashboard/http-errors.js";
+import { statusOfError } from "../web/error-status.js";
 
 export const PROBLEM_TYPE = "application/problem+json";
 
@@ -59,10 +59,11 @@ export function toProblem(error: unknown): Problem | null {
   if (error instanceof TickerQError && UNAVAILABLE.has(error.code)) {
     return problem(503, error.code, error.message, error.field);
   }
-  // The dashboard's mapping of library codes to statuses, so both answer a code alike.
-  const known = toApiError(error);
-  if (!known) return null;
-  return problem(known.status, known.body.error.code, known.body.error.message, known.body.error.field);
+  // The mapping of library codes to statuses the dashboard uses too, so both answer a code alike.
+  const status = statusOfError(error);
+  if (status === null) return null;
+  const known = error as TickerQError;
+  return problem(status, known.code, known.message, known.field);
 }
 
 export function problem(status: number, code: string, detail: string, field?: string, value?: unknown): Problem {
