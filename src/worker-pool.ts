@@ -11,13 +11,15 @@ import { InFlight } from "./in-flight.js";
 
 /**
  * Adaptive claiming: while a backlog exists, a claim takes beyond the free slots what this
- * node will start within START_HORIZON_MS at its recent start rate, and the claim starts them
- * itself (InProgress, no start write of their own); they wait here at most that long for a
- * slot. The window doubles per claim at most, so it grows with the backlog, and it is empty
+ * node will start within a short horizon at its recent start rate, and the claim starts them
+ * itself (InProgress, no start write of their own); they wait here about that long for a
+ * slot. The horizon is START_HORIZON_MS, or two claims' round trips when the store answers
+ * slower (up to MAX_HORIZON_MS), so that the next claim lands before the window runs dry. The window doubles per claim at most, so it grows with the backlog, and it is empty
  * when nothing is due, when the jobs are slow (a low start rate) or before any job has ended.
  * Other nodes keep getting work: no node takes more than it starts within the horizon.
  */
 export const START_HORIZON_MS = 25;
+const MAX_HORIZON_MS = 250;
 /** The largest window, whatever the rate: a claim's rows and their leases stay a modest batch. */
 const MAX_WINDOW = 500;
 /** Start rates are sampled over at least this long (ms) before they count. */
@@ -30,11 +32,23 @@ class AdaptiveWindow {
   private sampledAt: number | null = null;
   /** The current window: jobs beyond the free slots the next claim may take. */
   size = 0;
+  /** How long a claim takes, smoothed (ms). */
+  private claimMs = 0;
+  private claimStartedAt = 0;
 
   constructor(private readonly clock: Clock) {}
 
   started(): void {
     this.startsSinceSample++;
+  }
+
+  claimStarted(): void {
+    this.claimStartedAt = this.clock.now();
+  }
+
+  claimEnded(): void {
+    const took = this.clock.now() - this.claimStartedAt;
+    this.claimMs = this.claimMs === 0 ? took : (this.claimMs + took) / 2;
   }
 
   /** The window for the next claim; `backlog`: the last claim was full or left due work. */
@@ -49,7 +63,8 @@ class AdaptiveWindow {
       this.sampledAt = now;
     }
     if (!backlog) return (this.size = 0);
-    const reach = Math.floor(this.rate * START_HORIZON_MS);
+    const horizon = Math.min(MAX_HORIZON_MS, Math.max(START_HORIZON_MS, 2 * this.claimMs));
+    const reach = Math.floor(this.rate * horizon);
     this.size = Math.min(MAX_WINDOW, reach, Math.max(maxConcurrency, this.size * 2));
     return this.size;
   }
@@ -128,12 +143,14 @@ export class WorkerPool {
   reserveStarts(): number {
     const n = Math.max(0, this.maxConcurrency - this.active - this.reserved - this.waiting(false, false));
     this.reserved += n;
+    this.adaptive?.claimStarted();
     // Adaptive claiming: the window's jobs start with the claim too, and wait here for a slot.
     return this.adaptive ? n + this.window : n;
   }
 
   /** Gives back what reserveStarts() took (the claim ended, in success or failure). */
   releaseStarts(n: number): void {
+    this.adaptive?.claimEnded();
     this.reserved -= this.adaptive ? Math.max(0, n - this.window) : n;
   }
 
