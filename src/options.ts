@@ -21,10 +21,10 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
   maxConcurrency?: number;
   /**
    * Due jobs claimed beyond the free slots. By default (undefined) claiming is adaptive: while
-   * a backlog exists a claim also takes what this node will start within 25 ms at its recent
-   * start rate (at most 500), started by the claim itself, so many short jobs share each claim
-   * and no job waits here longer than that; slow jobs or a trickle get no more than the free
-   * slots. A number fixes it instead: that many held Queued, each started the moment a slot
+   * a backlog exists a claim also takes what this node will start within 25 ms (or two claim
+   * round trips, if slower, up to 250 ms) at its recent start rate (at most 500), started by
+   * the claim itself, so many short jobs share each claim and no job waits here longer than
+   * that; slow jobs or a trickle get no more than the free slots. A number fixes it instead: that many held Queued, each started the moment a slot
    * frees, its InProgress write following in a batch (a job cancelled meanwhile is dropped, or
    * aborted if that write finds it gone); 0 claims only for free slots. @default adaptive
    */
