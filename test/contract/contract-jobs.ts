@@ -104,6 +104,56 @@ export function jobsContract(get: CurrentStore): void {
     expect((await store.jobList({ limit: 1 })).total).toBe(1200);
   });
 
+  it("stores every field of a large batch as given, escapes and all (PostgreSQL's COPY path)", async () => {
+    const store = get();
+    const odd = ["tab\there", "line\nbreak\r\n", "back\\slash \\N \\t", "\\", "☃ \u{1F600} é", "'quote' \"dq\"", ""];
+    const parent = newJob({ id: "parent-of-batch" });
+    const jobs = Array.from({ length: 150 }, (_, i) =>
+      newJob({
+        id: `batch-${i}-${odd[i % odd.length]}`,
+        description: i % 3 === 0 ? null : odd[i % odd.length]!,
+        request: i % 4 === 0 ? null : JSON.stringify({ text: odd[(i + 1) % odd.length], n: i }),
+        executionTime: i % 5 === 0 ? null : at(i / 7),
+        priority: (["High", "Normal", "Low", "LongRunning"] as const)[i % 4],
+        retries: i % 3,
+        retryIntervals: i % 2 === 0 ? null : [1.5, i],
+        parentId: i % 5 === 0 ? parent.id : null,
+        runCondition: i % 5 === 0 ? "OnSuccess" : null,
+        cronTickerId: i % 7 === 0 ? `cron-${odd[i % odd.length]}` : null,
+        type: i % 7 === 0 ? "CronTickerOccurrence" : "TimeTicker",
+        metadata: i % 2 === 0 ? { traceparent: `00-${i}`, note: odd[i % odd.length]! } : null,
+        createdAt: at(-i / 3),
+      }),
+    );
+    await store.jobInsertMany({ jobs: [parent] });
+    await store.jobInsertMany({ jobs });
+    for (const job of jobs) {
+      expect(await store.jobGet({ id: job.id })).toEqual({
+        ...job,
+        scheduledFor: job.executionTime,
+        status: "Idle",
+        retryCount: 0,
+        lockHolder: null,
+        lockedAt: null,
+        leaseToken: 0,
+        executedAt: null,
+        elapsedMs: null,
+        exceptionMessage: null,
+        exceptionDetails: null,
+        cancelRequested: false,
+        updatedAt: job.createdAt,
+      });
+    }
+    // All or nothing there too: one id already stored, none of the batch goes in.
+    const again = Array.from({ length: 150 }, () => newJob());
+    await expect(store.jobInsertMany({ jobs: [...again, newJob({ id: jobs[3]!.id })] })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      field: "id",
+    });
+    expect(await store.jobGet({ id: again[0]!.id })).toBeNull();
+    expect((await store.jobList({ limit: 1 })).total).toBe(151);
+  });
+
   it("signals due with the earliest executionTime inserted", async () => {
     const store = get();
     const due = nextSignal(store, (s) => (s.type === "due" ? s.at : undefined));

@@ -68,6 +68,32 @@ describe.skipIf(!server.available)("postgres store", () => {
     }
   });
 
+  it("streams a large batch with COPY inside the caller's pg transaction: rolled back with it, or committed and notified", async () => {
+    const { store, schema } = await fresh();
+    const batch = (tag: string, from: number) =>
+      Array.from({ length: 150 }, (_, i) => newJob({ id: `${tag}-${i}`, executionTime: at(from + i) }));
+    const client = await pool.connect();
+    try {
+      await client.query("begin");
+      await store.jobInsertMany({ jobs: batch("rolled-back", 0), tx: client });
+      // The rows are the caller's transaction's: visible on its client, not elsewhere.
+      expect((await client.query(`select count(*)::int as n from "${schema}".tickerq_jobs`)).rows[0].n).toBe(150);
+      expect(await store.jobGet({ id: "rolled-back-0" })).toBeNull();
+      await client.query("rollback");
+      expect((await store.jobList({ limit: 1 })).total).toBe(0);
+
+      const due = nextSignal(store, (s) => (s.type === "due" ? s.at : undefined));
+      await client.query("begin");
+      await store.jobInsertMany({ jobs: batch("committed", 3), tx: client });
+      await client.query("commit");
+      expect(await due).toEqual(at(3));
+      expect((await store.jobList({ limit: 1 })).total).toBe(150);
+      expect(await store.jobGet({ id: "committed-149" })).toMatchObject({ status: "Idle", executionTime: at(152) });
+    } finally {
+      client.release();
+    }
+  });
+
   it("accepts a Kysely transaction as the caller's transaction", async () => {
     const { store } = await fresh();
     const db = new Kysely<any>({

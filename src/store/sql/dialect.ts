@@ -3,15 +3,28 @@
  * shared SQL store (sql-store.ts) is written once against it.
  */
 
+import type { PoolClient } from "pg";
 import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely, RawBuilder } from "kysely";
 import type { TickerQError } from "../../errors.js";
-import type { StoreCapabilities, StoreLogger, StoreSignal } from "../contract.js";
+import type {
+  JobCompletion,
+  JobLease,
+  JobRecord,
+  NewJob,
+  StoreCapabilities,
+  StoreLogger,
+  StoreSignal,
+} from "../contract.js";
+import type { SqlContext } from "./context.js";
 import type { Database } from "./schema.js";
 
 export type DialectKind = "sqlite" | "postgres" | "mysql";
 
 /** Runs one compiled statement on the caller's transaction (pg client, mysql2 connection, Kysely tx). */
-export type CallerExecutor = (query: CompiledQuery) => Promise<void>;
+export type CallerExecutor = ((query: CompiledQuery) => Promise<void>) & {
+  /** The caller's pg client, when their transaction is one: PostgreSQL's COPY streams on it. */
+  readonly pgClient?: PoolClient;
+};
 
 /** Column types for migrations, where the dialects' names differ. */
 export interface ColumnTypes {
@@ -21,6 +34,37 @@ export interface ColumnTypes {
   longText: string;
   millis: string;
   int: string;
+}
+
+/** What a claim asks for (Store.jobClaimDue's params). */
+export interface ClaimParams {
+  nodeId: string;
+  now: Date;
+  until: Date;
+  limit: number;
+  longRunningLimit: number;
+  startLimit?: number;
+}
+
+/**
+ * A dialect's own claim, start and completion, in its own file (postgres-hot-path.ts,
+ * sqlite-hot-path.ts), used instead of the portable path in leases.ts: same rules, same
+ * fencing, fewer statements. Each pushes the signals its writes call for onto `signals`.
+ */
+export interface HotPath {
+  claimDue(ctx: SqlContext, params: ClaimParams, signals: StoreSignal[]): Promise<JobRecord[]>;
+  startMany(
+    ctx: SqlContext,
+    leases: readonly JobLease[],
+    nodeId: string,
+    at: Date,
+    signals: StoreSignal[],
+  ): Promise<string[]>;
+  completeMany(
+    ctx: SqlContext,
+    completions: readonly JobCompletion[],
+    signals: StoreSignal[],
+  ): Promise<{ superseded: string[] }>;
 }
 
 export interface SqlDialect {
@@ -73,6 +117,19 @@ export interface SqlDialect {
    * that statement's commit and costs no round trip of its own (PostgreSQL's pg_notify).
    */
   notifyExpression?(signal: StoreSignal, origin: string): RawBuilder<unknown>;
+  /**
+   * Inserts new jobs its own way (PostgreSQL: COPY or one JSON parameter, postgres-job-insert.ts)
+   * instead of the portable multi-row INSERTs: on `caller` when given, else in the store's own
+   * transaction, sending `notify` with its commit.
+   */
+  insertJobs?(
+    table: string,
+    jobs: readonly NewJob[],
+    caller: CallerExecutor | null,
+    notify?: RawBuilder<unknown>,
+  ): Promise<void>;
+  /** The dialect's own claim, start and completion, when it has them. */
+  readonly hotPath?: HotPath;
   /** Sends a signal to other processes, on `executor` when given (so it commits with it). */
   broadcast?(signal: StoreSignal, origin: string, executor?: CallerExecutor): Promise<void>;
   /** Starts receiving other processes' signals. */

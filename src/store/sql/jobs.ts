@@ -18,7 +18,6 @@ import type {
 import type { SqlContext } from "./context.js";
 import { chunks, paged } from "./context.js";
 import type { CallerExecutor } from "./dialect.js";
-import { postgresJobInsert } from "./postgres-job-insert.js";
 import { attemptFromRow, intervalsIn, jobFromRow, jobToRow, msOrNull, toDateOrNull } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -45,18 +44,10 @@ export async function jobInsert(
   const { dialect, t } = ctx;
   const insert = (db: Kysely<Database>, rows: JobsTable[]) => db.insertInto(t.jobs).values(rows);
   try {
-    if (dialect.kind === "postgres") {
-      // One JSON parameter expanded by the server: no 65k-parameter ceiling, no chunks, and
-      // far less work per row than binding every column as its own parameter.
-      const inserted = postgresJobInsert(t.jobs, jobs);
-      if (caller) {
-        await caller(inserted.compile(dialect.db));
-      } else if (notify) {
-        await sql`with inserted as (${inserted} returning id)
-          select ${notify} where exists (select 1 from inserted)`.execute(dialect.db);
-      } else {
-        await inserted.execute(dialect.db);
-      }
+    if (dialect.insertJobs) {
+      // PostgreSQL: COPY for a large batch, else one JSON parameter expanded by the server (no
+      // 65k-parameter ceiling, no chunks, far less work per row than a parameter per column).
+      await dialect.insertJobs(t.jobs, jobs, caller, notify);
       return;
     }
     const batches = chunks(jobs.map((job) => jobToRow(job, null)));

@@ -10,10 +10,10 @@ import { isFinal } from "../../lifecycle.js";
 import type { CancelResult, JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
 import { settleChildren, startChildren } from "./children.js";
 import type { SqlContext } from "./context.js";
+import type { ClaimParams } from "./dialect.js";
 import { chunks } from "./context.js";
 import { dueSignal as jobsDue } from "./jobs.js";
 import { attemptToRow, jobFromRow, toMs } from "./rows.js";
-import { pgClaimDue, pgCompleteMany, pgStartMany } from "./postgres-hot-path.js";
 import type { Database, JobsTable } from "./schema.js";
 
 type Signals = StoreSignal[];
@@ -46,16 +46,12 @@ async function candidates(
  * One query per priority rank (each an index range scan on (status, priority_rank,
  * execution_time), so the cost does not grow with the number of jobs), then one UPDATE.
  */
-export async function jobClaimDue(
-  ctx: SqlContext,
-  params: { nodeId: string; now: Date; until: Date; limit: number; longRunningLimit: number; startLimit?: number },
-  signals: Signals,
-): Promise<JobRecord[]> {
+export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals: Signals): Promise<JobRecord[]> {
   const { nodeId } = params;
   const now = params.now.getTime();
   const until = params.until.getTime();
   if (params.limit <= 0 && params.longRunningLimit <= 0) return [];
-  if (ctx.dialect.kind === "postgres") return pgClaimDue(ctx, params, signals);
+  if (ctx.dialect.hotPath) return ctx.dialect.hotPath.claimDue(ctx, params, signals);
   return ctx.dialect.writeTx(async (tx) => {
     const picked: JobsTable[] = [];
     for (const rank of [0, 1, 2]) {
@@ -155,7 +151,7 @@ export async function jobStartMany(
   signals: Signals,
 ): Promise<string[]> {
   if (leases.length === 0) return [];
-  if (ctx.dialect.kind === "postgres") return pgStartMany(ctx, leases, nodeId, at, signals);
+  if (ctx.dialect.hotPath) return ctx.dialect.hotPath.startMany(ctx, leases, nodeId, at, signals);
   const ids = leases.map((lease) => lease.id);
   return ctx.dialect.writeTx(async (tx) => {
     const started = (await held(ctx, tx, leases, nodeId, ["Queued"])).map((row) => row.id);
@@ -194,7 +190,7 @@ export async function jobCompleteMany(
   signals: Signals,
 ): Promise<{ superseded: string[] }> {
   if (completions.length === 0) return { superseded: [] };
-  if (ctx.dialect.kind === "postgres") return pgCompleteMany(ctx, completions, signals);
+  if (ctx.dialect.hotPath) return ctx.dialect.hotPath.completeMany(ctx, completions, signals);
   return ctx.dialect.writeTx(async (tx) => {
     const byId = new Map<string, JobCompletion>();
     for (const c of completions) byId.set(c.id, c);

@@ -5,7 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { Client, Pool, PoolConfig } from "pg";
+import type { Client, Pool, PoolClient, PoolConfig } from "pg";
 import type { Kysely as KyselyType } from "kysely";
 import { CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import { TickerQError } from "../../errors.js";
@@ -15,6 +15,8 @@ import type { Endpoint } from "./connect-errors.js";
 import { dropLogger, endpointOf, errorCode, errorMessage, isSocketError, unavailable } from "./connect-errors.js";
 import type { CallerExecutor, SqlDialect } from "./dialect.js";
 import { isKyselyLike } from "./dialect.js";
+import { postgresHotPath } from "./postgres-hot-path.js";
+import { postgresInsertJobs } from "./postgres-job-insert.js";
 import type { Database } from "./schema.js";
 import { decodeSignal, encodeSignal } from "./signal-bus.js";
 
@@ -249,6 +251,10 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     columnTypes: { key: "text", longText: "text", millis: "bigint", int: "integer" },
     binaryCollation: ' collate "C"',
     skipLocked: true,
+    hotPath: postgresHotPath,
+    // A Kysely the caller passed lends no pool: its batches take the INSERT.
+    insertJobs: (table, jobs, caller, notify) =>
+      postgresInsertJobs(db, options.kysely && !options.pool ? null : getPool, table, jobs, caller, notify),
     async connect() {
       try {
         await sql`select 1`.execute(db);
@@ -282,8 +288,13 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     callerExecutor(tx): CallerExecutor {
       if (isKyselyLike(tx)) return async (query) => void (await tx.executeQuery(query));
       if (typeof (tx as { query?: unknown })?.query === "function") {
-        const client = tx as { query(text: string, values: readonly unknown[]): Promise<unknown> };
-        return async (query) => void (await client.query(query.sql, query.parameters));
+        const client = tx as PoolClient;
+        return Object.assign(
+          async (query: CompiledQuery) => void (await client.query(query.sql, [...query.parameters])),
+          {
+            pgClient: client,
+          },
+        );
       }
       throw new TickerQError(
         "INVALID_ARGUMENT",

@@ -9,6 +9,7 @@
 import { childRuns, FINAL_STATUSES, RUN_CONDITIONS } from "../../lifecycle.js";
 import type { JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
 import type { SqlContext } from "./context.js";
+import type { ClaimParams, HotPath } from "./dialect.js";
 import { dueSignal } from "./jobs.js";
 import { jobFromRow } from "./rows.js";
 import type { JobsTable } from "./schema.js";
@@ -169,11 +170,7 @@ function run<R>(ctx: SqlContext, text: string, values: readonly unknown[]): Prom
   return ctx.dialect.prepared!<R>(text, values);
 }
 
-export async function pgClaimDue(
-  ctx: SqlContext,
-  params: { nodeId: string; now: Date; until: Date; limit: number; longRunningLimit: number; startLimit?: number },
-  signals: StoreSignal[],
-): Promise<JobRecord[]> {
+async function pgClaimDue(ctx: SqlContext, params: ClaimParams, signals: StoreSignal[]): Promise<JobRecord[]> {
   const rows = await run<JobsTable & { children: string }>(ctx, statements(ctx).claim, [
     params.nodeId,
     params.now.getTime(),
@@ -192,7 +189,7 @@ export async function pgClaimDue(
   return rows.map(jobFromRow);
 }
 
-export async function pgStartMany(
+async function pgStartMany(
   ctx: SqlContext,
   leases: readonly JobLease[],
   nodeId: string,
@@ -213,7 +210,7 @@ export async function pgStartMany(
   return ids.filter((id) => started.has(id));
 }
 
-export async function pgCompleteMany(
+async function pgCompleteMany(
   ctx: SqlContext,
   completions: readonly JobCompletion[],
   signals: StoreSignal[],
@@ -245,6 +242,12 @@ export async function pgCompleteMany(
   if (due) signals.push(due);
   return { superseded: rows.filter((row) => row.status === "Superseded").map((row) => row.id!) };
 }
+
+export const postgresHotPath: HotPath = {
+  claimDue: pgClaimDue,
+  startMany: pgStartMany,
+  completeMany: pgCompleteMany,
+};
 
 export async function pgNextDue(ctx: SqlContext): Promise<Date | null> {
   const [row] = await run<{ execution_time: string }>(ctx, statements(ctx).nextDue, []);

@@ -11,6 +11,7 @@ import type { StoreSignal } from "../contract.js";
 import type { SqlDialect } from "./dialect.js";
 import { isKyselyLike } from "./dialect.js";
 import { startCheckpointer, type Checkpointer } from "./sqlite-checkpointer.js";
+import { sqliteHotPath, type GroupCommit } from "./sqlite-hot-path.js";
 import type { Database } from "./schema.js";
 
 export interface SqliteConnectionOptions {
@@ -164,10 +165,80 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
     });
   }
 
+  /** BEGIN IMMEDIATE on the raw connection, retried like writeTx when another process holds the lock. */
+  function beginImmediate(raw: BetterSqlite3.Database): void {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        raw.exec("begin immediate");
+        return;
+      } catch (error) {
+        if (!isBusy(error) || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  /**
+   * Group commit for the hot path: what waits for the connection while a transaction runs goes
+   * into the next one, all together, each in a savepoint (a failing one undoes only itself, and
+   * its caller alone sees the error). better-sqlite3 is synchronous, so the cost of a write
+   * transaction is its statements plus the commit's write of every page it dirtied: claims,
+   * starts and completions that share one write those pages once.
+   */
+  const waiting: { fn: Parameters<GroupCommit>[0]; resolve(value: unknown): void; reject(error: unknown): void }[] = [];
+  let committing: Promise<void> | null = null;
+  async function commitWaiting(): Promise<void> {
+    try {
+      while (waiting.length > 0) {
+        await db.connection().execute(async (conn) => {
+          const batch = waiting.splice(0);
+          const raw = shared.handle.opened!;
+          const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+          try {
+            beginImmediate(raw);
+            for (const item of batch) {
+              raw.exec("savepoint hot");
+              try {
+                outcomes.push({ ok: true, value: await item.fn(raw, conn) });
+                raw.exec("release hot");
+              } catch (error) {
+                outcomes.push({ ok: false, error });
+                // An I/O error or the like may have ended the whole transaction: then nothing stands.
+                if (!raw.inTransaction) throw error;
+                raw.exec("rollback to hot");
+                raw.exec("release hot");
+              }
+            }
+            raw.exec("commit");
+          } catch (error) {
+            if (raw.open && raw.inTransaction) raw.exec("rollback");
+            for (const item of batch) item.reject(error);
+            return;
+          }
+          batch.forEach((item, i) => {
+            const outcome = outcomes[i]!;
+            if (outcome.ok) item.resolve(outcome.value);
+            else item.reject(outcome.error);
+          });
+        });
+      }
+    } catch (error) {
+      // The connection itself could not be had (the file cannot be opened): everyone waiting hears it.
+      for (const item of waiting.splice(0)) item.reject(error);
+    } finally {
+      committing = null;
+    }
+  }
+  const together: GroupCommit = (fn) =>
+    new Promise((resolve, reject) => {
+      waiting.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      committing ??= commitWaiting();
+    });
+
   let watcher: FSWatcher | null = null;
   return {
     kind: "sqlite",
     db,
+    hotPath: sqliteHotPath(together),
     capabilities: {
       signalsAcrossProcesses: false,
       callerTransactions: false,
