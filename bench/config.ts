@@ -1,7 +1,11 @@
 /** Connection targets and the workload sizes of the full and the quick run. */
 
 export const PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
-export const PG_DATABASE = "tickerq_bench";
+/**
+ * The PostgreSQL database of the run (created if absent). TICKERQ_BENCH_PG_DATABASE names
+ * another, so that two runs at once on one server do not drain each other's queues.
+ */
+export const PG_DATABASE = process.env.TICKERQ_BENCH_PG_DATABASE ?? "tickerq_bench";
 export const PG_URL = `postgres://postgres@127.0.0.1:5432/${PG_DATABASE}`;
 export const REDIS = { host: "127.0.0.1", port: 6379 } as const;
 export const MYSQL_ADMIN_URI = "mysql://root@127.0.0.1:3306/";

@@ -281,6 +281,17 @@ interface Telemetry {
 
 let contextManagerSet = false;
 
+/** The SDK and tickerq/otel, imported once (by `load` in a worker child, before its start is timed). */
+function telemetryModules() {
+  return Promise.all([
+    import("@opentelemetry/api"),
+    import("@opentelemetry/context-async-hooks"),
+    import("@opentelemetry/sdk-trace-base"),
+    import("@opentelemetry/sdk-metrics"),
+    importSrc<{ otelMiddleware(options: { tracerProvider: unknown; meterProvider: unknown }): unknown }>("otel.js"),
+  ]);
+}
+
 /**
  * otelMiddleware on the OpenTelemetry SDK as an application would set it up (an AsyncLocalStorage
  * context manager, a batch span processor, a periodic metric reader at its default 60 s
@@ -288,14 +299,10 @@ let contextManagerSet = false;
  * process, without the network. Loaded only for the otel settings.
  */
 async function telemetry(): Promise<Telemetry> {
-  const api = await import("@opentelemetry/api");
-  const { AsyncLocalStorageContextManager } = await import("@opentelemetry/context-async-hooks");
-  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
-  const { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } =
-    await import("@opentelemetry/sdk-metrics");
-  const { otelMiddleware } = await importSrc<{
-    otelMiddleware(options: { tracerProvider: unknown; meterProvider: unknown }): unknown;
-  }>("otel.js");
+  const [api, { AsyncLocalStorageContextManager }, { BasicTracerProvider, BatchSpanProcessor }, sdkMetrics, otel] =
+    await telemetryModules();
+  const { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } = sdkMetrics;
+  const { otelMiddleware } = otel;
   if (!contextManagerSet) {
     api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     contextManagerSet = true;
@@ -334,7 +341,10 @@ function systemFor(spec: StoreSpec): System {
     // The tuned setting for many short jobs, on the store the W2 targets are about.
     variants: {
       // Each PostgreSQL setting also with otelMiddleware, right after it in the same repeat.
-      drain: spec.backend === "postgres" ? ["default", "otel", "prefetch-100", "prefetch-100-otel"] : ["default"],
+      drain:
+        spec.backend === "postgres"
+          ? ["default", "otel", "prefetch-0", "prefetch-100", "prefetch-100-otel"]
+          : ["default"],
       precision: ["default"],
     },
     variantNotes: {
@@ -342,6 +352,8 @@ function systemFor(spec: StoreSpec): System {
         ? "MariaDB with redisCoordinator (shared Redis, own key prefix) on every node; the producer is a started, " +
           "paused node so that its adds are announced (a process that never starts announces nothing)"
         : "concurrency c = maxConcurrency option; default timings",
+      "prefetch-0":
+        "prefetch: 0, the default before adaptive claiming (issue 16): each claim takes the free slots only",
       "prefetch-100": "prefetch: 100 (claims and writes carry up to 100 jobs; held jobs start as slots free)",
       ...(spec.backend === "postgres"
         ? {
@@ -411,10 +423,12 @@ function systemFor(spec: StoreSpec): System {
       };
     },
 
-    async load() {
+    async load(variant) {
       await core();
       if (spec.module) await importSrc(spec.module.replace(/\.ts$/, ".js"));
       if (spec.redis) await importSrc("mysql.js");
+      // The otel settings' SDK is a module like the others: imported before the start is timed.
+      if (isOtel(variant)) await telemetryModules();
     },
 
     async worker(settings: WorkerSettings): Promise<RunningWorker> {
@@ -428,7 +442,9 @@ function systemFor(spec: StoreSpec): System {
         functions: [mod.defineFunction(FUNCTION, {}, handler)],
         store,
         maxConcurrency: settings.concurrency,
-        ...(settings.variant.startsWith("prefetch-100") ? { prefetch: 100 } : {}),
+        ...(/^prefetch-\d+/.test(settings.variant)
+          ? { prefetch: Number(/^prefetch-(\d+)/.exec(settings.variant)![1]) }
+          : {}),
         ...(otel ? { middleware: [otel.middleware] } : {}),
         ...(await coordinatorFor(spec)),
         nodeId: `bench-${process.pid}`,
