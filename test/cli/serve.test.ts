@@ -212,7 +212,7 @@ async function scenario(db: string[]) {
 describe("tickerq serve", () => {
   it("on SQLite: POST /jobs, the job runs, the dashboard shows it, SIGTERM drains and exits 0", async () => {
     await scenario(["--db", `sqlite:${join(cwd, "serve.db")}`]);
-  }, 90_000);
+  }, 180_000);
 
   it.skipIf(!postgres.available)(
     "on PostgreSQL (scratch schema): the same",
@@ -224,7 +224,7 @@ describe("tickerq serve", () => {
         await scratch.drop();
       }
     },
-    90_000,
+    180_000,
   );
 
   it("refuses to start without credentials or with bad options, naming what is wrong (exit 2)", async () => {
@@ -266,5 +266,5 @@ describe("tickerq serve", () => {
       err: expect.stringContaining("--db <url> is required"),
     });
     expect(await run(["serve", "--help"], env)).toMatchObject({ code: 0 });
-  });
+  }, 60_000);
 });

@@ -223,7 +223,7 @@ for (const backend of backends) {
       } finally {
         await node.stop({ timeoutMs: 1000 });
       }
-    });
+    }, 120_000);
 
     it("refuses bad values before or as the library does, naming the field and the value (exit 2)", async () => {
       const db = backend.db();
@@ -257,7 +257,7 @@ for (const backend of backends) {
         expect(result.stderr).toMatch(message);
       }
       expect(JSON.parse((await tickerq("jobs", "ls", ...db, "--function", "Nope", "--json")).stdout)).toEqual([]);
-    });
+    }, 60_000);
   });
 }
 
