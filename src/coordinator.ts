@@ -45,18 +45,28 @@ export interface Coordinator {
   /** Signals (cancels, pauses) reach other processes through it while healthy. */
   readonly carriesSignals: boolean;
   /**
+   * Whether this node runs the cluster's periodic SQL checks (the safety look for due work,
+   * the cron ticker reload, the nodes-table watch for nodes and leases the coordinator does
+   * not know, aggregate compaction): while healthy, only the holder of a lease renewed at each
+   * heartbeat; while unhealthy, every node, as without a coordinator.
+   */
+  readonly sweeps: boolean;
+  /**
    * The earliest instant at which Idle work is due, or null for none. The coordinator answers
    * from its index and calls `sql` (the store's jobNextDue) when its index cannot tell: an
    * entry due before `staleBefore` may be work already claimed; an index lost or rebuilding.
-   * Only errors of `sql` reach the caller.
+   * Only errors of `sql` reach the caller. With `verify`, SQL is asked whatever the index says
+   * (the sweeper's safety look: work written by a process without the coordinator), and its
+   * answer goes into the index.
    */
-  nextDue(params: { staleBefore: Date; sql(): Promise<Date | null> }): Promise<Date | null>;
+  nextDue(params: { staleBefore: Date; sql(): Promise<Date | null>; verify?: boolean }): Promise<Date | null>;
   /**
    * Records this node's heartbeat (after its SQL heartbeat `sqlHeartbeatAt` landed) and returns
    * every node's last recorded beat value, by node id, for dead-node suspicion; null when the
-   * server cannot be asked (the engine then watches the SQL nodes table every beat).
+   * server cannot be asked (the engine then watches the SQL nodes table every beat). Takes or
+   * renews the sweep lease (see `sweeps`) for `sweepLeaseMs` when free or this node's.
    */
-  heartbeat(params: { sqlHeartbeatAt: Date }): Promise<Map<string, string> | null>;
+  heartbeat(params: { sqlHeartbeatAt: Date; sweepLeaseMs: number }): Promise<Map<string, string> | null>;
   /** Drops the beat entry of nodes the SQL store no longer knows. */
   forgetNodes(nodeIds: readonly string[]): Promise<void>;
   /**
@@ -66,4 +76,10 @@ export interface Coordinator {
    * the lock only saves duplicate work).
    */
   lockAcquire(params: { names: readonly string[]; ttlMs: number }): Promise<Map<string, number> | null>;
+  /**
+   * Tells every node (this process's included, this node excepted) of a change found in SQL
+   * that no writer announced: the sweeper's cron ticker reload uses it for a `cron` signal.
+   * Best effort: lost while unhealthy (every node then reloads on its own).
+   */
+  announce(signal: StoreSignal): void;
 }

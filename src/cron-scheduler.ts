@@ -27,12 +27,18 @@ export class CronScheduler {
   private readonly tickers = new Map<string, Planned>();
   private stale = true;
   private lastLoad = Number.NEGATIVE_INFINITY;
+  /** Whether the last load was made as the coordinator's sweeper (or without a healthy coordinator). */
+  private loadedSweeping = false;
 
   constructor(
     private readonly store: Store,
     /** Plan instants up to this far ahead, so other nodes can claim them if this one dies. */
     private readonly horizonMs: number,
-    /** Reload tickers at least this often (changes on other processes without signals). */
+    /**
+     * Reload tickers at least this often (changes on other processes without signals). With a
+     * healthy coordinator, changes made through tickerq are announced: only its sweeper reloads,
+     * every coordinator `pollIntervalMs`, and announces what it finds to the other nodes.
+     */
     private readonly reloadEveryMs: number,
     /**
      * A ticker first seen here is planned from its last change, but from no further back than
@@ -56,7 +62,16 @@ export class CronScheduler {
   }
 
   async ensure(now: number): Promise<void> {
-    if (this.stale || now - this.lastLoad >= this.reloadEveryMs) await this.reload(now);
+    const sweeping = this.coordinator?.sweeps ?? true;
+    // Becoming the sweeper, or losing the coordinator: what was announced meanwhile may be missed.
+    if (sweeping && !this.loadedSweeping) this.stale = true;
+    if (this.stale || now - this.lastLoad >= this.reloadInterval) {
+      const periodic = !this.stale;
+      const changed = await this.reload(now);
+      this.loadedSweeping = sweeping;
+      // A change no writer announced (a process without the coordinator): tell the others.
+      if (changed && periodic && this.coordinator?.healthy) this.coordinator.announce({ type: "cron" });
+    }
     const occurrences: NewJob[] = [];
     const cursors = new Map<Planned, number>();
     const createdAt = new Date(now);
@@ -99,11 +114,32 @@ export class CronScheduler {
    * `catchUpMs`, the seconds it missed would never run.
    */
   nextPlanAt(): number {
-    let at = this.lastLoad + this.reloadEveryMs;
+    let at = this.lastLoad + this.reloadInterval;
     for (const planned of this.tickers.values()) {
       at = Math.min(at, Math.max(planned.plannedUntil - this.horizonMs, planned.lockedUntil));
     }
     return at;
+  }
+
+  /** How often tickers are reloaded: see `reloadEveryMs`. */
+  private get reloadInterval(): number {
+    const { coordinator } = this;
+    if (!coordinator?.healthy) return this.reloadEveryMs;
+    return coordinator.sweeps ? Math.max(this.reloadEveryMs, coordinator.pollIntervalMs) : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * How far back a ticker first seen at this load is planned from (its last change, if
+   * later): a change made elsewhere reaches this node at its next load, so since the last one
+   * (less `catchUpMs` for how late that change may have been visible); at most the longest
+   * reload interval back, and at the first load `catchUpMs`, so that a long outage is not
+   * replayed instant by instant.
+   */
+  private planFloor(now: number, previousLoad: number): number {
+    const recent = now - this.catchUpMs;
+    if (!Number.isFinite(previousLoad)) return recent;
+    const longest = this.catchUpMs + Math.max(this.reloadEveryMs, this.coordinator?.pollIntervalMs ?? 0);
+    return Math.min(recent, Math.max(Math.min(now, previousLoad) - this.catchUpMs, now - longest));
   }
 
   /** The lease of a planning lock: the holder renews it about once a second (as it plans). */
@@ -142,10 +178,14 @@ export class CronScheduler {
     }
   }
 
-  private async reload(now: number): Promise<void> {
+  /** Loads the enabled tickers; returns whether any was added, changed or removed since the last load. */
+  private async reload(now: number): Promise<boolean> {
     this.stale = false;
+    const previousLoad = this.lastLoad;
     this.lastLoad = now;
+    const floor = this.planFloor(now, previousLoad);
     const seen = new Set<string>();
+    let changed = false;
     for (let offset = 0; ; offset += 500) {
       const page = await this.store.cronTickerList({ enabled: true, limit: 500, offset });
       for (const record of page.items) {
@@ -154,15 +194,22 @@ export class CronScheduler {
         if (existing && existing.record.updatedAt.getTime() === record.updatedAt.getTime()) continue;
         try {
           const schedule = new CronSchedule(record.expression, record.timeZone);
-          const plannedUntil = Math.min(now, Math.max(record.updatedAt.getTime(), now - this.catchUpMs));
+          const plannedUntil = Math.min(now, Math.max(record.updatedAt.getTime(), floor));
           this.tickers.set(record.id, { record, schedule, plannedUntil, lockedUntil: 0 });
+          changed = true;
         } catch {
-          this.tickers.delete(record.id); // a row written by a newer or broken writer: not ours to run
+          // a row written by a newer or broken writer: not ours to run
+          if (this.tickers.delete(record.id)) changed = true;
         }
       }
       if (page.items.length < 500) break;
     }
-    for (const id of this.tickers.keys()) if (!seen.has(id)) this.tickers.delete(id);
+    for (const id of this.tickers.keys()) {
+      if (seen.has(id)) continue;
+      this.tickers.delete(id);
+      changed = true;
+    }
+    return changed;
   }
 }
 

@@ -60,6 +60,18 @@ export class Dispatcher {
    * processes' new work (MySQL/MariaDB): short of the poll, a finished job is the moment to look.
    */
   private readonly lookWhenFreeWithoutSignals: boolean;
+  /**
+   * The next cycle claims at once (a wake-up, a start, the store back). Cycles of the timer
+   * (the safety poll, cron planning, an instant the index gave) ask a healthy coordinator's
+   * index first and claim only if it shows due work: an idle node sends SQL no claim.
+   */
+  private asked = true;
+  /** When this node, as the coordinator's sweeper, last had SQL's next due instant checked. */
+  private lastSweep = Number.NEGATIVE_INFINITY;
+  /** When the coordinator's index was last read: while work is due, SQL is asked directly for a second. */
+  private lastIndexLook = Number.NEGATIVE_INFINITY;
+  /** When work known to be due (an answer, a signal) is to be claimed: a timer then, no index asked. */
+  private dueClaimAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly o: DispatcherOptions) {
     const { capabilities } = o.store;
@@ -78,11 +90,21 @@ export class Dispatcher {
     return coordinator?.healthy ? Math.max(coordinator.pollIntervalMs, this.o.pollIntervalMs) : this.o.pollIntervalMs;
   }
 
-  /** The next due instant: from the coordinator's index while it has one, else from SQL. */
-  private nextDue(now: number): Promise<Date | null> {
+  /**
+   * The next due instant: from the coordinator's index while it has one, else from SQL (and
+   * from SQL at once while work is due: the index would send it there anyway; but once a
+   * second through the index, which is how a lost index is noticed). `verify` asks SQL too
+   * (the sweeper's safety look).
+   */
+  private nextDue(now: number, verify = false): Promise<Date | null> {
     const { coordinator, store } = this.o;
     if (!coordinator) return store.jobNextDue();
-    return coordinator.nextDue({ staleBefore: new Date(now + this.o.lookaheadMs), sql: () => store.jobNextDue() });
+    // (Unhealthy, the coordinator is asked: it rebuilds its index from SQL's answer.)
+    const recent = now - this.lastIndexLook < 1000;
+    if (this.backlog && recent && !verify && coordinator.healthy) return store.jobNextDue();
+    this.lastIndexLook = now;
+    const staleBefore = new Date(now + this.o.lookaheadMs);
+    return coordinator.nextDue({ staleBefore, sql: () => store.jobNextDue(), verify });
   }
 
   start(): void {
@@ -100,7 +122,10 @@ export class Dispatcher {
     if (!this.active) return;
     const fireAt = at ? this.claimTime(at.getTime()) : 0;
     if (fireAt <= this.o.clock.now()) void this.requestCycle();
-    else this.arm(fireAt);
+    else {
+      this.dueClaimAt = Math.min(this.dueClaimAt, fireAt);
+      this.arm(fireAt);
+    }
   }
 
   /**
@@ -116,6 +141,11 @@ export class Dispatcher {
 
   /** Runs a claim cycle now (or right after the one in progress). */
   requestCycle(): Promise<void> {
+    this.asked = true;
+    return this.cycleSoon();
+  }
+
+  private cycleSoon(): Promise<void> {
     if (!this.active) return Promise.resolve();
     if (this.cycling) {
       this.again = true;
@@ -169,8 +199,25 @@ export class Dispatcher {
     const now = o.clock.now();
     let claimed = 0;
     let full = false;
+    const asked = this.asked;
+    this.asked = false;
     try {
       await o.cron.ensure(now);
+      if (!asked && !this.backlog && now < this.dueClaimAt && o.coordinator?.healthy && !o.isPaused()) {
+        // A timer's cycle: claim only for what the index shows due (the sweeper checks SQL too).
+        const sweep = o.coordinator.sweeps && now - this.lastSweep >= this.pollMs;
+        if (sweep) this.lastSweep = now;
+        const next = await this.nextDue(now, sweep);
+        this.failures = 0;
+        const poll = o.clock.now() + this.pollMs;
+        if (next === null) return this.idle(poll);
+        const fireAt = this.claimTime(next.getTime());
+        if (fireAt > o.clock.now()) {
+          this.dueClaimAt = fireAt;
+          return this.idle(Math.min(fireAt, poll));
+        }
+      }
+      this.dueClaimAt = Number.POSITIVE_INFINITY;
       if (!o.isPaused()) {
         const limit = o.pool.claimSize(this.backlog);
         const longRunningLimit = o.pool.freeLongRunning;
@@ -215,7 +262,10 @@ export class Dispatcher {
       const poll = o.clock.now() + this.pollMs;
       if (next === null || o.isPaused()) return this.idle(poll);
       const fireAt = this.claimTime(next.getTime());
-      if (fireAt > o.clock.now()) return this.idle(Math.min(fireAt, poll));
+      if (fireAt > o.clock.now()) {
+        this.dueClaimAt = Math.min(this.dueClaimAt, fireAt);
+        return this.idle(Math.min(fireAt, poll));
+      }
       // Due work remains. With free slots and progress, claim again at once; without slots
       // the pool's capacity callback wakes us; otherwise retry shortly (another node may
       // hold it, or only LongRunning slots are full).
@@ -260,7 +310,7 @@ export class Dispatcher {
       () => {
         this.timer = null;
         this.timerAt = Number.POSITIVE_INFINITY;
-        void this.requestCycle();
+        void this.cycleSoon();
       },
       Math.max(0, at - this.o.clock.now()),
     );

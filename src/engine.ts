@@ -191,7 +191,8 @@ export class Engine {
    */
   private reconcile(now: Date): Promise<void> {
     const { store, nodeId, reporter } = this;
-    return this.leases.exclusive(async () => {
+    return this.leases.comparing(async () => {
+      if (this.leases.inStep) return; // idle: the store's list would be empty
       const { stray, lost } = this.leases.diff(await store.jobLeaseList({ nodeId }));
       if (stray.length > 0) {
         await store.jobRelease({ leases: stray, nodeId, now });

@@ -14,6 +14,8 @@ export class LeaseBook {
   /** Jobs whose last write is in flight: the store may already have let them go. */
   private readonly closing = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** The last comparison found no lease in the store, and no claim ran since. */
+  private storeEmpty = false;
 
   /**
    * Runs `work` when no other exclusive work runs. Claims and reconciliation take turns
@@ -21,6 +23,28 @@ export class LeaseBook {
    * comparison meanwhile would take for strays.
    */
   exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.turn(() => {
+      // A claim: leases may reach the store that this book does not show (a lost reply).
+      this.storeEmpty = false;
+      return work();
+    });
+  }
+
+  /** Runs a comparison with the store (`diff`) in turn with claims; it is not one itself. */
+  comparing<T>(work: () => Promise<T>): Promise<T> {
+    return this.turn(work);
+  }
+
+  /**
+   * Nothing to compare: this node holds no lease, and the store held none of its at the last
+   * comparison with no claim since (leases reach the store only through this node's claims),
+   * so the store's list would be empty. An idle node skips that query.
+   */
+  get inStep(): boolean {
+    return this.storeEmpty && this.tokens.size === 0;
+  }
+
+  private turn<T>(work: () => Promise<T>): Promise<T> {
     const result = this.queue.then(work);
     this.queue = result.catch(() => {});
     return result;
@@ -70,6 +94,7 @@ export class LeaseBook {
    * under this token, with no write of ours under way that would explain it.
    */
   diff(stored: readonly JobLease[]): { stray: JobLease[]; lost: string[] } {
+    this.storeEmpty = stored.length === 0;
     const inStore = new Map(stored.map((lease) => [lease.id, lease.leaseToken]));
     const stray = stored.filter((lease) => this.tokens.get(lease.id) !== lease.leaseToken);
     const lost: string[] = [];

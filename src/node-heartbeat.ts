@@ -53,6 +53,17 @@ const RETENTION_EVERY_MS = 3_600_000;
 const RETENTION_BATCH = 500;
 /** How often a node folds the aggregates' increments (reads are exact without it; it keeps them cheap). */
 const COMPACT_EVERY_MS = 60_000;
+/**
+ * With a coordinator: its sweep lease, in heartbeat intervals (the sweeper renews it at each
+ * beat; should it die, another node takes over within this many beats).
+ */
+const SWEEP_LEASE_BEATS = 3;
+/**
+ * With a coordinator: how often, in lease timeouts, its sweeper reads the nodes table for what
+ * the coordinator's entries cannot show (nodes without the coordinator, leases of nodes with
+ * no record). Nodes with the coordinator are watched there at every beat.
+ */
+const SWEEP_LEASES = 3;
 /** First retry after a failed beat; doubles up to the heartbeat interval. */
 const RETRY_FIRST_MS = 100;
 
@@ -78,6 +89,8 @@ export class NodeHeartbeat {
   private readonly observedThere = new Map<string, { value: string; since: number }>();
   /** When the nodes table was last read (engine clock). */
   private lastSqlReap = Number.NEGATIVE_INFINITY;
+  /** The nodes table, at its last read, held other nodes with no coordinator entry: watched there as without one. */
+  private unknownToCoordinator = true;
   /** Self-fencing deadline after the last good beat; 0 when the interval leaves no room for one. */
   private readonly fenceAfterMs: number;
 
@@ -248,7 +261,9 @@ export class NodeHeartbeat {
    */
   private async reap(nowMs: number, sqlHeartbeatAt: Date): Promise<boolean> {
     const { o } = this;
-    const beats = o.coordinator ? await o.coordinator.heartbeat({ sqlHeartbeatAt }) : null;
+    const beats = o.coordinator
+      ? await o.coordinator.heartbeat({ sqlHeartbeatAt, sweepLeaseMs: SWEEP_LEASE_BEATS * o.intervalMs })
+      : null;
     if (!beats) this.observedThere.clear(); // contact with the coordinator broke: start again
     if (beats && !this.suspicious(nowMs, beats)) return false;
     this.lastSqlReap = nowMs;
@@ -257,6 +272,7 @@ export class NodeHeartbeat {
     if (beats) {
       const known = new Set(nodes.map((node) => node.nodeId));
       await o.coordinator!.forgetNodes([...beats.keys()].filter((id) => !known.has(id)));
+      this.unknownToCoordinator = nodes.some((node) => node.nodeId !== o.nodeId && !beats.has(node.nodeId));
     }
     const dead: { nodeId: string; heartbeatAt: Date }[] = [];
     const present = new Set<string>();
@@ -284,8 +300,10 @@ export class NodeHeartbeat {
 
   /**
    * Whether the nodes table must be read now: a node's coordinator entry has not changed for
-   * a lease (it may be dead: SQL decides), or half a lease passed since the last look (nodes
-   * the coordinator does not know, orphaned leases). Without entries (coordinator down),
+   * a lease (it may be dead: SQL decides); half a lease passed since the last look while the
+   * table holds nodes the coordinator has no entry for (nodes without it, or not beating yet:
+   * watched as without a coordinator); or, on the coordinator's sweeper only, `SWEEP_LEASES`
+   * leases passed (for leases of nodes with no record). Without entries (coordinator down),
    * every beat looks, as without a coordinator.
    */
   private suspicious(nowMs: number, beats: ReadonlyMap<string, string>): boolean {
@@ -297,10 +315,14 @@ export class NodeHeartbeat {
       else if (nowMs - seen.since >= this.o.leaseTimeoutMs) suspect = true;
     }
     for (const id of this.observedThere.keys()) if (!beats.has(id)) this.observedThere.delete(id);
-    return suspect || nowMs - this.lastSqlReap >= this.o.leaseTimeoutMs / 2;
+    const since = nowMs - this.lastSqlReap;
+    if (suspect || (this.unknownToCoordinator && since >= this.o.leaseTimeoutMs / 2)) return true;
+    return this.o.coordinator!.sweeps && since >= SWEEP_LEASES * this.o.leaseTimeoutMs;
   }
 
   private async compact(nowMs: number): Promise<void> {
+    // A cluster-wide chore: with a healthy coordinator, its sweeper's alone.
+    if (this.o.coordinator && !this.o.coordinator.sweeps) return;
     this.lastCompact ??= nowMs;
     if (nowMs - this.lastCompact < COMPACT_EVERY_MS) return;
     this.lastCompact = nowMs;

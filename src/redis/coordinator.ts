@@ -12,7 +12,7 @@ import type { Coordinator, CoordinatorNode } from "../coordinator.js";
 import type { StoreSignal } from "../store/contract.js";
 import { PROCESS_ORIGIN, decodeSignal, encodeSignal } from "../store/sql/signal-bus.js";
 import type { RedisKeys } from "./keys.js";
-import { ANNOUNCE, BEAT, LOCK, PEEK, PRUNE, REBUILD_BEGIN, REBUILD_END, type Script } from "./scripts.js";
+import { ANNOUNCE, BEAT, LEAVE, LOCK, PEEK, PRUNE, REBUILD_BEGIN, REBUILD_END, type Script } from "./scripts.js";
 
 type Client = Redis | Cluster;
 
@@ -50,6 +50,10 @@ export class RedisCoordinator implements Coordinator {
   private downReason = "";
   /** Whether the store's own signals cross processes (PostgreSQL NOTIFY): then only the index is kept here. */
   private publishSignals = true;
+  /** This node held the sweep lease at its last beat (see `sweeps`). */
+  private sweeping = false;
+  /** Marks this node's own announcements (`announce`), which it does not hear back. */
+  private readonly origin = randomUUID();
 
   constructor(config: RedisCoordinatorConfig) {
     this.keys = config.keys;
@@ -66,6 +70,10 @@ export class RedisCoordinator implements Coordinator {
 
   get carriesSignals(): boolean {
     return this.healthy && this.publishSignals;
+  }
+
+  get sweeps(): boolean {
+    return !this.healthy || this.sweeping;
   }
 
   async start(node: CoordinatorNode): Promise<void> {
@@ -111,7 +119,7 @@ export class RedisCoordinator implements Coordinator {
     if (this.stopped) return;
     this.unsubscribeStore?.();
     if (this.cmdReady && this.node) {
-      await this.cmd.hdel(this.keys.beats, this.node.nodeId).catch(() => {});
+      await this.run(LEAVE, [this.keys.beats, this.keys.sweep], [this.node.nodeId]).catch(() => {});
     }
     this.stopped = true;
     const sub = this.sub;
@@ -119,7 +127,15 @@ export class RedisCoordinator implements Coordinator {
     if (this.owned) this.cmd?.disconnect();
   }
 
-  async nextDue({ staleBefore, sql }: { staleBefore: Date; sql(): Promise<Date | null> }): Promise<Date | null> {
+  async nextDue({
+    staleBefore,
+    sql,
+    verify = false,
+  }: {
+    staleBefore: Date;
+    sql(): Promise<Date | null>;
+    verify?: boolean;
+  }): Promise<Date | null> {
     if (!this.cmdReady || this.stopped) return sql();
     if (this.marker === null) return this.rebuild(sql);
     let peeked: unknown;
@@ -136,35 +152,46 @@ export class RedisCoordinator implements Coordinator {
     }
     const [marker, first, seq] = peeked as [string, string, string];
     if (marker !== this.marker) this.marker = marker; // another node rebuilt it after a loss: trust the new one
-    if (first === "") return null;
-    const at = Number(first);
-    if (at > staleBefore.getTime()) return new Date(at);
+    const at = first === "" ? null : Number(first);
+    if (!verify) {
+      if (at === null) return null;
+      if (at > staleBefore.getTime()) return new Date(at);
+    }
     // An entry whose claim time has come: claimed already, or still due. SQL decides.
     const truth = await sql();
-    try {
-      await this.run(
-        PRUNE,
-        [this.keys.index, this.keys.due, this.keys.dueSeq, this.keys.seq],
-        [marker, truth === null ? "" : String(truth.getTime()), seq],
-      );
-    } catch (error) {
-      this.failed(error, "due index prune");
+    // Not awaited: the caller has its answer; a look before the prune lands only asks SQL again.
+    this.run(
+      PRUNE,
+      [this.keys.index, this.keys.due, this.keys.dueSeq, this.keys.seq],
+      [marker, truth === null ? "" : String(truth.getTime()), seq],
+    ).catch((error: unknown) => this.failed(error, "due index prune"));
+    // A look that only verified: an entry still ahead stands (SQL may not show it yet).
+    if (verify && at !== null && at > staleBefore.getTime() && (truth === null || truth.getTime() > at)) {
+      return new Date(at);
     }
     return truth;
   }
 
-  async heartbeat({ sqlHeartbeatAt }: { sqlHeartbeatAt: Date }): Promise<Map<string, string> | null> {
+  async heartbeat({
+    sqlHeartbeatAt,
+    sweepLeaseMs,
+  }: {
+    sqlHeartbeatAt: Date;
+    sweepLeaseMs: number;
+  }): Promise<Map<string, string> | null> {
     if (!this.cmdReady || this.stopped || !this.node) return null;
     try {
-      const flat = (await this.run(
+      const [holder, flat] = (await this.run(
         BEAT,
-        [this.keys.beats],
-        [this.node.nodeId, String(sqlHeartbeatAt.getTime())],
-      )) as string[];
+        [this.keys.beats, this.keys.sweep],
+        [this.node.nodeId, String(sqlHeartbeatAt.getTime()), String(Math.max(1, Math.round(sweepLeaseMs)))],
+      )) as [string, string[]];
+      this.sweeping = holder === this.node.nodeId;
       const beats = new Map<string, string>();
       for (let i = 0; i + 1 < flat.length; i += 2) beats.set(flat[i]!, flat[i + 1]!);
       return beats;
     } catch (error) {
+      this.sweeping = false;
       this.failed(error, "heartbeat");
       return null;
     }
@@ -200,6 +227,14 @@ export class RedisCoordinator implements Coordinator {
     }
   }
 
+  announce(signal: StoreSignal): void {
+    // With PostgreSQL NOTIFY every writer's change reaches the nodes already.
+    if (!this.carriesSignals || this.stopped) return;
+    this.cmd
+      .publish(this.keys.channel, encodeSignal(signal, this.origin))
+      .catch((error: unknown) => this.failed(error, "announce"));
+  }
+
   /** A signal of this process's store: into the index (due), and to other processes. */
   private relay(signal: StoreSignal): void {
     if (relayed.has(signal) || this.stopped) return;
@@ -223,7 +258,7 @@ export class RedisCoordinator implements Coordinator {
   private heard(payload: string): void {
     const decoded = decodeSignal(payload);
     // This process's own signals reached its nodes through the store already.
-    if (!decoded || decoded.origin === PROCESS_ORIGIN || !this.node) return;
+    if (!decoded || decoded.origin === PROCESS_ORIGIN || decoded.origin === this.origin || !this.node) return;
     try {
       this.node.onSignal(decoded.signal);
     } catch {
@@ -281,6 +316,7 @@ export class RedisCoordinator implements Coordinator {
     this.downSince = Date.now();
     this.downReason = reason;
     this.marker = null;
+    this.sweeping = false;
     const { nodeId, log } = this.node;
     log.warn(
       { nodeId, coordinator: "redis", outage: "start", reason },

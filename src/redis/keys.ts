@@ -19,6 +19,8 @@ export interface RedisKeys {
   readonly seq: string;
   /** HASH: node id → its last SQL heartbeat (ms) as recorded by the node itself. */
   readonly beats: string;
+  /** STRING node id with a TTL: the node that runs the cluster's periodic SQL checks (renewed at its beats). */
+  readonly sweep: string;
   /** STRING counter: fencing tokens of locks. */
   readonly lockSeq: string;
   /** Pub/sub channel of signals (not a key: a channel is not hashed, but carries the tag for clarity). */
@@ -39,6 +41,7 @@ export function redisKeys(prefix: string): RedisKeys {
     dueSeq: `${tag}:due:seq`,
     seq: `${tag}:seq`,
     beats: `${tag}:beats`,
+    sweep: `${tag}:sweep`,
     lockSeq: `${tag}:lock:seq`,
     channel: `${tag}:signals`,
     lock: (name) => `${tag}:lock:${name}`,

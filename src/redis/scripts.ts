@@ -111,14 +111,35 @@ if v and string.sub(v, 1, 6) == 'ready:' then return v end
 return false`,
 );
 
-/** A heartbeat: record this node's, read everyone's. */
+/** A heartbeat: record this node's, take or renew the sweep lease, read everyone's. */
 export const BEAT = script(
   "beat",
-  `-- KEYS: 1 beats (hash)
--- ARGV: 1 node id, 2 its SQL heartbeat (ms)
--- Returns every node's entry as a flat list: id, value, id, value...
+  `-- KEYS: 1 beats (hash), 2 sweep (lock)
+-- ARGV: 1 node id, 2 its SQL heartbeat (ms), 3 the sweep lease (ms)
+-- The sweep lease names the one node that runs the cluster's periodic SQL checks: free or
+-- this node's, it is (re)taken for the lease; another node's stays.
+-- Returns { the sweep holder, every node's entry as a flat list: id, value, id, value... }
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('HGETALL', KEYS[1])`,
+local holder = redis.call('GET', KEYS[2])
+if not holder or holder == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+  holder = ARGV[1]
+end
+return { holder, redis.call('HGETALL', KEYS[1]) }`,
+);
+
+/** A node leaves: its beat entry goes, and the sweep lease if it holds it. */
+export const LEAVE = script(
+  "leave",
+  `-- KEYS: 1 beats (hash), 2 sweep (lock)
+-- ARGV: 1 node id
+-- Returns 1 when this node held the sweep lease (now free for the next beat of another node).
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0`,
 );
 
 /** Take or renew locks. */

@@ -97,24 +97,55 @@ describe.runIf(ready)("redis coordinator beside MariaDB", () => {
     await done;
   });
 
-  it("learns the next due instant from the index: an idle poll asks SQL for claims only", async () => {
-    const { prefix, store } = await setup();
-    const { counted, calls } = counting(store);
+  it("an idle cluster claims nothing: only the sweeper asks SQL, and finds what a writer without the coordinator added", async () => {
+    const { prefix, store, url } = await setup();
     const clock = new TestClock(T0);
-    const coordinator = redisCoordinator({ url: REDIS_URL, prefix, pollIntervalMs: 10_000 });
-    const tq = node(counted, clock, [ok], { heartbeatIntervalMs: 3_600_000, pollIntervalMs: 1000, coordinator });
-    cleanups.push(() => tq.stop({ timeoutMs: 0 }));
-    await tq.start();
-    await settle(tq);
-    expect(coordinator.healthy).toBe(true); // the index was built from SQL at the first look
-    await tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 3_600_000) });
-    calls.clear();
+    const nodes = [];
+    for (const nodeId of ["a", "b"]) {
+      const { counted, calls } = counting(store);
+      const coordinator = redisCoordinator({ url: REDIS_URL, prefix, pollIntervalMs: 10_000 });
+      const tq = node(counted, clock, [ok], { nodeId, heartbeatIntervalMs: 5_000, pollIntervalMs: 1000, coordinator });
+      cleanups.push(() => tq.stop({ timeoutMs: 0 }));
+      await tq.start();
+      await settle(tq);
+      await heartbeat(tq); // a's first beat takes the sweep lease; b finds it held
+      nodes.push({ tq, calls, coordinator });
+    }
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    expect([a.coordinator.healthy, b.coordinator.healthy]).toEqual([true, true]);
+    expect([a.coordinator.sweeps, b.coordinator.sweeps]).toEqual([true, false]);
+    await a.tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 3_600_000) });
+    a.calls.clear();
+    b.calls.clear();
     for (let i = 1; i <= 3; i++) {
       await clock.set(T0.getTime() + i * 10_000); // three safety polls, at the coordinator's cadence
-      await settle(tq);
+      await settle(a.tq);
+      await settle(b.tq);
     }
-    expect(calls.get("jobClaimDue")).toBe(3);
-    expect(calls.get("jobNextDue") ?? 0).toBe(0);
+    const sql = (calls: Map<string, number>) =>
+      ["jobClaimDue", "jobNextDue", "cronTickerList"].map((name) => calls.get(name) ?? 0);
+    const [claims, looks, reloads] = sql(a.calls);
+    expect(claims).toBe(0);
+    expect(looks).toBeGreaterThanOrEqual(1);
+    expect(looks).toBeLessThanOrEqual(3);
+    expect(reloads).toBeGreaterThanOrEqual(1);
+    expect(reloads).toBeLessThanOrEqual(3);
+    expect(sql(b.calls)).toEqual([0, 0, 0]);
+    // A process without the coordinator adds work due now: no announcement, but the sweeper's next look finds it.
+    const other = mysqlStore({ uri: url.replace("127.0.0.1", "localhost"), poolSize: 1 });
+    cleanups.push(() => other.close());
+    const job = await node(other, clock, [ok]).timeTickers.add({ function: "Ok", executionTime: clock.date });
+    const done = waitFor<{ id: string; status: string }>(
+      (l) => {
+        const off = [a.tq.events.on("changed", l), b.tq.events.on("changed", l)];
+        return () => off.forEach((undo) => undo());
+      },
+      (c) => c.id === job.id && c.status === "Done", // run late: at the look, not at its instant
+    );
+    await clock.set(T0.getTime() + 40_000);
+    await settle(a.tq);
+    await settle(b.tq);
+    await done;
   });
 
   it("locks carry a lease and a fencing token: one holder at a time, a new token after it lapses", async () => {
@@ -150,8 +181,9 @@ describe.runIf(ready)("redis coordinator beside MariaDB", () => {
     await settle(tq);
     await heartbeat(tq);
     const stored = await raw.keys(`\\{${prefix}\\}:*`);
-    // The index, its sequences and marker, the heartbeats: all there after a run.
-    for (const name of ["index", "due", "due:seq", "seq", "beats"]) expect(stored).toContain(`{${prefix}}:${name}`);
+    // The index, its sequences and marker, the heartbeats and the sweep lease: all there after a run.
+    for (const name of ["index", "due", "due:seq", "seq", "beats", "sweep"])
+      expect(stored).toContain(`{${prefix}}:${name}`);
     const named = redisKeys(prefix);
     const keys = [...stored, named.lock("cron:any"), named.lockSeq, named.channel];
     const slots = new Set(keys.map(keySlot));
