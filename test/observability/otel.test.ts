@@ -218,6 +218,30 @@ describe("otelMiddleware", () => {
     expect(byAttrs("tickerq.jobs.due")).toEqual({ Later: 2, Ok: 1 });
   });
 
+  it("adds up the counts of two nodes whose otelMiddleware share one meter", async () => {
+    const reader = new PullReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const ok = defineFunction("Ok", async () => {});
+    const a = setup([ok], meterProvider);
+    const b = setup([ok], meterProvider);
+    await a.tq.start();
+    await b.tq.start();
+    await a.tq.timeTickers.addMany([{ function: "Ok" }, { function: "Ok" }]);
+    await b.tq.timeTickers.add({ function: "Ok" });
+    await runDue(a.tq);
+    await runDue(b.tq);
+    const { resourceMetrics } = await reader.collect();
+    await a.tq.stop();
+    await b.tq.stop();
+    const all = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+    const values = (name: string) =>
+      all.find((m) => m.descriptor.name === name)!.dataPoints.map((p) => [p.attributes, p.value]);
+    expect(values("tickerq.jobs.enqueued")).toEqual([[{ "messaging.destination.name": "Ok" }, 3]]);
+    expect(values("tickerq.jobs.completed")).toEqual([
+      [{ "messaging.destination.name": "Ok", "tickerq.status": "DueDone" }, 3],
+    ]);
+  });
+
   it("wraps the engine's claim, start and completion calls in CLIENT spans with storeSpans", async () => {
     const work = defineFunction("Work", async () => {});
     const clock = new TestClock(T0);
