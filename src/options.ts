@@ -24,7 +24,8 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
    * a backlog exists a claim also takes what this node will start within 25 ms (or two claim
    * round trips, if slower, up to 250 ms) at its recent start rate (at most 500), started by
    * the claim itself, so many short jobs share each claim and no job waits here longer than
-   * that; slow jobs or a trickle get no more than the free slots. A number fixes it instead: that many held Queued, each started the moment a slot
+   * that (should the node die meanwhile, those count an attempt, as running jobs do); slow
+   * jobs or a trickle get no more than the free slots. A number fixes it instead: that many held Queued, each started the moment a slot
    * frees, its InProgress write following in a batch (a job cancelled meanwhile is dropped, or
    * aborted if that write finds it gone); 0 claims only for free slots. @default adaptive
    */
