@@ -12,10 +12,9 @@ import { fileURLToPath } from "node:url";
 import { parseFlags } from "./cli/args.js";
 import { describeFailure, openTarget, parseDb, UsageError, hasDriver, DRIVERS, type Target } from "./cli/db-url.js";
 import type { CliIo } from "./cli/io.js";
-import { serve, SERVE_HELP, SERVE_USAGE } from "./cli/serve.js";
-import { exitCodeOf, runVerb, VERB_USAGE, VERBS_HELP } from "./cli/verbs.js";
+import { exitCodeOf, SERVE_HELP, SERVE_USAGE, VERB_USAGE, VERBS_HELP } from "./cli/help.js";
 import type { SqlStoreHandle } from "./store/sql/sql-store.js";
-import { VERSION } from "./tickerq.js";
+import { VERSION } from "./version.js";
 
 export { storeForUrl, describeFailure } from "./cli/db-url.js";
 export type { CliIo } from "./cli/io.js";
@@ -147,8 +146,10 @@ async function runOther(
   try {
     if (command === "serve") {
       if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
+      const { serve } = await import("./cli/serve.js");
       return await serve(flags, io, env);
     }
+    const { runVerb } = await import("./cli/verbs.js");
     return await runVerb(command as "jobs" | "cron" | "nodes", args, flags, io, env);
   } catch (error) {
     const code = exitCodeOf(error);

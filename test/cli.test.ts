@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { MYSQL_URL, PG_URL, checkMysql, checkPostgres, postgresScratch } from "./helpers/databases.js";
 
 const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
@@ -15,6 +15,8 @@ const cwd = mkdtempSync(join(tmpdir(), "tickerq-cli-"));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
 const [postgres, mysql] = await Promise.all([checkPostgres(), checkMysql()]);
+// Each test starts a child through tsx: seconds on an idle machine, far more on a loaded one.
+vi.setConfig({ testTimeout: 90_000 });
 
 function tickerq(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

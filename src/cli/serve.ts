@@ -29,41 +29,6 @@ export const SERVE_FLAGS = [
   "concurrency",
 ] as const;
 
-export const SERVE_USAGE =
-  "usage: tickerq serve --db <url> [--functions ./jobs.js] [--port 4280] [--host 127.0.0.1] [--auth token|none]";
-
-export const SERVE_HELP = `${SERVE_USAGE}
-
-Runs a tickerq node with the HTTP API at / and the dashboard at /dashboard/ on one port, until
-SIGTERM or SIGINT: then it stops claiming, lets running jobs finish (30 s), and exits 0.
-
-Options:
-  --db <url>               the database (or TICKERQ_DB): postgres://…, mysql://…, sqlite:file.db
-  --functions <module>     a module exporting defineFunction() results (optional: the built-in
-                           "http" function is always there)
-  --port <n>               0 picks a free port (default 4280)
-  --host <address>         the interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
-  --auth token|none        token (default): credentials from the environment, below;
-                           none: no authentication at all (only behind your own gateway)
-  --allow-hosts <list>     hosts the http function may call, comma-separated: names, IPs,
-                           *.domain, * (or TICKERQ_HTTP_ALLOW_HOSTS; default *)
-  --allow-addresses <list> private CIDR ranges it may reach, e.g. 10.0.0.0/8
-                           (or TICKERQ_HTTP_ALLOW_ADDRESSES; default none)
-  --node-id <id>           this node's id (default: host name and process id)
-  --concurrency <n>        jobs run at once (default 10)
-  --prefix, --schema       table prefix, PostgreSQL schema (as for migrate)
-
-Environment (with --auth token):
-  TICKERQ_API_TOKEN           required, at least 16 characters: the API's bearer token with
-                              the read and write scopes
-  TICKERQ_API_READ_TOKEN      optional: a second bearer token with the read scope only
-  TICKERQ_DASHBOARD_PASSWORD  optional: the dashboard signs in with this password (user
-                              TICKERQ_DASHBOARD_USER, default "admin"); without it, with the
-                              API token as its key
-
-Exit status: 0 stopped by a signal after draining, 1 the database failed or the port was
-taken, 2 a usage error.`;
-
 interface Auths {
   api: ApiAuth;
   dashboard: DashboardAuth;

@@ -15,61 +15,9 @@ import { dbOf, missingDriver, openTarget, UsageError, type Target } from "./db-u
 import { loadFunctions } from "./functions-module.js";
 import type { CliIo } from "./io.js";
 import { table } from "./table.js";
+import { EXIT } from "./help.js";
 
 const DB_FLAGS = ["db", "prefix", "schema", "json"];
-
-export const VERB_USAGE = {
-  jobs: "usage: tickerq jobs ls|add|cancel|retry --db <url> [options] [--json]",
-  cron: "usage: tickerq cron ls|add|trigger --db <url> [options] [--json]",
-  nodes: "usage: tickerq nodes ls --db <url> [--json]",
-} as const;
-
-export const VERBS_HELP = `usage: tickerq <jobs|cron|nodes> <verb> --db <url> [options] [--json]
-
-  jobs ls [--status S[,S…]] [--function F] [--limit 50]
-                                   time tickers, latest execution time first
-  jobs add FUNCTION [--request JSON] [--at TIME | --in 5m] [--retries N] [--id ID]
-           [--description TEXT] [--functions ./jobs.js]
-                                   schedule a job (TIME: ISO 8601; --in: 30s, 5m, 2h, 1d)
-  jobs cancel ID                   cancel a queued or running job
-  jobs retry ID                    run a Failed, Cancelled or Skipped job again
-  cron ls [--function F]           cron tickers and their next occurrence
-  cron add FUNCTION --expression "0 0 9 * * *" [--time-zone Europe/Paris] [--request JSON]
-           [--description TEXT] [--functions ./jobs.js]
-  cron trigger ID                  run a cron ticker once, now
-  nodes ls                         nodes and their last heartbeat
-
-Every verb takes --db <url> (or TICKERQ_DB), --prefix and --schema as migrate does, and
---json to print JSON instead of a table. Without --functions, add accepts any function name
-and stores the request unchecked; with it, the name and the request are checked as a node
-checks them.
-
-Exit status: 0 done, 1 the database failed, 2 a usage error or a value tickerq refuses (the
-message names the field and the value), 3 no such job or cron ticker, 4 the job's state does
-not allow it (e.g. retrying a job that succeeded).`;
-
-/** Exit statuses by what went wrong; documented in the help and the README. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, state: 4 } as const;
-
-export function exitCodeOf(error: unknown): number | null {
-  if (error instanceof UsageError) return EXIT.usage;
-  if (!(error instanceof TickerQError)) return null;
-  switch (error.code) {
-    case "INVALID_ARGUMENT":
-    case "INVALID_CRON":
-    case "INVALID_TIME_ZONE":
-    case "UNKNOWN_FUNCTION":
-    case "INVALID_REQUEST":
-    case "REQUEST_TOO_LARGE":
-      return EXIT.usage;
-    case "NOT_FOUND":
-      return EXIT.notFound;
-    case "INVALID_STATE":
-      return EXIT.state;
-    default:
-      return null;
-  }
-}
 
 const iso = (date: Date | null | undefined) => (date ? date.toISOString().replace(/\.000Z$/, "Z") : "-");
 
