@@ -50,6 +50,12 @@ function rank(jobs: string, n: number, limit: string): string {
     order by execution_time, id limit ${limit})`;
 }
 
+/**
+ * A unary `+` on a column keeps the planner off that column's index: without it SQLite walks
+ * every held (or every waiting Idle) row through the (status, execution_time) index and probes
+ * the JSON batch for each, instead of looking each id of the batch up by primary key (or each
+ * parent through the parent index), which costs the batch's size whatever the table holds.
+ */
 function prepare(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
   const jobs = quoted(ctx.t.jobs);
   const attempts = quoted(ctx.t.attempts);
@@ -80,8 +86,8 @@ function prepare(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
     // @parents (JSON array of ids), @at: the InProgress children of started parents become due.
     startChildren: raw.prepare(`
       update ${jobs} set execution_time = @at, scheduled_for = @at, updated_at = @at
-      where parent_id in (select value from json_each(@parents)) and status = 'Idle'
-        and execution_time is null and run_condition = 'InProgress'`),
+      where parent_id in (select value from json_each(@parents)) and +status = 'Idle'
+        and +execution_time is null and run_condition = 'InProgress'`),
     // @leases (JSON [[id, token], …]), @node, @at: Queued → InProgress for the rows @node holds
     // under those tokens, executed at their due instant when started ahead of it. Returns their ids.
     start: raw.prepare(`
@@ -89,7 +95,7 @@ function prepare(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
         executed_at = case when ${jobs}.execution_time > @at then ${jobs}.execution_time else @at end
       from (select value ->> 0 as id, value ->> 1 as token from json_each(@leases)) as l
       where ${jobs}.id = l.id and ${jobs}.lease_token = l.token and ${jobs}.lock_holder = @node
-        and ${jobs}.status = 'Queued'
+        and +${jobs}.status = 'Queued'
       returning ${jobs}.id`),
     // @completions (JSON [[id, node, status, elapsed, message, details, finished, next, token], …]):
     // ends the attempts whose lease the job still carries (a retry is Idle again, due at `next`,
@@ -104,14 +110,14 @@ function prepare(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
           value ->> 8 as token
         from json_each(@completions)) as v
       where ${jobs}.id = v.id and ${jobs}.lock_holder = v.node and ${jobs}.lease_token = v.token
-        and ${jobs}.status in ('Queued', 'InProgress')
+        and +${jobs}.status in ('Queued', 'InProgress')
       returning ${jobs}.id`),
     // @ids: which of these jobs exist (a stale run leaves its trace only on a job that does).
     existing: raw.prepare(`select id from ${jobs} where id in (select value from json_each(@ids))`),
     // @ids: whether any of these jobs has a child still waiting for it (then the portable code settles them).
     waiting: raw.prepare(`
-      select 1 from ${jobs} where parent_id in (select value from json_each(@ids)) and status = 'Idle'
-        and execution_time is null limit 1`),
+      select 1 from ${jobs} where parent_id in (select value from json_each(@ids)) and +status = 'Idle'
+        and +execution_time is null limit 1`),
     // @attempts (JSON [[job_id, attempt, status, node, started, finished, elapsed, message, details, superseded], …]).
     history: raw.prepare(`
       insert into ${attempts} (job_id, attempt, status, node_id, started_at, finished_at, elapsed_ms,
