@@ -3,7 +3,6 @@
  * shared SQL store (sql-store.ts) is written once against it.
  */
 
-import type { PoolClient } from "pg";
 import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely, RawBuilder } from "kysely";
 import type { TickerQError } from "../../errors.js";
 import type {
@@ -22,8 +21,11 @@ export type DialectKind = "sqlite" | "postgres" | "mysql";
 
 /** Runs one compiled statement on the caller's transaction (pg client, mysql2 connection, Kysely tx). */
 export type CallerExecutor = ((query: CompiledQuery) => Promise<void>) & {
-  /** The caller's pg client, when their transaction is one: PostgreSQL's COPY streams on it. */
-  readonly pgClient?: PoolClient;
+  /**
+   * The caller's pg client, when their transaction is one: PostgreSQL's COPY streams on it.
+   * Typed loosely so that the published declarations need no driver types.
+   */
+  readonly pgClient?: unknown;
 };
 
 /** Column types for migrations, where the dialects' names differ. */

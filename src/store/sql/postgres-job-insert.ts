@@ -96,7 +96,7 @@ export async function postgresInsertJobs(
   notify?: RawBuilder<unknown>,
 ): Promise<void> {
   const from = jobs.length >= COPY_THRESHOLD ? await loadCopy() : null;
-  if (from && caller?.pgClient) return copyJobs(caller.pgClient, table, jobs, from);
+  if (from && caller?.pgClient) return copyJobs(caller.pgClient as PoolClient, table, jobs, from);
   if (from && !caller && pool) {
     const client = await (await pool()).connect();
     let broken: unknown;
