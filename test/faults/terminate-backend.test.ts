@@ -158,8 +158,11 @@ describe.runIf(pgServer.available)("postgres: pg_terminate_backend of a node's c
       // transaction" until it is terminated and the node resumes.
       await producer.timeTickers.addMany(Array.from({ length: 1000 }, () => ({ function: "Work" as const })));
       total += 1000;
+      // The recovery transaction runs at every heartbeat once the node has been in touch with
+      // the store for a lease timeout (10 s) since its last failure, which step 1 just caused:
+      // rounds go on until one catches it (a loaded machine stretches both).
       let inTransaction = 0;
-      for (let round = 0; round < 20 && inTransaction === 0; round++) {
+      for (const deadline = Date.now() + 60_000; inTransaction === 0 && Date.now() < deadline;) {
         await admin.query("begin");
         await admin.query(`lock table "${scratch.schema}".tickerq_jobs in access exclusive mode`);
         await until(
@@ -275,8 +278,11 @@ describe.runIf(mysqlServer.available)("mariadb: KILL of a node's connections", (
       // row locks, is killed before the node resumes.
       await producer.timeTickers.addMany(Array.from({ length: 1000 }, () => ({ function: "Work" as const })));
       total += 1000;
+      // The recovery transaction runs at every heartbeat once the node has been in touch with
+      // the store for a lease timeout (10 s) since its last failure, which step 1 just caused:
+      // rounds go on until one catches it (a loaded machine stretches both).
       let inTransaction = 0;
-      for (let round = 0; round < 20 && inTransaction === 0; round++) {
+      for (const deadline = Date.now() + 60_000; inTransaction === 0 && Date.now() < deadline;) {
         if ((await finalCount(store)) === total) {
           await producer.timeTickers.addMany(Array.from({ length: 200 }, () => ({ function: "Work" as const })));
           total += 200;
