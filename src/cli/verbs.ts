@@ -77,6 +77,17 @@ function print(io: CliIo, json: boolean, value: unknown, rows: () => string): vo
   io.out(json ? JSON.stringify(value, null, 2) : rows());
 }
 
+/** One page of a listing: its items as JSON, or a table followed by how many of how many. */
+function printPage<T>(
+  io: CliIo,
+  json: boolean,
+  page: { items: readonly T[]; total: number },
+  header: readonly string[],
+  row: (item: T) => readonly string[],
+): void {
+  print(io, json, page.items, () => table(header, page.items.map(row)) + `\n(${page.items.length} of ${page.total})`);
+}
+
 const jobRow = (j: TimeTicker) => [
   j.id,
   j.function,
@@ -136,12 +147,7 @@ export async function runVerb(
         ...(flags.has("function") ? { function: flags.get("function") } : {}),
         limit,
       });
-      print(
-        io,
-        json,
-        page.items,
-        () => table(JOB_HEADER, page.items.map(jobRow)) + `\n(${page.items.length} of ${page.total})`,
-      );
+      printPage(io, json, page, JOB_HEADER, jobRow);
       return EXIT.ok;
     } finally {
       await s.tq.stop();
@@ -236,12 +242,7 @@ export async function runVerb(
           ...(flags.has("function") ? { function: flags.get("function") } : {}),
           limit,
         });
-        print(
-          io,
-          json,
-          page.items,
-          () => table(CRON_HEADER, page.items.map(cronRow)) + `\n(${page.items.length} of ${page.total})`,
-        );
+        printPage(io, json, page, CRON_HEADER, cronRow);
         return EXIT.ok;
       }
       const occurrence = await s.tq.cronTickers.trigger(oneId(rest, "cron trigger"));

@@ -2,8 +2,28 @@
 
 import { expect, it } from "vitest";
 import { TICKER_STATUSES } from "../../src/lifecycle.js";
+import type { NewJob } from "../../src/store/contract.js";
 import type { CurrentStore } from "./store-contract.js";
 import { at, claimAndStart, completion, newJob, nextSignal } from "./fixtures.js";
+
+/** The record of a job just inserted: Idle, never leased or run, changed when created. */
+function storedAsNew(job: NewJob) {
+  return {
+    ...job,
+    scheduledFor: job.executionTime,
+    status: "Idle",
+    retryCount: 0,
+    lockHolder: null,
+    lockedAt: null,
+    leaseToken: 0,
+    executedAt: null,
+    elapsedMs: null,
+    exceptionMessage: null,
+    exceptionDetails: null,
+    cancelRequested: false,
+    updatedAt: job.createdAt,
+  };
+}
 
 export function jobsContract(get: CurrentStore): void {
   it("init is idempotent", async () => {
@@ -65,21 +85,7 @@ export function jobsContract(get: CurrentStore): void {
     const linked = newJob({ type: "CronTickerOccurrence", function: "Digest", cronTickerId: "cron-1" });
     await store.jobInsertMany({ jobs: [parent, child, linked] });
     for (const job of [parent, child, linked]) {
-      expect(await store.jobGet({ id: job.id })).toEqual({
-        ...job,
-        scheduledFor: job.executionTime,
-        status: "Idle",
-        retryCount: 0,
-        lockHolder: null,
-        lockedAt: null,
-        leaseToken: 0,
-        executedAt: null,
-        elapsedMs: null,
-        exceptionMessage: null,
-        exceptionDetails: null,
-        cancelRequested: false,
-        updatedAt: job.createdAt,
-      });
+      expect(await store.jobGet({ id: job.id })).toEqual(storedAsNew(job));
     }
   });
 
@@ -128,21 +134,7 @@ export function jobsContract(get: CurrentStore): void {
     await store.jobInsertMany({ jobs: [parent] });
     await store.jobInsertMany({ jobs });
     for (const job of jobs) {
-      expect(await store.jobGet({ id: job.id })).toEqual({
-        ...job,
-        scheduledFor: job.executionTime,
-        status: "Idle",
-        retryCount: 0,
-        lockHolder: null,
-        lockedAt: null,
-        leaseToken: 0,
-        executedAt: null,
-        elapsedMs: null,
-        exceptionMessage: null,
-        exceptionDetails: null,
-        cancelRequested: false,
-        updatedAt: job.createdAt,
-      });
+      expect(await store.jobGet({ id: job.id })).toEqual(storedAsNew(job));
     }
     // All or nothing there too: one id already stored, none of the batch goes in.
     const again = Array.from({ length: 150 }, () => newJob());

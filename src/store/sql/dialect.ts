@@ -10,6 +10,7 @@ import type {
   JobLease,
   JobRecord,
   NewJob,
+  Store,
   StoreCapabilities,
   StoreLogger,
   StoreSignal,
@@ -38,15 +39,8 @@ export interface ColumnTypes {
   int: string;
 }
 
-/** What a claim asks for (Store.jobClaimDue's params). */
-export interface ClaimParams {
-  nodeId: string;
-  now: Date;
-  until: Date;
-  limit: number;
-  longRunningLimit: number;
-  startLimit?: number;
-}
+/** What a claim asks for: Store.jobClaimDue's params, declared once in the contract. */
+export type ClaimParams = Parameters<Store["jobClaimDue"]>[0];
 
 /**
  * A dialect's own claim, start and completion, in its own file (postgres-hot-path.ts,
