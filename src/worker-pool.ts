@@ -261,9 +261,11 @@ export class WorkerPool {
     for (let i = 0; i < this.ready.length;) {
       const job = this.ready[i]!;
       const longRunning = job.priority === "LongRunning";
-      if (
-        longRunning ? this.activeLongRunning >= this.maxLongRunning : this.active + this.reserved >= this.maxConcurrency
-      ) {
+      // A claim in flight has reserved the slots free when it began, net of what waited here
+      // then; a job that has come due since (its timer fired) still takes a free slot now,
+      // and what that claim starts waits for the next one: a claim's round trip must not
+      // make a job held for its instant late.
+      if (longRunning ? this.activeLongRunning >= this.maxLongRunning : this.active >= this.maxConcurrency) {
         i++;
         continue;
       }

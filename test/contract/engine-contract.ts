@@ -386,6 +386,41 @@ export function describeEngineContract(
       expect((await tq.attempts(cancelled.id)).map((a) => a.status)).toEqual(["Cancelled"]);
     });
 
+    it("starts a job held for its instant on time while a claim is still in flight", async () => {
+      const ran: string[] = [];
+      const fn = defineFunction("Held", async (ctx: TickerContext<string>) => void ran.push(ctx.request));
+      // A claim that stalls once, on demand: the gate keeps it in flight (a slow database).
+      const stall = { armed: false, entered: gate(), release: gate() };
+      const stalled: Store = Object.create(store);
+      stalled.jobClaimDue = async (params) => {
+        if (stall.armed) {
+          stall.armed = false;
+          stall.entered.open();
+          await stall.release.promise;
+        }
+        return store.jobClaimDue(params);
+      };
+      const tq = await start(node(stalled, clock, [fn], { lookaheadMs: 50 }));
+      const due = new Date(T0.getTime() + 100);
+      const held = await tq.timeTickers.add({ function: "Held", executionTime: due, request: "held" });
+      await clock.advance(50); // claimed ahead: held on a timer for +100
+      await settle(tq);
+      expect(ran).toEqual([]);
+      stall.armed = true;
+      await tq.timeTickers.add({ function: "Held", request: "now" }); // its claim starts and stalls
+      await stall.entered.promise;
+      const done = waitFor<{ id: string; status: string }>(
+        (l) => tq.events.on("changed", l),
+        (c) => c.id === held.id && c.status === "DueDone",
+      );
+      await clock.advance(50);
+      await done; // while the claim is still in flight (it returns only below)
+      expect(ran).toEqual(["held"]);
+      stall.release.open();
+      await settle(tq);
+      expect(ran).toEqual(["held", "now"]);
+    });
+
     describe("prefetch", () => {
       /** A Blocker function that keeps its slot until `release` opens, so later jobs wait Queued. */
       const holdSlot = () => {
