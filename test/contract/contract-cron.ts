@@ -42,6 +42,11 @@ export function cronContract(get: CurrentStore): void {
     const page = await store.cronTickerList({ limit: 1, offset: 1 });
     expect(page.total).toBe(2);
     expect(page.items).toHaveLength(1);
+    // The total holds on a full page, a short one, one past the end and a filtered one.
+    expect((await store.cronTickerList({ limit: 1 })).total).toBe(2);
+    expect((await store.cronTickerList({ limit: 5, offset: 1 })).total).toBe(2);
+    expect(await store.cronTickerList({ limit: 5, offset: 7 })).toEqual({ items: [], total: 2 });
+    expect((await store.cronTickerList({ enabled: false, limit: 5 })).total).toBe(1);
   });
 
   it("updates a cron ticker and deletes its Idle occurrences", async () => {
