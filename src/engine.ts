@@ -37,6 +37,15 @@ function preview(ids: readonly string[]): string {
   return ids.length <= 5 ? ids.join(", ") : `${ids.slice(0, 5).join(", ")} and ${ids.length - 5} more`;
 }
 
+/** Whose leases a recovery took, for its log line. */
+function describeHolders(nodeId: string, from: { deadNodeIds: string[]; orphans: boolean }): string {
+  const { deadNodeIds, orphans } = from;
+  if (deadNodeIds.length === 1 && deadNodeIds[0] === nodeId) return "an earlier process of this node";
+  const dead = deadNodeIds.length > 0 ? `dead node(s) ${preview(deadNodeIds)}` : "";
+  const unknown = orphans ? "nodes with no record" : "";
+  return [dead, unknown].filter(Boolean).join(" or ");
+}
+
 export class Engine {
   private readonly store: Store;
   private readonly nodeId: string;
@@ -175,7 +184,14 @@ export class Engine {
       info: deps.info,
       onPauseRequested: (paused) => this.followOperator(paused),
       reconcile: (now) => this.reconcile(now),
-      onRecovered: () => this.dispatcher.wake(null),
+      onRecovered: (ids, from) => {
+        reporter.warn(
+          `[tickerq ${nodeId}] recovered ${ids.length} job(s) leased to ${describeHolders(nodeId, from)}; ` +
+            `they run again as new attempts: ${preview(ids)}`,
+          { deadNodeIds: from.deadNodeIds, recovered: ids.length },
+        );
+        this.dispatcher.wake(null);
+      },
       onCancelRequested: (ids) => ids.forEach((id) => this.cancelHeldOrRunning(id)),
       onFenced: (sinceMs) => this.fence(sinceMs),
       onHealthy: () => this.dispatcher.storeAnswered(),

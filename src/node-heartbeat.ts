@@ -34,7 +34,11 @@ export interface HeartbeatOptions {
   onPauseRequested(paused: boolean): void;
   /** After each good heartbeat: compare this node's leases with the store's. */
   reconcile(now: Date): Promise<void>;
-  onRecovered(ids: string[]): void;
+  /**
+   * Jobs whose leases were recovered: those of `deadNodeIds` (this node's own at start, left by
+   * a process of the same id that crashed), and those held under node ids with no record.
+   */
+  onRecovered(ids: string[], from: { deadNodeIds: string[]; orphans: boolean }): void;
   onCancelRequested(ids: string[]): void;
   /** The node could not heartbeat for too long: stop claiming, abort runs. */
   onFenced(sinceMs: number): void;
@@ -119,7 +123,7 @@ export class NodeHeartbeat {
       orphanedBefore: null,
     });
     this.good(startedAt);
-    if (recovered.length > 0) this.o.onRecovered(recovered);
+    if (recovered.length > 0) this.o.onRecovered(recovered, { deadNodeIds: [this.o.nodeId], orphans: false });
     this.schedule(this.o.intervalMs);
   }
 
@@ -294,7 +298,9 @@ export class NodeHeartbeat {
       deadNodes: dead,
       orphanedBefore: inContactLongEnough ? new Date(nowMs - o.leaseTimeoutMs) : null,
     });
-    if (recovered.length > 0) o.onRecovered(recovered);
+    if (recovered.length > 0) {
+      o.onRecovered(recovered, { deadNodeIds: dead.map((node) => node.nodeId), orphans: inContactLongEnough });
+    }
     return true;
   }
 

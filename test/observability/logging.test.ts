@@ -5,8 +5,8 @@ import { defineFunction, memoryStore, TickerQError, type Logger } from "../../sr
 import { Log } from "../../src/log.js";
 import { Reporter } from "../../src/reporter.js";
 import { TickerQEvents } from "../../src/events.js";
-import { runDue, TestClock } from "../../src/testing/index.js";
-import { node, T0 } from "../helpers/engine.js";
+import { heartbeat, runDue, TestClock } from "../../src/testing/index.js";
+import { gate, node, T0, waitFor } from "../helpers/engine.js";
 
 type Line = { level: string; fields: Record<string, unknown>; message: string };
 
@@ -88,6 +88,41 @@ describe("structured logging", () => {
     ]);
     expect(logger.lines[0]!.fields).toMatchObject({ nodeId: "n1", during: "claim", err: down });
     expect(logger.lines[1]!.fields).toMatchObject({ outageMs: 1500 });
+  });
+
+  it("logs at warn the recovery of a dead node's leases, naming the dead node and how many jobs", async () => {
+    const store = memoryStore();
+    const clock = new TestClock(T0);
+    const hang = gate();
+    const onA = defineFunction("Work", async () => {
+      await hang.promise; // node a "dies" mid-run: it never finishes nor heartbeats again
+    });
+    const onB = defineFunction("Work", async () => {});
+    const a = node(store, clock, [onA], { nodeId: "a", heartbeatIntervalMs: 3_600_000 });
+    await a.start();
+    const running = waitFor<{ status: string }>(
+      (l) => a.events.on("changed", l),
+      (c) => c.status === "InProgress",
+    );
+    const job = await a.timeTickers.add({ function: "Work" });
+    void runDue(a);
+    await running;
+    a.pause();
+    const logger = capture("warn");
+    const b = node(store, clock, [onB], { nodeId: "b", heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000, logger });
+    await b.start();
+    await clock.advance(6000);
+    await heartbeat(b); // a's last heartbeat is 6 s old, over b's 5 s lease timeout
+    const warns = logger.lines.filter((l) => l.level === "warn");
+    expect(warns).toHaveLength(1);
+    expect(warns[0]!.fields).toEqual({ nodeId: "b", deadNodeIds: ["a"], recovered: 1 });
+    expect(warns[0]!.message).toBe(
+      `[tickerq b] recovered 1 job(s) leased to dead node(s) a or nodes with no record; ` +
+        `they run again as new attempts: ${job.id}`,
+    );
+    await b.stop();
+    hang.open();
+    await a.stop({ timeoutMs: 0 });
   });
 
   it("still takes a console: message first, no debug lines", () => {
