@@ -15,15 +15,22 @@ describe("dashboard API: history and functions", () => {
   it("counts every finished run of the hour (not a sample of the latest rows) and per function", async () => {
     for (let i = 0; i < 30; i++) await t.tq.timeTickers.add({ function: "SendEmail", request: { email: "x" } });
     for (let i = 0; i < 7; i++) await t.tq.timeTickers.add({ function: "Explode" });
+    // Two failing cron runs: counted with the occurrences, not in the tile that links to the time tickers.
+    const cron = await t.tq.cronTickers.add({ function: "Explode", expression: "0 0 1 1 *" });
+    await t.tq.cronTickers.trigger(cron.id);
+    await t.clock.advance(1000); // one run per instant
+    await t.tq.cronTickers.trigger(cron.id);
     await t.runDue();
     const overview = await t.api.get("/overview");
     expect(overview.status).toBe(200);
     const buckets = overview.body.activity.buckets as { succeeded: number; failed: number }[];
     expect(buckets).toHaveLength(60);
     expect(buckets.reduce((n, b) => n + b.succeeded, 0)).toBe(30);
-    expect(buckets.reduce((n, b) => n + b.failed, 0)).toBe(7);
+    // Throughput counts every run, cron runs too.
+    expect(buckets.reduce((n, b) => n + b.failed, 0)).toBe(9);
     // The tile and the list it links to agree: both count Failed time tickers, children included.
     expect(overview.body.counts.time.Failed).toBe(7);
+    expect(overview.body.counts.occurrences.Failed).toBe(2);
     expect((await t.api.get("/jobs?status=Failed")).body.total).toBe(7);
 
     for (const [window, length] of [
@@ -32,14 +39,14 @@ describe("dashboard API: history and functions", () => {
     ] as const) {
       const answer = await t.api.get(`/overview?window=${window}`);
       expect(answer.body.activity.buckets).toHaveLength(length);
-      expect(answer.body.activity.buckets.reduce((n: number, b: any) => n + b.failed, 0)).toBe(7);
+      expect(answer.body.activity.buckets.reduce((n: number, b: any) => n + b.failed, 0)).toBe(9);
     }
     expect((await t.api.get("/overview?window=year")).status).toBe(400);
 
     const fns = await t.api.get("/functions?window=day");
     const explode = fns.body.items.find((f: any) => f.name === "Explode");
-    expect(explode.stats).toMatchObject({ runs: 7, failed: 7, failureRate: 1 });
-    expect(explode.counts.Failed).toBe(7);
+    expect(explode.stats).toMatchObject({ runs: 9, failed: 9, failureRate: 1 });
+    expect(explode.counts.Failed).toBe(9);
     const email = fns.body.items.find((f: any) => f.name === "SendEmail");
     expect(email.stats).toMatchObject({ runs: 30, failed: 0, failureRate: 0 });
     expect(email.stats.latenessMs.samples).toBe(30);

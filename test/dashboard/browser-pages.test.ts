@@ -70,6 +70,31 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
     expect((await api("GET", "/session")).status).toBe(200);
   });
 
+  it("counts in the Failed tile what the list it links to shows, with failing cron runs about", async () => {
+    // Failed cron occurrences sit in the same table as failed time tickers: the tile must not count them.
+    const cron = await fixture.tq.cronTickers.add({ function: "SyncInventory", expression: "0 0 1 1 *" });
+    await fixture.tq.cronTickers.trigger(cron.id);
+    await fixture.tq.cronTickers.trigger(cron.id);
+    await expect
+      .poll(async () => (await fixture.tq.cronTickers.occurrences(cron.id, { status: "Failed" })).total)
+      .toBe(2);
+    await expect.poll(async () => (await api("GET", "/overview")).body.counts.occurrences.Failed).toBeGreaterThan(1);
+    const failedTimeTickers = (await api("GET", "/overview")).body.counts.time.Failed as number;
+    expect(failedTimeTickers).toBeGreaterThan(0);
+    // A fresh overview (the one shown since sign-in predates the cron failures).
+    await go("/nodes");
+    await page.waitForSelector("[data-testid=nodes-table]");
+    const fresh = page.waitForResponse((r) => r.url().includes("/api/overview"));
+    await go("/");
+    await fresh;
+    await expect.poll(() => page.textContent("[data-testid=tile-Failed]")).toBe(String(failedTimeTickers));
+    await page.click("[data-testid=tile-Failed]");
+    await page.waitForSelector("[data-testid=jobs-table] [data-job-id]");
+    expect(page.url()).toContain("status=Failed");
+    await expect.poll(() => page.textContent("[data-testid=pager]")).toContain(`of ${failedTimeTickers}`);
+    expect(await rowIds()).toHaveLength(failedTimeTickers);
+  });
+
   it("follows the hash while on the list (status, offset)", async () => {
     await go("/time?status=Failed");
     await expect.poll(async () => (await rowIds()).length).toBeGreaterThan(0);
