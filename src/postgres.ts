@@ -2,7 +2,7 @@
 
 import type { Kysely } from "kysely";
 import type { Pool } from "pg";
-import { TickerQError } from "./errors.js";
+import { TickerQError, invalid } from "./errors.js";
 import { postgresDialect } from "./store/sql/postgres-dialect.js";
 import { checkIdentifier } from "./store/sql/schema.js";
 import { SqlStore, type SqlStoreHandle } from "./store/sql/sql-store.js";
@@ -47,6 +47,13 @@ export interface PostgresStoreOptions {
    * @default the connection string's or PGAPPNAME, else "tickerq"
    */
   applicationName?: string;
+  /**
+   * Open a LISTEN connection for other nodes' NOTIFY wake-ups. Set false behind PgBouncer in
+   * transaction mode, where LISTEN cannot work: nodes then poll (`pollIntervalMs`), or hear
+   * each other through a coordinator (`tickerq/redis`). NOTIFY is still sent.
+   * @default true
+   */
+  listen?: boolean;
 }
 
 /**
@@ -71,6 +78,7 @@ export function postgresStore(
     connectTimeoutMs: merged.connectTimeoutMs ?? 5000,
     poolSize: merged.poolSize ?? 10,
     applicationName: merged.applicationName,
+    listen: checkListen(merged.listen),
   });
   return new SqlStore({
     name: "postgres",
@@ -80,4 +88,10 @@ export function postgresStore(
     migrate: merged.migrate ?? true,
     busKey: dialect.busKey,
   });
+}
+
+function checkListen(listen: unknown): boolean {
+  if (listen === undefined) return true;
+  if (typeof listen !== "boolean") throw invalid("listen", listen, "true or false");
+  return listen;
 }

@@ -36,6 +36,8 @@ export interface PostgresConnectionOptions {
    * connection's has ":listen" appended. Unset: the connection string's or PGAPPNAME's, else "tickerq".
    */
   applicationName?: string;
+  /** Open the LISTEN connection; false behind a transaction-pooling proxy (PgBouncer). @default true */
+  listen: boolean;
 }
 
 const RETRYABLE = new Set(["40P01", "40001"]);
@@ -247,7 +249,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     kind: "postgres",
     db,
     busKey: `postgres:${where.host}:${where.port}/${database}:${options.schema ?? ""}:${options.tablePrefix}`,
-    capabilities: { signalsAcrossProcesses: config !== null, callerTransactions: true, shared: true },
+    capabilities: { signalsAcrossProcesses: config !== null && options.listen, callerTransactions: true, shared: true },
     columnTypes: { key: "text", longText: "text", millis: "bigint", int: "integer" },
     binaryCollation: ' collate "C"',
     skipLocked: true,
@@ -321,7 +323,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       else await db.executeQuery(query);
     },
     async listen(onSignal) {
-      if (!config || listener || closing) return;
+      if (!config || !options.listen || listener || closing) return;
       await openListener(onSignal, FIRST_BACKOFF_MS, false);
     },
     setLogger(logger) {
