@@ -13,6 +13,7 @@ import { CronSchedule } from "./cron.js";
 import type { CronTickerRecord, NewJob, Store } from "./store/contract.js";
 import type { MiddlewareChain } from "./middleware.js";
 import type { Coordinator } from "./coordinator.js";
+import type { Log } from "./log.js";
 
 interface Planned {
   record: CronTickerRecord;
@@ -46,8 +47,8 @@ export class CronScheduler {
      * not to replay a long outage (missed instants run once, not once each).
      */
     private readonly catchUpMs: number,
-    /** Enqueue middleware: occurrences this node creates go through it. */
-    private readonly enqueue: { chain: MiddlewareChain; nodeId: string } | null = null,
+    /** Enqueue middleware, which occurrences this node creates go through, and their debug lines. */
+    private readonly enqueue: { chain: MiddlewareChain; nodeId: string; log: Log } | null = null,
     /**
      * With a coordinator, one node at a time plans each ticker (a lock per ticker with a lease
      * of half the horizon, renewed at each cycle): the others skip the duplicate inserts. The
@@ -96,10 +97,15 @@ export class CronScheduler {
       cursors.set(planned, cursor);
     }
     if (occurrences.length > 0) {
-      if (this.enqueue?.chain.wrapsEnqueue) {
-        const insert = async () => this.duplicates(occurrences, await this.store.occurrenceInsertMany({ occurrences }));
-        await this.enqueue.chain.enqueue(occurrences, this.enqueue.nodeId, insert);
-      } else await this.store.occurrenceInsertMany({ occurrences });
+      const debug = this.enqueue?.log.enabled("debug") ?? false;
+      let ignored: readonly string[] = [];
+      // Which occurrences were duplicates costs lookups: asked only when something reads it.
+      const insert = async () =>
+        (ignored = await this.duplicates(occurrences, await this.store.occurrenceInsertMany({ occurrences })));
+      if (this.enqueue?.chain.wrapsEnqueue) await this.enqueue.chain.enqueue(occurrences, this.enqueue.nodeId, insert);
+      else if (debug) await insert();
+      else await this.store.occurrenceInsertMany({ occurrences });
+      if (debug) this.logEnqueued(occurrences, ignored);
     }
     // Committed: only now are these instants planned.
     for (const [planned, cursor] of cursors) planned.plannedUntil = cursor;
@@ -160,6 +166,26 @@ export class CronScheduler {
     });
     if (!held) return null;
     return new Map(names.filter((id) => held.has(`cron:${id}`)).map((id) => [id, held.get(`cron:${id}`)!]));
+  }
+
+  /** A debug line for each occurrence stored (as core.enqueue writes for add()). */
+  private logEnqueued(occurrences: readonly NewJob[], ignored: readonly string[]): void {
+    const { log, nodeId } = this.enqueue!;
+    const skip = new Set(ignored);
+    for (const job of occurrences) {
+      if (skip.has(job.id)) continue;
+      log.debug(
+        {
+          jobId: job.id,
+          function: job.function,
+          nodeId,
+          status: "Idle",
+          cronTickerId: job.cronTickerId,
+          executionTime: job.executionTime,
+        },
+        "job enqueued",
+      );
+    }
   }
 
   /**

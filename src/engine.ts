@@ -141,7 +141,7 @@ export class Engine {
       o.cronHorizonMs,
       o.pollIntervalMs * 5,
       o.pollIntervalMs * 6,
-      { chain: o.middleware, nodeId },
+      { chain: o.middleware, nodeId, log: o.log },
       // With a coordinator one node plans each ticker (a lock per ticker); without an answer from it, every node.
       o.coordinator,
     );

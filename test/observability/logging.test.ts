@@ -1,7 +1,7 @@
 import { Console } from "node:console";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { defineFunction, memoryStore, TickerQError, type Logger } from "../../src/index.js";
+import { defineFunction, memoryStore, TickerQError, type Logger, type Store } from "../../src/index.js";
 import { Log } from "../../src/log.js";
 import { Reporter } from "../../src/reporter.js";
 import { TickerQEvents } from "../../src/events.js";
@@ -62,12 +62,52 @@ describe("structured logging", () => {
     expect((failed.fields.err as Error).message).toBe("boom");
   });
 
+  it("logs each cron occurrence a node stores at debug, not the copies another node had stored first", async () => {
+    const inner = memoryStore();
+    let planned = 0;
+    let stored = 0;
+    const store: Store = Object.create(inner);
+    store.occurrenceInsertMany = async (params) => {
+      const inserted = await inner.occurrenceInsertMany(params);
+      planned += params.occurrences.length;
+      stored += inserted;
+      return inserted;
+    };
+    const tick = defineFunction("Tick", async () => {});
+    const clock = new TestClock(T0);
+    const loggers = [capture(), capture()];
+    const nodes = loggers.map((logger, i) => node(store, clock, [tick], { nodeId: `n${i + 1}`, logger }));
+    for (const tq of nodes) await tq.start();
+    const ticker = await nodes[0]!.cronTickers.add({ function: "Tick", expression: "* * * * * *" });
+    for (let second = 0; second < 3; second++) {
+      await clock.advance(1000);
+      for (const tq of nodes) await runDue(tq);
+    }
+    for (const tq of nodes) await tq.stop();
+    expect(planned).toBeGreaterThan(stored); // both nodes planned the same instants
+    const enqueued = loggers.flatMap((l) => l.lines).filter((l) => l.message === "job enqueued");
+    const occurrences = await inner.jobList({ type: "CronTickerOccurrence", limit: 100 });
+    expect(enqueued.map((l) => l.fields.jobId).sort()).toEqual(occurrences.items.map((j) => j.id).sort());
+    const first = occurrences.items.find((j) => j.id === enqueued[0]!.fields.jobId)!;
+    expect(enqueued[0]!.fields).toEqual({
+      jobId: first.id,
+      function: "Tick",
+      nodeId: expect.stringMatching(/^n[12]$/),
+      status: "Idle",
+      cronTickerId: ticker.id,
+      executionTime: first.executionTime,
+    });
+  });
+
   it("builds no debug line when the logger's level is off", async () => {
     const logger = capture("warn");
     const ok = defineFunction("Ok", async () => {});
-    const tq = node(memoryStore(), new TestClock(T0), [ok], { logger });
+    const clock = new TestClock(T0);
+    const tq = node(memoryStore(), clock, [ok], { logger });
     await tq.start();
     await tq.timeTickers.add({ function: "Ok" });
+    await tq.cronTickers.add({ function: "Ok", expression: "* * * * * *" });
+    await clock.advance(1000);
     await runDue(tq);
     await tq.stop();
     expect(logger.lines).toEqual([]);
