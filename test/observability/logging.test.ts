@@ -5,7 +5,7 @@ import { defineFunction, memoryStore, TickerQError, type Logger, type Store } fr
 import { Log } from "../../src/log.js";
 import { Reporter } from "../../src/reporter.js";
 import { TickerQEvents } from "../../src/events.js";
-import { heartbeat, runDue, TestClock } from "../../src/testing/index.js";
+import { heartbeat, runDue, settle, TestClock } from "../../src/testing/index.js";
 import { gate, node, T0, waitFor } from "../helpers/engine.js";
 
 type Line = { level: string; fields: Record<string, unknown>; message: string };
@@ -162,6 +162,105 @@ describe("structured logging", () => {
     );
     await b.stop();
     hang.open();
+    await a.stop({ timeoutMs: 0 });
+  });
+
+  it("logs a run stopped by shutdown as released at debug, with the reason", async () => {
+    const logger = capture();
+    const stuck = defineFunction("Stuck", async (_ctx, signal) => {
+      await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+      throw signal.reason;
+    });
+    const clock = new TestClock(T0);
+    const tq = node(memoryStore(), clock, [stuck], { nodeId: "n1", logger });
+    await tq.start();
+    const running = waitFor<{ status: string }>(
+      (l) => tq.events.on("changed", l),
+      (c) => c.status === "InProgress",
+    );
+    const job = await tq.timeTickers.add({ function: "Stuck" });
+    void runDue(tq);
+    await running;
+    const stopping = tq.stop({ timeoutMs: 1000 });
+    await clock.advance(1000);
+    await stopping;
+    const released = logger.lines.filter((l) => l.message === "job released");
+    expect(released.map((l) => [l.level, l.fields])).toEqual([
+      ["debug", { jobId: job.id, function: "Stuck", attempt: 0, nodeId: "n1", status: "Idle", reason: "shutdown" }],
+    ]);
+  });
+
+  it("logs fencing at warn with what it aborted and dropped", async () => {
+    const logger = capture("warn");
+    const inner = memoryStore();
+    let down = false;
+    const store: Store = Object.create(inner);
+    store.nodeHeartbeat = async (params) => {
+      if (down) throw new TickerQError("STORE_UNAVAILABLE", "cannot reach the test store");
+      return inner.nodeHeartbeat(params);
+    };
+    const fn = defineFunction("Work", async (ctx) => {
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+    });
+    const clock = new TestClock(T0);
+    const timing = { heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000, pollIntervalMs: 3_600_000 };
+    const tq = node(store, clock, [fn], { ...timing, nodeId: "n1", logger });
+    await tq.start();
+    const running = waitFor<{ status: string }>(
+      (l) => tq.events.on("changed", l),
+      (c) => c.status === "InProgress",
+    );
+    await tq.timeTickers.add({ function: "Work" });
+    await running;
+    down = true;
+    await clock.advance(4000); // leaseTimeoutMs - heartbeatIntervalMs since the last good beat
+    await settle(tq);
+    const fenced = logger.lines.filter((l) => l.level === "warn" && l.fields.fencedMs !== undefined);
+    expect(fenced.map((l) => l.fields)).toEqual([{ nodeId: "n1", fencedMs: 4000, aborted: 1, dropped: 0 }]);
+    expect(fenced[0]!.message).toMatch(/^\[tickerq n1\] no heartbeat reached the store for 4000 ms: fenced/);
+    down = false;
+    await tq.stop({ timeoutMs: 0 });
+  });
+
+  it("logs at warn a run whose lease was taken over: aborted, then its outcome kept as superseded", async () => {
+    const logger = capture("warn");
+    const store = memoryStore();
+    const clock = new TestClock(T0);
+    const finish = gate();
+    const onA = defineFunction("Work", async () => {
+      await finish.promise; // ignores its signal, as a careless handler would
+    });
+    const onB = defineFunction("Work", async () => {});
+    const timing = { heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000, pollIntervalMs: 3_600_000 };
+    const a = node(store, clock, [onA], { ...timing, nodeId: "a", logger });
+    await a.start();
+    const running = waitFor<{ status: string }>(
+      (l) => a.events.on("changed", l),
+      (c) => c.status === "InProgress",
+    );
+    const job = await a.timeTickers.add({ function: "Work" });
+    await running;
+    a.pause();
+    // a was paused past its lease (as by SIGSTOP): its job was recovered and b ran it.
+    await store.jobRecoverLeases({
+      now: new Date(clock.now()),
+      deadNodes: [{ nodeId: "a", heartbeatAt: null }],
+      orphanedBefore: null,
+    });
+    const b = node(store, clock, [onB], { ...timing, nodeId: "b" });
+    await b.start();
+    await runDue(b);
+    await heartbeat(a); // finds its lease gone
+    finish.open();
+    await settle(a);
+    const warns = logger.lines.filter((l) => l.level === "warn");
+    expect(warns.map((l) => l.fields)).toEqual([
+      { nodeId: "a", jobId: job.id },
+      { nodeId: "a", jobId: job.id, function: "Work", attempt: 0, status: "DueDone" },
+    ]);
+    expect(warns[0]!.message).toBe(`[tickerq a] job ${job.id}: its lease was taken over; its run here is aborted`);
+    expect(warns[1]!.message).toContain("kept in the history as superseded");
+    await b.stop();
     await a.stop({ timeoutMs: 0 });
   });
 
