@@ -95,6 +95,72 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
     expect(await rowIds()).toHaveLength(failedTimeTickers);
   });
 
+  it("draws every y-axis label of the throughput chart whole and inside the chart", async () => {
+    // Big numbers in the buckets: the axis must be wide enough for "9000" and for "120k".
+    for (const peak of [9_000, 123_456]) {
+      await page.route("**/api/overview?*", async (route) => {
+        const response = await route.fetch();
+        const body = await response.json();
+        body.activity.buckets = body.activity.buckets.map((b: any, i: number) => ({
+          ...b,
+          succeeded: i % 2 ? peak : Math.round(peak / 3),
+          failed: i % 3 ? 0 : Math.round(peak / 10),
+        }));
+        await route.fulfill({ response, json: body });
+      });
+      // Every label uPlot draws on its canvas, with where its box ends up.
+      await page.evaluate(() => {
+        const drawn: { text: string; left: number; right: number; top: number; bottom: number; w: number; h: number }[] =
+          [];
+        (window as any).__labels = drawn;
+        const proto = CanvasRenderingContext2D.prototype as any;
+        proto.__fillText ??= proto.fillText;
+        proto.fillText = function (this: CanvasRenderingContext2D, text: string, x: number, y: number) {
+          const m = this.measureText(text);
+          const t = this.getTransform();
+          const at = t.a * x + t.e;
+          const width = m.width * t.a;
+          const left = this.textAlign === "right" ? at - width : this.textAlign === "center" ? at - width / 2 : at;
+          const middle = t.d * y + t.f;
+          drawn.push({
+            text: String(text),
+            left,
+            right: left + width,
+            top: middle - m.actualBoundingBoxAscent * t.d,
+            bottom: middle + m.actualBoundingBoxDescent * t.d,
+            w: this.canvas.width,
+            h: this.canvas.height,
+          });
+          return proto.__fillText.call(this, text, x, y);
+        };
+      });
+      await go("/nodes");
+      await page.waitForSelector("[data-testid=nodes-table]");
+      await go("/");
+      await page.waitForSelector("[data-testid=throughput-chart] canvas");
+      const labels = () =>
+        page.evaluate(() =>
+          ((window as any).__labels as { text: string }[]).filter((l) => /^\d+k?$/.test(l.text)),
+        ) as Promise<{ text: string; left: number; right: number; top: number; bottom: number; w: number; h: number }[]>;
+      const value = (text: string) => (text.endsWith("k") ? Number(text.slice(0, -1)) * 1000 : Number(text));
+      await expect.poll(async () => Math.max(0, ...(await labels()).map((l) => value(l.text)))).toBeGreaterThan(peak / 2);
+      for (const label of await labels()) {
+        expect(label.left, `"${label.text}" starts inside the chart`).toBeGreaterThanOrEqual(0);
+        expect(label.right, `"${label.text}" ends inside the chart`).toBeLessThanOrEqual(label.w);
+        expect(label.top, `"${label.text}" inside the chart`).toBeGreaterThanOrEqual(0);
+        expect(label.bottom, `"${label.text}" inside the chart`).toBeLessThanOrEqual(label.h);
+      }
+      // The full number: 9000's axis reads "8000", not "000"; 123,456's reads "120k".
+      const texts = (await labels()).map((l) => l.text);
+      expect(texts.some((text) => (peak < 10_000 ? /^\d{4}$/ : /^\d{2,3}k$/).test(text)), texts.join(" ")).toBe(true);
+      await page.unroute("**/api/overview?*");
+      await page.evaluate(() => {
+        const proto = CanvasRenderingContext2D.prototype as any;
+        proto.fillText = proto.__fillText;
+      });
+    }
+  });
+
   it("follows the hash while on the list (status, offset)", async () => {
     await go("/time?status=Failed");
     await expect.poll(async () => (await rowIds()).length).toBeGreaterThan(0);
