@@ -4,7 +4,7 @@
  * list is the outermost. Nothing else wraps handlers.
  */
 
-import { invalid, TickerQError } from "./errors.js";
+import { show, TickerQError } from "./errors.js";
 import type { TickerContext } from "./functions.js";
 import type { Priority, TickerType } from "./lifecycle.js";
 import type { NewJob } from "./store/contract.js";
@@ -257,30 +257,35 @@ function applyMetadata(jobs: NewJob[], views: EnqueueJob[]): void {
   });
 }
 
-/** Validates metadata written by middleware; returns it as a plain copy, or null when empty. */
-export function checkMetadata(field: string, metadata: unknown): JobMetadata | null {
+/**
+ * Validates metadata written by middleware (`where` names the job); returns it as a plain copy,
+ * or null when empty. Errors carry field `metadata` (`metadata.<key>` for a value) and show
+ * what was refused.
+ */
+export function checkMetadata(where: string, metadata: unknown): JobMetadata | null {
+  const refuse = (message: string, field = "metadata") => new TickerQError("INVALID_ARGUMENT", message, { field });
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
-    throw invalid(field, metadata, "an object of string values");
+    throw refuse(`${where} must be an object of string values; got ${show(metadata)}`);
   }
   const keys = Object.keys(metadata);
   if (keys.length === 0) return null;
-  if (keys.length > MAX_METADATA_KEYS) throw invalid(field, metadata, `at most ${MAX_METADATA_KEYS} keys`);
+  if (keys.length > MAX_METADATA_KEYS) {
+    throw refuse(`${where} has ${keys.length} keys, over the limit of ${MAX_METADATA_KEYS}: ${show(keys)}`);
+  }
   const copy: JobMetadata = {};
   for (const key of keys) {
     const value = (metadata as Record<string, unknown>)[key];
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
-      throw invalid(`${field}: key`, key, `from 1 to ${MAX_KEY_LENGTH} characters`);
+      throw refuse(`${where} has a key of ${key.length} characters (${show(key)}); keys are 1 to ${MAX_KEY_LENGTH}`);
     }
-    if (typeof value !== "string") throw invalid(`${field}.${key}`, value, "a string");
+    if (typeof value !== "string") {
+      throw refuse(`${where}: ${show(key)} must be a string; got ${show(value)}`, `metadata.${key}`);
+    }
     copy[key] = value;
   }
   const bytes = Buffer.byteLength(JSON.stringify(copy));
   if (bytes > MAX_METADATA_BYTES) {
-    throw new TickerQError(
-      "INVALID_ARGUMENT",
-      `${field} is ${bytes} bytes as JSON, over the limit of ${MAX_METADATA_BYTES}`,
-      { field: "metadata" },
-    );
+    throw refuse(`${where} is ${bytes} bytes as JSON, over the limit of ${MAX_METADATA_BYTES}`);
   }
   return copy;
 }

@@ -2,7 +2,16 @@
 
 import { describe, expectTypeOf, it } from "vitest";
 import { z } from "zod";
-import { createTickerQ, defineFunction, type TickerContext, type TimeTicker } from "../src/index.js";
+import {
+  createTickerQ,
+  defineFunction,
+  type EnqueueJob,
+  type Middleware,
+  type MiddlewareNode,
+  type StoreCall,
+  type TickerContext,
+  type TimeTicker,
+} from "../src/index.js";
 
 interface Welcome {
   email: string;
@@ -63,5 +72,62 @@ describe("typed functions", () => {
       expectTypeOf(signal).toEqualTypeOf<AbortSignal>();
       expectTypeOf(ctx.skipIfAlreadyRunning).returns.toEqualTypeOf<Promise<void>>();
     });
+  });
+});
+
+describe("middleware", () => {
+  it("types each hook: its argument, next() and what it returns", () => {
+    const full: Middleware = {
+      name: "full",
+      async enqueue(job, next) {
+        expectTypeOf(job).toEqualTypeOf<EnqueueJob>();
+        expectTypeOf(job.metadata).toEqualTypeOf<Record<string, string>>();
+        expectTypeOf(job.executionTime).toEqualTypeOf<Date | null>();
+        expectTypeOf(job.duplicate).toEqualTypeOf<boolean>();
+        expectTypeOf(next).toEqualTypeOf<() => Promise<void>>();
+        job.metadata.tenant = "acme";
+        // @ts-expect-error: metadata values are strings
+        job.metadata.attempt = 1;
+        // @ts-expect-error: only metadata is written to
+        job.functionName = "Other";
+        await next();
+      },
+      async run(ctx, next) {
+        expectTypeOf(ctx).toEqualTypeOf<TickerContext<unknown>>();
+        expectTypeOf(ctx.metadata.tenant).toEqualTypeOf<string | undefined>();
+        expectTypeOf(next).toEqualTypeOf<() => Promise<void>>();
+        await next();
+      },
+      async store(call, next) {
+        expectTypeOf(call.operation).toEqualTypeOf<StoreCall["operation"]>();
+        expectTypeOf(call.operation).toEqualTypeOf<"claim" | "start" | "complete">();
+        await next();
+      },
+      attach(node) {
+        expectTypeOf(node).toEqualTypeOf<MiddlewareNode>();
+        expectTypeOf(node.dueCounts).returns.resolves.toEqualTypeOf<Record<string, number>>();
+        return () => {};
+      },
+    };
+    const none: Middleware = {}; // every hook is optional
+    createTickerQ({ functions: [sendWelcome], middleware: [full, none] });
+    expectTypeOf<Middleware["enqueue"]>().toEqualTypeOf<
+      ((job: EnqueueJob, next: () => Promise<void>) => Promise<void>) | undefined
+    >();
+    expectTypeOf<Middleware["run"]>().toEqualTypeOf<
+      ((ctx: TickerContext<unknown>, next: () => Promise<void>) => Promise<void>) | undefined
+    >();
+  });
+
+  it("refuses hooks of the wrong shape", () => {
+    const wrong: Middleware = {
+      // @ts-expect-error: a hook returns a promise
+      enqueue(_job, next) {
+        void next();
+      },
+    };
+    // @ts-expect-error: not a hook
+    const unknown: Middleware = { around: async () => {} };
+    void [wrong, unknown];
   });
 });

@@ -282,6 +282,79 @@ export function describeEngineMiddleware(name: string, makeStore: StoreFactory):
       expect((await tq.timeTickers.list()).total).toBe(0);
     });
 
+    it("refuses too many metadata keys, a key too long and a value not a string, naming field and value", async () => {
+      let write: (metadata: Record<string, string>) => void = () => {};
+      const writer: Middleware = {
+        async enqueue(job, next) {
+          write(job.metadata);
+          await next();
+        },
+      };
+      const fn = defineFunction("Work", async () => {});
+      const tq = await start(node(store, clock, [fn], { middleware: [writer] }));
+      const refused = async (fill: (metadata: Record<string, string>) => void) => {
+        write = fill;
+        return (await rejection(tq.timeTickers.add({ function: "Work" }))) as TickerQError;
+      };
+      const many = await refused((m) => {
+        for (let i = 0; i < 33; i++) m[`k${i}`] = "v";
+      });
+      expect(many).toMatchObject({ code: "INVALID_ARGUMENT", field: "metadata" });
+      expect(many.message).toMatch(/^metadata of job \S+ has 33 keys, over the limit of 32: \["k0", "k1", /);
+      const longKey = "k".repeat(65);
+      const long = await refused((m) => void (m[longKey] = "v"));
+      expect(long).toMatchObject({ code: "INVALID_ARGUMENT", field: "metadata" });
+      expect(long.message).toContain(`has a key of 65 characters ("${"k".repeat(60)}`);
+      expect(long.message).toMatch(/keys are 1 to 64$/);
+      const number = await refused((m) => void ((m as Record<string, unknown>).attempt = 7));
+      expect(number).toMatchObject({ code: "INVALID_ARGUMENT", field: "metadata.attempt" });
+      expect(number.message).toMatch(/^metadata of job \S+: "attempt" must be a string; got 7$/);
+      // At the limits it is stored.
+      write = (m) => {
+        for (let i = 0; i < 32; i++) m[`${i}`.padStart(64, "k")] = "v";
+      };
+      const job = await tq.timeTickers.add({ function: "Work" });
+      expect(Object.keys(job.metadata ?? {})).toHaveLength(32);
+      expect((await tq.timeTickers.list()).total).toBe(1);
+    });
+
+    it("fails an attempt whose middleware calls next() twice, the handler run once", async () => {
+      let handled = 0;
+      const twice: Middleware = {
+        name: "twice",
+        async run(_ctx, next) {
+          await next();
+          await next();
+        },
+      };
+      const fn = defineFunction("Work", async () => void handled++);
+      const tq = await start(node(store, clock, [fn], { middleware: [twice] }));
+      const job = await tq.timeTickers.add({ function: "Work" });
+      await runDue(tq);
+      expect(handled).toBe(1);
+      expect(await tq.timeTickers.get(job.id)).toMatchObject({
+        status: "Failed",
+        exceptionMessage: 'middleware "twice" called next() twice',
+      });
+    });
+
+    it("fails an add whose enqueue middleware calls next() twice, with code MIDDLEWARE", async () => {
+      const twice: Middleware = {
+        name: "twice",
+        async enqueue(_job, next) {
+          await next();
+          await next();
+        },
+      };
+      const fn = defineFunction("Work", async () => {});
+      const tq = await start(node(store, clock, [fn], { middleware: [twice] }));
+      const error = await rejection(tq.timeTickers.add({ function: "Work" }));
+      expect(error).toBeInstanceOf(TickerQError);
+      expect(error).toMatchObject({ code: "MIDDLEWARE", message: 'middleware "twice" called next() twice' });
+      // The first next() stored it: the rejection reports a broken middleware, not a failed insert.
+      expect((await tq.timeTickers.list()).total).toBe(1);
+    });
+
     it("wraps the engine's claim, start and completion calls with store hooks", async () => {
       const calls: StoreCall["operation"][] = [];
       const spy: Middleware = {
