@@ -59,7 +59,7 @@ export function systemRoutes(
         items: running.map(jobView),
         total: counts.time.InProgress + counts.occurrences.InProgress,
       },
-      nodes: nodes.map((node) => nodeView(node, at, tq.options.leaseTimeoutMs, tq.nodeId)),
+      nodes: nodes.map((node) => nodeView(node, at, tq.options.leaseTimeoutMs, tq)),
       activity: history,
     };
     overviewCache.set(window, { at, body });
@@ -80,7 +80,7 @@ export function systemRoutes(
   app.get("/nodes", async (c) => {
     const at = now();
     const nodes = await queries.nodes();
-    return c.json({ items: nodes.map((node) => nodeView(node, at, tq.options.leaseTimeoutMs, tq.nodeId)) });
+    return c.json({ items: nodes.map((node) => nodeView(node, at, tq.options.leaseTimeoutMs, tq)) });
   });
 
   for (const action of ["pause", "resume"] as const) {

@@ -231,7 +231,7 @@ export class LiveHub {
       }
     }
     const now = this.now();
-    const nodeViews = nodes.map((node) => nodeView(node, now, this.tq.options.leaseTimeoutMs, this.tq.nodeId));
+    const nodeViews = nodes.map((node) => nodeView(node, now, this.tq.options.leaseTimeoutMs, this.tq));
     const nodesText = JSON.stringify(nodeViews);
     if (nodesText !== this.lastNodes) {
       this.lastNodes = nodesText;

@@ -55,13 +55,24 @@ export function cronView(
   };
 }
 
-/** A node is alive while its heartbeat is younger than the lease timeout. */
-export function nodeView(node: NodeRecord, now: number, leaseTimeoutMs: number, selfId: string) {
+/**
+ * A node is alive while its heartbeat is younger than the lease timeout. The node serving the
+ * dashboard shows whether it is paused as it is now: its record says so only from its next
+ * heartbeat, seconds after an operator paused or resumed it here.
+ */
+export function nodeView(
+  node: NodeRecord,
+  now: number,
+  leaseTimeoutMs: number,
+  self: { readonly nodeId: string; readonly paused: boolean },
+) {
+  const own = node.nodeId === self.nodeId;
   return {
     ...node,
+    info: own ? { ...node.info, paused: self.paused } : node.info,
     startedAt: node.startedAt.toISOString(),
     heartbeatAt: node.heartbeatAt.toISOString(),
     alive: now - node.heartbeatAt.getTime() < leaseTimeoutMs,
-    self: node.nodeId === selfId,
+    self: own,
   };
 }

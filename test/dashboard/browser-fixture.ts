@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createTickerQ, defineFunction } from "../../src/index.js";
 import { sqliteStore } from "../../src/sqlite.js";
-import { serveDashboard, type DashboardAuth } from "../../src/dashboard/index.js";
+import { serveDashboard, type DashboardAuth, type DashboardOptions } from "../../src/dashboard/index.js";
 
 export const demoFunctions = [
   defineFunction<{ email: string; name: string }>(
@@ -31,7 +31,16 @@ export const demoFunctions = [
 ] as const;
 
 export async function startFixture(
-  options: { auth?: DashboardAuth; readOnly?: boolean; port?: number; filename?: string } = {},
+  options: {
+    auth?: DashboardAuth;
+    readOnly?: boolean;
+    port?: number;
+    filename?: string;
+    /** The node's heartbeat (and lease timeout): long ones leave only the dashboard's own updates. */
+    heartbeatIntervalMs?: number;
+    leaseTimeoutMs?: number;
+    live?: DashboardOptions["live"];
+  } = {},
 ) {
   const filename = options.filename ?? join(mkdtempSync(join(tmpdir(), "tickerq-ui-")), "tickerq.db");
   const tq = createTickerQ({
@@ -39,7 +48,8 @@ export async function startFixture(
     store: sqliteStore({ filename }),
     nodeId: "web-1",
     maxConcurrency: 8,
-    heartbeatIntervalMs: 1000,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
+    leaseTimeoutMs: options.leaseTimeoutMs,
   });
   await tq.start();
   const now = Date.now();
@@ -82,6 +92,7 @@ export async function startFixture(
     basePath: "/tickerq",
     auth: options.auth ?? { type: "basic", username: "ops", password: "correct horse" },
     readOnly: options.readOnly,
+    live: options.live,
   });
   return {
     tq,

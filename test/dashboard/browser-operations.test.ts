@@ -133,6 +133,35 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard operations in Chromium", () =>
     await expect.poll(rowIds, { timeout: 15_000 }).toEqual([]);
   });
 
+  it("shows this node paused and running again at once, with no heartbeat or poll to bring it", async () => {
+    // Heartbeats and the stream's poll ten minutes apart: only what the action itself does can show it.
+    const quiet = await startFixture({
+      heartbeatIntervalMs: 600_000,
+      leaseTimeoutMs: 1_800_000,
+      live: { pollIntervalMs: 600_000 },
+    });
+    const other = await browser.newPage({ viewport: { width: 1440, height: 800 } });
+    try {
+      other.setDefaultTimeout(10_000);
+      await other.goto(`${quiet.url}#/nodes`);
+      await other.fill("#username", "ops");
+      await other.fill("#password", "correct horse");
+      await other.click("button[type=submit]");
+      await other.waitForSelector("[data-testid=live-status][data-state=live]");
+      const row = other.locator("[data-testid=nodes-table] [data-node=web-1]");
+      await row.getByText("running", { exact: false }).waitFor();
+      await row.getByRole("button", { name: "Pause" }).click();
+      await row.getByText("● paused").waitFor();
+      expect(quiet.tq.paused).toBe(true);
+      await row.getByRole("button", { name: "Resume" }).click();
+      await row.getByText("● running").waitFor();
+      expect(quiet.tq.paused).toBe(false);
+    } finally {
+      await other.close();
+      await quiet.stop();
+    }
+  });
+
   for (const width of [360, 1440])
     it(`pauses and resumes a node from the Nodes page at ${width} px`, async () => {
       await page.setViewportSize({ width, height: 800 });
