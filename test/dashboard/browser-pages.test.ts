@@ -283,6 +283,7 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
       it(`fits every page at ${width} px in ${scheme}, nav and sign-out on screen`, async () => {
         await page.setViewportSize({ width, height: 800 });
         await page.emulateMedia({ colorScheme: scheme });
+        const cron = (await fixture.tq.cronTickers.list({ function: "PurgeSessions" })).items[0]!;
         for (const [name, hash, ready] of [
           ["overview", "/", "[data-testid=status-tiles]"],
           ["time", "/time", "[data-testid=jobs-table]"],
@@ -291,6 +292,7 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
           ["nodes", "/nodes", "table"],
           ["create", "/create", "form"],
           ["job", "/jobs/failing-sync", "[data-testid=attempts]"],
+          ["cron-detail", `/cron/${encodeURIComponent(cron.id)}`, "[data-testid=next-runs] li"],
         ] as const) {
           await go(hash);
           await page.waitForSelector(ready);
@@ -306,5 +308,20 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
           await page.screenshot({ path: `${OUT}pages-${name}-${width}-${scheme}.png`, fullPage: true });
         }
         await page.setViewportSize({ width: 1440, height: 900 });
+        // The sign-in page, in a browser not signed in.
+        const context = await browser.newContext({ viewport: { width, height: 800 }, colorScheme: scheme });
+        try {
+          const login = await context.newPage();
+          await login.goto(fixture.url);
+          await login.waitForSelector("[data-testid=login-form]");
+          expect(await login.evaluate(() => document.documentElement.scrollWidth), `login at ${width}`).toBeLessThanOrEqual(
+            width,
+          );
+          const submit = await login.locator("button[type=submit]").boundingBox();
+          expect(submit && submit.x >= 0 && submit.x + submit.width <= width, `sign-in button at ${width}`).toBe(true);
+          await login.screenshot({ path: `${OUT}pages-login-${width}-${scheme}.png`, fullPage: true });
+        } finally {
+          await context.close();
+        }
       });
 });
