@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { createTickerQ, defineFunction } from "../../src/index.js";
+import { createTickerQ, defineFunction, type Middleware } from "../../src/index.js";
 import { sqliteStore } from "../../src/sqlite.js";
 import { serveDashboard, type DashboardAuth, type DashboardOptions } from "../../src/dashboard/index.js";
 
@@ -40,6 +40,7 @@ export async function startFixture(
     heartbeatIntervalMs?: number;
     leaseTimeoutMs?: number;
     live?: DashboardOptions["live"];
+    middleware?: Middleware[];
   } = {},
 ) {
   const filename = options.filename ?? join(mkdtempSync(join(tmpdir(), "tickerq-ui-")), "tickerq.db");
@@ -50,6 +51,7 @@ export async function startFixture(
     maxConcurrency: 8,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
     leaseTimeoutMs: options.leaseTimeoutMs,
+    middleware: options.middleware,
   });
   await tq.start();
   const now = Date.now();

@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { startFixture } from "./browser-fixture.js";
+import { createTickerQ } from "../../src/index.js";
+import { sqliteStore } from "../../src/sqlite.js";
+import { demoFunctions, startFixture } from "./browser-fixture.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUT = fileURLToPath(new URL("../../test-output/", import.meta.url));
@@ -42,7 +44,21 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
   beforeAll(async () => {
     mkdirSync(OUT, { recursive: true });
     [fixture, browser] = await Promise.all([
-      startFixture(),
+      startFixture({
+        // Metadata as tracing middleware writes it, on the jobs whose id says so.
+        middleware: [
+          {
+            name: "trace",
+            async enqueue(job, next) {
+              if (job.id.startsWith("meta-")) {
+                job.metadata["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+                job.metadata["tenant"] = "<b>acme</b>";
+              }
+              await next();
+            },
+          },
+        ],
+      }),
       chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] }),
     ]);
     page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: "light" });
@@ -159,6 +175,42 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
         proto.fillText = proto.__fillText;
       });
     }
+  });
+
+  it("shows a job's metadata and the node of each attempt on the job's page", async () => {
+    const id = "meta-two-nodes";
+    await fixture.tq.timeTickers.add({ id, function: "SyncInventory", description: "runs on two nodes" });
+    await expect.poll(async () => (await api("GET", `/jobs/${id}`)).body.job?.status).toBe("Failed");
+    // The second attempt on another node sharing the file, while this one is paused.
+    fixture.tq.pause();
+    const second = createTickerQ({
+      functions: demoFunctions,
+      store: sqliteStore({ filename: fixture.filename }),
+      nodeId: "web-2",
+      heartbeatIntervalMs: 1000,
+    });
+    await second.start();
+    try {
+      expect((await api("POST", `/jobs/${id}/retry`)).status).toBe(200);
+      await expect
+        .poll(async () => (await api("GET", `/jobs/${id}`)).body.attempts?.length, { timeout: 15_000 })
+        .toBe(2);
+    } finally {
+      await second.stop({ timeoutMs: 500 });
+      fixture.tq.resume();
+    }
+    await go(`/jobs/${id}`);
+    await expect
+      .poll(() => page.locator("[data-testid=attempts] tbody tr:has([data-status]) td:nth-child(3)").allTextContents())
+      .toEqual(["web-1", "web-2"]);
+    const metadata = await page
+      .locator("[data-testid=metadata] dt")
+      .evaluateAll((dts) => dts.map((dt) => [dt.textContent?.trim(), dt.nextElementSibling?.textContent?.trim()]));
+    expect(metadata).toEqual([
+      ["traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+      ["tenant", "<b>acme</b>"],
+    ]);
+    expect(await page.locator("[data-testid=metadata] b").count()).toBe(0);
   });
 
   it("follows the hash while on the list (status, offset)", async () => {
