@@ -37,6 +37,15 @@ function preview(ids: readonly string[]): string {
   return ids.length <= 5 ? ids.join(", ") : `${ids.slice(0, 5).join(", ")} and ${ids.length - 5} more`;
 }
 
+/** MiddlewareNode.storeId: one per Store object in this process. */
+const storeIds = new WeakMap<Store, string>();
+let storesSeen = 0;
+function storeIdOf(store: Store): string {
+  let id = storeIds.get(store);
+  if (id === undefined) storeIds.set(store, (id = `${store.name}#${++storesSeen}`));
+  return id;
+}
+
 /** Whose leases a recovery took, for its log line. */
 function describeHolders(nodeId: string, from: { deadNodeIds: string[]; orphans: boolean }): string {
   const { deadNodeIds, orphans } = from;
@@ -308,6 +317,7 @@ export class Engine {
     const { clock } = this.options;
     const node = {
       nodeId: this.nodeId,
+      storeId: storeIdOf(this.store),
       now: () => clock.now(),
       dueCounts: () => this.store.jobDueCountByFunction({ now: new Date(clock.now()) }),
     };

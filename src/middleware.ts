@@ -45,6 +45,11 @@ export interface EnqueueJob {
 /** What a middleware sees of the node it runs on, once at start (see `Middleware.attach`). */
 export interface MiddlewareNode {
   readonly nodeId: string;
+  /**
+   * The same for every node of this process on one Store object (not across processes): what
+   * the store reports, such as `dueCounts()`, need be asked of one of them only.
+   */
+  readonly storeId: string;
   /** The instant by the node's clock (a TestClock in tests), in epoch ms. */
   now(): number;
   /** Idle jobs due by `now`, by function: one query to the store. */

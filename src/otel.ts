@@ -19,7 +19,6 @@ import {
   type Context,
   type Meter,
   type MeterProvider,
-  type ObservableResult,
   type Span,
   type TracerProvider,
 } from "@opentelemetry/api";
@@ -71,15 +70,22 @@ interface PerFunction {
 }
 
 /**
- * The per-function state of one meter, shared by every otelMiddleware on it (two nodes of one
- * process count into the same counters): the counters are observed from it at each collection.
+ * The state of one meter, shared by every otelMiddleware on it (two nodes of one process count
+ * into the same counters), observed at each collection: the per-function counts, and the nodes
+ * attached, by store (`tickerq.jobs.due` asks one node per store).
  */
-const byMeter = new WeakMap<Meter, (name: string) => PerFunction>();
+interface MeterState {
+  readonly of: (name: string) => PerFunction;
+  readonly nodesByStore: Map<string, MiddlewareNode[]>;
+}
 
-function perFunction(meter: Meter): (name: string) => PerFunction {
+const byMeter = new WeakMap<Meter, MeterState>();
+
+function meterState(meter: Meter): MeterState {
   const known = byMeter.get(meter);
   if (known) return known;
   const functions = new Map<string, PerFunction>();
+  const nodesByStore = new Map<string, MiddlewareNode[]>();
   const enqueued = meter.createObservableCounter("tickerq.jobs.enqueued", { description: "Jobs stored by this node" });
   const completed = meter.createObservableCounter("tickerq.jobs.completed", {
     description: "Jobs that reached a final status on this node, by function and status",
@@ -106,8 +112,23 @@ function perFunction(meter: Meter): (name: string) => PerFunction {
     }
     return fn;
   };
-  byMeter.set(meter, of);
-  return of;
+  const due = meter.createObservableGauge("tickerq.jobs.due", {
+    description: "Idle jobs that are due but not started, by function",
+  });
+  // One query per store and collection, however many nodes share the store; distinct stores add up.
+  due.addCallback(async (result) => {
+    const counts = await Promise.all(
+      [...nodesByStore.values()].map((nodes) => nodes[0]!.dueCounts().catch(() => null)),
+    );
+    const total = new Map<string, number>();
+    for (const byFunction of counts) {
+      for (const [fn, n] of Object.entries(byFunction ?? {})) total.set(fn, (total.get(fn) ?? 0) + n);
+    }
+    for (const [fn, n] of total) result.observe(n, of(fn).attributes);
+  });
+  const state = { of, nodesByStore };
+  byMeter.set(meter, state);
+  return state;
 }
 
 /**
@@ -115,7 +136,7 @@ function perFunction(meter: Meter): (name: string) => PerFunction {
  * Metrics: `tickerq.jobs.enqueued` and `tickerq.jobs.completed` (monotonic counters, kept by
  * function in the middleware and reported at each collection, so a job costs no SDK call for
  * them), `tickerq.job.duration` and `tickerq.job.lateness` (histograms, ms), `tickerq.jobs.due`
- * (gauge of due Idle jobs).
+ * (gauge of due Idle jobs, asked of one node per store).
  */
 export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware {
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION);
@@ -128,24 +149,7 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
     description: "How long after its scheduled time each attempt started",
     unit: "ms",
   });
-  const due = meter.createObservableGauge("tickerq.jobs.due", {
-    description: "Idle jobs that are due but not started, by function",
-  });
-  const of = perFunction(meter);
-  const nodes = new Set<MiddlewareNode>();
-  // One query per collection and node; nodes sharing a store report the same counts, so each
-  // carries its node id.
-  const observeDue = async (result: ObservableResult) => {
-    await Promise.all(
-      [...nodes].map(async (node) => {
-        const counts = await node.dueCounts().catch(() => null);
-        if (!counts) return;
-        for (const [fn, n] of Object.entries(counts)) {
-          result.observe(n, { "messaging.destination.name": fn, "tickerq.node_id": node.nodeId });
-        }
-      }),
-    );
-  };
+  const { of, nodesByStore } = meterState(meter);
 
   /** Ends an attempt's span and records its metrics; `error` is null when the handler succeeded. */
   const ended = (ctx: TickerContext<unknown>, fn: PerFunction, span: Span, began: number, error: unknown) => {
@@ -170,11 +174,12 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
   const middleware: Middleware = {
     name: "otel",
     attach(node) {
-      if (nodes.size === 0) due.addCallback(observeDue);
-      nodes.add(node);
+      const sharing = nodesByStore.get(node.storeId) ?? [];
+      nodesByStore.set(node.storeId, [...sharing, node]);
       return () => {
-        nodes.delete(node);
-        if (nodes.size === 0) due.removeCallback(observeDue);
+        const rest = (nodesByStore.get(node.storeId) ?? []).filter((n) => n !== node);
+        if (rest.length > 0) nodesByStore.set(node.storeId, rest);
+        else nodesByStore.delete(node.storeId);
       };
     },
 

@@ -15,7 +15,7 @@ import {
   type ReadableSpan,
 } from "@opentelemetry/sdk-trace-base";
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
-import { defineFunction, memoryStore, type Middleware } from "../../src/index.js";
+import { defineFunction, memoryStore, type Middleware, type Store } from "../../src/index.js";
 import { otelMiddleware } from "../../src/otel.js";
 import { runDue, TestClock } from "../../src/testing/index.js";
 import { node, T0 } from "../helpers/engine.js";
@@ -240,6 +240,47 @@ describe("otelMiddleware", () => {
     expect(values("tickerq.jobs.completed")).toEqual([
       [{ "messaging.destination.name": "Ok", "tickerq.status": "DueDone" }, 3],
     ]);
+  });
+
+  it("gauges due work once per store and collection, however many nodes share the store", async () => {
+    const reader = new PullReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const queries = new Map<Store, number>();
+    const counted = (): Store => {
+      const inner = memoryStore();
+      const store: Store = Object.create(inner);
+      store.jobDueCountByFunction = (params) => {
+        queries.set(store, (queries.get(store) ?? 0) + 1);
+        return inner.jobDueCountByFunction(params);
+      };
+      return store;
+    };
+    const [shared, other] = [counted(), counted()];
+    const ok = defineFunction("Ok", async () => {});
+    const clock = new TestClock(T0);
+    const nodes = [shared, shared, shared, other].map((store) =>
+      node(store, clock, [ok], { middleware: [otelMiddleware({ tracerProvider, meterProvider })] }),
+    );
+    for (const tq of nodes) {
+      await tq.start();
+      tq.pause(); // the jobs stay due
+    }
+    await nodes[0]!.timeTickers.addMany([{ function: "Ok" }, { function: "Ok" }]);
+    await nodes[3]!.timeTickers.add({ function: "Ok" });
+    const due = async () => {
+      const { resourceMetrics } = await reader.collect();
+      const metric = resourceMetrics.scopeMetrics
+        .flatMap((s) => s.metrics)
+        .find((m) => m.descriptor.name === "tickerq.jobs.due");
+      return metric!.dataPoints.map((p) => [p.attributes, p.value]);
+    };
+    // The shared store's 2 and the other store's 1, without a copy per node.
+    expect(await due()).toEqual([[{ "messaging.destination.name": "Ok" }, 3]]);
+    expect([queries.get(shared), queries.get(other)]).toEqual([1, 1]);
+    await nodes[0]!.stop(); // its store is still asked, of the nodes left on it
+    expect(await due()).toEqual([[{ "messaging.destination.name": "Ok" }, 3]]);
+    expect([queries.get(shared), queries.get(other)]).toEqual([2, 2]);
+    for (const tq of nodes.slice(1)) await tq.stop();
   });
 
   it("wraps the engine's claim, start and completion calls in CLIENT spans with storeSpans", async () => {
