@@ -5,14 +5,14 @@
  */
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTickerQ, defineFunction, type TickerStatus } from "../../src/index.js";
 import { storeForUrl } from "../../src/cli.js";
 import type { SqlStoreHandle } from "../../src/store/sql/sql-store.js";
 import { checkRun, type FaultReport, type FaultWindow, type ProcessEvent, type UnexpectedExit } from "./checker.js";
-import type { FaultNodeConfig } from "./fault-node.js";
+import type { FaultNodeConfig, LogEntry } from "./fault-node.js";
 
 const script = fileURLToPath(new URL("./fault-node.ts", import.meta.url));
 const OPEN: TickerStatus[] = ["Idle", "Queued", "InProgress"];
@@ -39,8 +39,12 @@ export interface ClusterOptions {
   recoveryTimeoutMs?: number;
   /** Print progress lines. */
   log?: (line: string) => void;
-  /** Each node gets a Redis coordinator (url per node, e.g. through its own proxy). */
-  redis?: { url: string | ((index: number) => string); prefix: string };
+  /** Each node gets a Redis coordinator (url per node, e.g. through its own proxy); `pollIntervalMs` its safety poll. */
+  redis?: { url: string | ((index: number) => string); prefix: string; pollIntervalMs?: number };
+  /** PostgreSQL only: false, the nodes open no LISTEN connection (as behind PgBouncer). */
+  listen?: boolean;
+  /** Each node writes its log lines and the signals its coordinator hears to a file (see `logEntries`). */
+  logs?: boolean;
 }
 
 interface NodeHandle {
@@ -52,6 +56,8 @@ interface NodeHandle {
   /** Set when the test itself ends the process (kill -9, final stop). */
   expectedExit: boolean;
   exited: Promise<void>;
+  /** Waiting for the answers to commands, in order. */
+  answers: ((line: string) => void)[];
 }
 
 /** A TickerQ that is never started: the test adds tickers through it. */
@@ -84,8 +90,8 @@ export class FaultCluster {
   private producer: ReturnType<typeof makeProducer> | null = null;
   private lastDueAt = 0;
   private readonly stopped = new Map<number, number>();
-  private readonly opts: Required<Omit<ClusterOptions, "schema" | "log" | "redis">> &
-    Pick<ClusterOptions, "schema" | "log" | "redis">;
+  private readonly opts: Required<Omit<ClusterOptions, "schema" | "log" | "redis" | "listen" | "logs">> &
+    Pick<ClusterOptions, "schema" | "log" | "redis" | "listen" | "logs">;
 
   private constructor(
     options: ClusterOptions,
@@ -141,12 +147,17 @@ export class FaultCluster {
       maxConcurrency: this.opts.maxConcurrency,
     };
     const { redis } = this.opts;
-    if (redis)
-      config.redis = { url: typeof redis.url === "string" ? redis.url : redis.url(index), prefix: redis.prefix };
+    if (redis) {
+      const url = typeof redis.url === "string" ? redis.url : redis.url(index);
+      config.redis = { url, prefix: redis.prefix, pollIntervalMs: redis.pollIntervalMs };
+    }
+    if (this.opts.listen !== undefined) config.listen = this.opts.listen;
     // The file is named after the node and a sequence number; its lines carry the pid.
-    config.effectsFile = join(this.opts.dir, `${nodeId}-${Date.now()}-${index}.jsonl`);
+    const name = `${nodeId}-${Date.now()}-${index}`;
+    config.effectsFile = join(this.opts.dir, `${name}.jsonl`);
+    if (this.opts.logs) config.logFile = join(this.opts.dir, `${name}.log`);
     const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(config)], {
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
     const handle: NodeHandle = {
       nodeId,
@@ -156,7 +167,18 @@ export class FaultCluster {
       expectedExit: false,
       ready: Promise.resolve(),
       exited: Promise.resolve(),
+      answers: [],
     };
+    let pending = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      pending += chunk.toString();
+      for (let end = pending.indexOf("\n"); end !== -1; end = pending.indexOf("\n")) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 1);
+        if (line !== "ready") handle.answers.shift()?.(line);
+      }
+    });
+    child.stdin!.on("error", () => {}); // a killed node's input is closed
     child.stderr!.on("data", (chunk: Buffer) => {
       handle.stderr = (handle.stderr + chunk.toString()).slice(-4000);
     });
@@ -234,6 +256,33 @@ export class FaultCluster {
     await node.exited;
     this.events.push({ kind: "kill", nodeId: node.nodeId, pid: node.pid, at: Date.now() });
     this.log(`kill -9 ${node.nodeId} (pid ${node.pid})`);
+  }
+
+  /** Sends a command to node `index` (see fault-node.ts) and resolves with its answer. */
+  async command(index: number, line: string): Promise<string> {
+    const node = this.node(index);
+    const answer = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${node.nodeId}: no answer to ${line} within 10 s`)), 10_000);
+      node.answers.push((text) => (clearTimeout(timer), resolve(text)));
+    });
+    node.child.stdin!.write(`${line}\n`);
+    return answer;
+  }
+
+  /** What node `index` (every process of its id) wrote to its log file so far (option `logs`). */
+  logEntries(index: number): LogEntry[] {
+    const prefix = `${this.node(index).nodeId}-`;
+    return readdirSync(this.opts.dir)
+      .filter((file) => file.startsWith(prefix) && file.endsWith(".log"))
+      .flatMap((file) => readFileSync(join(this.opts.dir, file), "utf8").split("\n"))
+      .filter((text) => text !== "")
+      .flatMap((text) => {
+        try {
+          return [JSON.parse(text) as LogEntry];
+        } catch {
+          return []; // a torn last line
+        }
+      });
   }
 
   stop(index: number): void {
@@ -395,6 +444,8 @@ export interface ScenarioOptions extends ClusterOptions {
   tickers?: number;
   /** The tickers are due evenly over this long. @default 12000 */
   spreadMs?: number;
+  /** Runs once the workload is added (e.g. to announce it as a writer with a coordinator would). */
+  seeded?: (cluster: FaultCluster) => Promise<void>;
   /** The faults, injected once a fifth of the work is final. */
   inject: (cluster: FaultCluster) => Promise<void>;
 }
@@ -404,6 +455,7 @@ export async function runScenario(options: ScenarioOptions): Promise<FaultReport
   const cluster = await FaultCluster.start(options);
   try {
     await cluster.seed({ tickers: options.tickers ?? 2000, spreadMs: options.spreadMs ?? 12_000 });
+    await options.seeded?.(cluster);
     await cluster.untilFinal(0.2);
     await options.inject(cluster);
     const report = await cluster.finish();

@@ -1,5 +1,5 @@
 /**
- * Three nodes on MariaDB with a Redis coordinator each, Redis on a redis-server of the test's
+ * Three nodes on MariaDB, and on PostgreSQL without LISTEN (as behind PgBouncer), with a Redis coordinator each, Redis on a redis-server of the test's
  * own: killed, restarted empty, FLUSHALL'd, and cut off through the fault proxy while the
  * nodes run thousands of tickers and a per-second cron, added by a process without a
  * coordinator (its writes reach no signal: the nodes find them by claims and cron reloads).
@@ -12,15 +12,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { checkMysql, checkRedis, mysqlScratch } from "../helpers/databases.js";
-import { CLEAN, formatReport, summary } from "./checker.js";
+import { PG_URL, checkMysql, checkPostgres, checkRedis, mysqlScratch, postgresScratch } from "../helpers/databases.js";
+import { CLEAN, formatReport, readEffects, summary } from "./checker.js";
 import { runScenario, until, type FaultCluster } from "./cluster.js";
 import { createRedisServer, type DedicatedRedis } from "./servers.js";
 import { decodeSignal } from "../../src/store/sql/signal-bus.js";
 import type { StoreSignal } from "../../src/store/contract.js";
+import { encodeSignal } from "../../src/store/sql/signal-bus.js";
+import type { LogEntry } from "./fault-node.js";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
-const ready = (await checkMysql()).available && (await checkRedis()).available;
+const redisUp = (await checkRedis()).available;
+const ready = redisUp && (await checkMysql()).available;
+const pgReady = redisUp && (await checkPostgres()).available;
 const root = mkdtempSync(join(tmpdir(), "tickerq-faults-redis-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -149,4 +153,93 @@ describe.runIf(ready)("three nodes on MariaDB + Redis while Redis fails", () => 
       }),
     180_000,
   );
+});
+
+/** The coordinator's outage lines in a node's log: "start" when it lost Redis, "end" when it recovered. */
+const outages = (entries: LogEntry[], edge: "start" | "end") =>
+  entries.filter((e) => e.kind === "log" && e.fields.coordinator === "redis" && e.fields.outage === edge);
+
+/**
+ * Wake-ups are back: once the workload is done (no backlog to claim), nodes 0 and 2 pause;
+ * right after node 1 starts a cron occurrence (the next is a second away), node 0 adds a
+ * Probe job due now, and node 1 starts it, having heard its instant from Redis first. With no
+ * LISTEN and an hour-long safety poll, that wake-up is the only news node 1 gets of the job.
+ */
+async function wakeUpCrossesRedis(cluster: FaultCluster, dir: string): Promise<void> {
+  await cluster.untilFinal(1);
+  for (const i of [0, 2]) expect(await cluster.command(i, "pause")).toBe("paused");
+  try {
+    const pausedAt = Date.now();
+    const ticked = () =>
+      readEffects(dir).some(
+        (e) => e.function === "Tick" && e.event === "start" && e.nodeId === "node-1" && e.at > pausedAt,
+      );
+    await until("node 1 starts a cron occurrence", async () => ticked(), 10_000);
+    const [word, id, at] = (await cluster.command(0, "probe")).split(" ");
+    expect(word).toBe("probe");
+    const started = () => readEffects(dir).find((e) => e.jobId === id && e.event === "start");
+    await until("the probe starts", async () => started() !== undefined, 30_000);
+    const start = started()!;
+    expect(start.nodeId).toBe("node-1");
+    const heard = cluster
+      .logEntries(1)
+      .find((e) => e.kind === "heard" && e.signal.type === "due" && e.signal.at === Number(at));
+    expect(heard, "node 1 heard the probe's wake-up from Redis").toBeDefined();
+    expect(heard!.at).toBeLessThanOrEqual(start.at);
+  } finally {
+    for (const i of [0, 2]) await cluster.command(i, "resume");
+  }
+}
+
+describe.runIf(pgReady)("three nodes on PostgreSQL without LISTEN + Redis while Redis fails", () => {
+  it("redis-server killed -9, then started again empty: one warning and one recovery per node, wake-ups back", async () => {
+    const { schema, drop } = await postgresScratch();
+    const redis = await createRedisServer();
+    const dir = join(root, "postgres-redis-killed");
+    const counts: { start: number; end: number }[] = [];
+    try {
+      const report = await runScenario({
+        dir,
+        leaseTimeoutMs: 2000,
+        url: PG_URL,
+        schema,
+        listen: false,
+        logs: true,
+        redis: { url: redis.url, prefix: PREFIX, pollIntervalMs: 3_600_000 },
+        tickers: 3000,
+        // The producer has no coordinator: say what it added, as a writer with one would.
+        seeded: async (cluster) => {
+          const client = new Redis(redis.url);
+          try {
+            const at = await cluster.store.jobNextDue();
+            await client.publish(`{${PREFIX}}:signals`, encodeSignal({ type: "cron" }, "producer"));
+            if (at) await client.publish(`{${PREFIX}}:signals`, encodeSignal({ type: "due", at }, "producer"));
+          } finally {
+            client.disconnect();
+          }
+        },
+        inject: async (cluster) => {
+          const nodes = cluster.nodes.map((_, i) => i);
+          const seen = (edge: "start" | "end") => nodes.every((i) => outages(cluster.logEntries(i), edge).length > 0);
+          await cluster.fault("redis killed and restarted empty", async () => {
+            await redis.kill();
+            await until("every node noticed", async () => seen("start"), 30_000);
+            await redis.start();
+            await until("every node recovered", async () => seen("end"), 30_000);
+          });
+          for (const i of nodes) {
+            const entries = cluster.logEntries(i);
+            counts.push({ start: outages(entries, "start").length, end: outages(entries, "end").length });
+          }
+          await wakeUpCrossesRedis(cluster, dir);
+        },
+      });
+      console.log(`[redis] postgres, killed and restarted empty\n${formatReport(report)}`);
+      expect(summary(report)).toEqual(CLEAN);
+      expect(counts).toEqual([1, 1, 1].map(() => ({ start: 1, end: 1 })));
+    } finally {
+      await redis.remove();
+      await drop();
+    }
+  }, 180_000);
 });
