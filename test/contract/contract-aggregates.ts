@@ -151,6 +151,30 @@ export function aggregatesContract(get: CurrentStore): void {
     expect(await store.runRollupList({ span: "day", from: at(-86_400), to: at(86_400) })).toEqual(days);
   });
 
+  it("gives each function's duration and lateness percentiles from the rollup's bins", async () => {
+    const store = get();
+    const ms = (n: number) => new Date(T0 + n);
+    // 20 runs started at 10 s: r0, r1 take 3 s, the rest 100 ms; r18, r19 were due at 5 s
+    // (5 s late), the rest at 9.9 s (100 ms late).
+    const ids = Array.from({ length: 20 }, (_, i) => `r${i}`);
+    await store.jobInsertMany({
+      jobs: ids.map((id, i) => newJob({ id, function: "Report", executionTime: ms(i >= 18 ? 5000 : 9900) })),
+    });
+    await claimAndStart(store, "n", ms(10_000));
+    await store.jobCompleteMany({
+      completions: ids.map((id, i) => completion(id, "n", "Done", ms(i < 2 ? 13_000 : 10_100), { startedAt: ms(10_000) })),
+    });
+    const [stats] = functionStats(await store.runRollupList({ span: "hour", from: at(0), to: at(3600) }));
+    // A percentile is the geometric middle of its bin: 100 ms in [64, 128) reads 91, 3 s in
+    // [2048, 4096) reads 2896, 5 s in [4096, 8192) reads 5793.
+    expect(stats).toMatchObject({
+      function: "Report",
+      runs: 20,
+      durationMs: { avg: 390, p50: 91, p95: 2896 },
+      latenessMs: { samples: 20, p50: 91, p95: 5793 },
+    });
+  });
+
   it("counts the attempt a recovery ends as a failed run", async () => {
     const store = get();
     await store.jobInsertMany({ jobs: [newJob({ id: "lost", function: "Email", executionTime: at(0), retries: 2 })] });
