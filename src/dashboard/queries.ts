@@ -166,12 +166,11 @@ export class DashboardQueries {
 
   /**
    * One page of the list with each job's child count (one query for the page). The total
-   * comes from the counters when the filter is only type, status and function; otherwise the
-   * store counts the matches.
+   * comes from the counters when the filter is at most type, status and function; otherwise
+   * the store counts the matches.
    */
   async jobPage(query: JobQuery): Promise<JobPage> {
     const fromCounters =
-      query.type !== undefined &&
       query.parentId === undefined &&
       query.cronTickerId === undefined &&
       !query.search &&
@@ -180,7 +179,7 @@ export class DashboardQueries {
       !query.updatedSince;
     const [page, total] = await Promise.all([
       this.store.jobList({ ...query, withTotal: !fromCounters }),
-      fromCounters ? this.countOf(query.type!, query.status, query.function) : null,
+      fromCounters ? this.countOf(query.type, query.status, query.function) : null,
     ]);
     return { items: await this.decorate(page.items), total: total ?? page.total };
   }
@@ -278,14 +277,14 @@ export class DashboardQueries {
   }
 
   private async countOf(
-    type: TickerType,
+    type: TickerType | undefined,
     status: TickerStatus | readonly TickerStatus[] | undefined,
     fn: string | undefined,
   ): Promise<number> {
     const statuses = status === undefined ? null : typeof status === "string" ? [status] : status;
     let total = 0;
     for (const row of await this.store.jobCountList()) {
-      if (row.type !== type || (fn !== undefined && row.function !== fn)) continue;
+      if ((type !== undefined && row.type !== type) || (fn !== undefined && row.function !== fn)) continue;
       if (statuses && !statuses.includes(row.status)) continue;
       total += row.count;
     }
