@@ -6,7 +6,7 @@
  */
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, ValueType } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   BasicTracerProvider,
@@ -14,7 +14,7 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from "@opentelemetry/sdk-trace-base";
-import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
+import { DataPointType, MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { defineFunction, memoryStore, type Middleware, type Store } from "../../src/index.js";
 import { otelMiddleware } from "../../src/otel.js";
 import { runDue, TestClock } from "../../src/testing/index.js";
@@ -216,6 +216,17 @@ describe("otelMiddleware", () => {
     const late = byAttrs("tickerq.job.lateness") as Record<string, Histogram>;
     expect(late.Ok).toMatchObject({ count: 3, sum: 0 });
     expect(byAttrs("tickerq.jobs.due")).toEqual({ Later: 2, Ok: 1 });
+    // What each instrument is, as exported: histograms in ms, monotonic counters, a gauge.
+    const kind = (name: string) => {
+      const metric = all.find((m) => m.descriptor.name === name)!;
+      const monotonic = metric.dataPointType === DataPointType.SUM ? metric.isMonotonic : undefined;
+      return [metric.dataPointType, metric.descriptor.unit, metric.descriptor.valueType, monotonic];
+    };
+    expect(kind("tickerq.job.duration")).toEqual([DataPointType.HISTOGRAM, "ms", ValueType.DOUBLE, undefined]);
+    expect(kind("tickerq.job.lateness")).toEqual([DataPointType.HISTOGRAM, "ms", ValueType.DOUBLE, undefined]);
+    expect(kind("tickerq.jobs.enqueued")).toEqual([DataPointType.SUM, "", ValueType.DOUBLE, true]);
+    expect(kind("tickerq.jobs.completed")).toEqual([DataPointType.SUM, "", ValueType.DOUBLE, true]);
+    expect(kind("tickerq.jobs.due")).toEqual([DataPointType.GAUGE, "", ValueType.DOUBLE, undefined]);
   });
 
   it("adds up the counts of two nodes whose otelMiddleware share one meter", async () => {
