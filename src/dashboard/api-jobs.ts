@@ -7,12 +7,14 @@ import type { DashboardQueries } from "./queries.js";
 import { BulkOperations } from "./bulk.js";
 import { TICKER_STATUSES, type TickerStatus } from "../lifecycle.js";
 import { HttpError, notFound } from "./http-errors.js";
-import { jsonBody, queryDate, queryEnum, queryInt, queryStatuses } from "./query.js";
+import { jsonBody, onlyEditable, queryDate, queryEnum, queryInt, queryStatuses } from "./query.js";
 import { attemptView, jobView } from "./views.js";
 
 type AnyTickerQ = TickerQ<any>;
 
 const BULK_ACTIONS = ["delete", "retry", "cancel"] as const;
+/** What PATCH /jobs/:id may change (of an Idle time ticker). */
+const JOB_EDITABLE = ["executionTime", "request", "description"] as const;
 
 export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: () => void): Hono {
   const app = new Hono();
@@ -100,6 +102,7 @@ export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: (
   app.patch("/:id", async (c) => {
     const id = c.req.param("id");
     const body = await jsonBody(c);
+    onlyEditable(body, JOB_EDITABLE);
     const patch: Record<string, unknown> = {};
     if (body.executionTime !== undefined) {
       const at = new Date(body.executionTime as string);

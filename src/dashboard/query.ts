@@ -83,3 +83,10 @@ export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
     throw new HttpError(400, "INVALID_ARGUMENT", "the body must be a JSON object");
   return body as Record<string, unknown>;
 }
+
+/** Refuses a key an edit does not take (400 naming it) rather than ignore it and act on the rest. */
+export function onlyEditable(body: Record<string, unknown>, editable: readonly string[]): void {
+  const unknown = Object.keys(body).find((key) => !editable.includes(key));
+  if (unknown !== undefined)
+    throw new HttpError(400, "INVALID_ARGUMENT", `${unknown} cannot be changed; allowed: ${editable.join(", ")}`, unknown);
+}

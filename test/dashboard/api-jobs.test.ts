@@ -131,6 +131,14 @@ describe("dashboard API: jobs", () => {
     });
     expect(edited.status).toBe(200);
     expect(edited.body.job).toMatchObject({ executionTime: "2030-01-03T00:00:00.000Z", request: { email: "new@b" } });
+    // A key the edit does not take is refused, naming it, and nothing else in the body is applied.
+    for (const key of ["function", "executionTme", "status"]) {
+      const unknown = await t.api.patch(`/jobs/${id}`, { description: "changed", [key]: "x" });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error).toMatchObject({ code: "INVALID_ARGUMENT", field: key });
+      expect(unknown.body.error.message).toContain(`${key} cannot be changed`);
+    }
+    expect((await t.api.get(`/jobs/${id}`)).body.job.description).toBe(null);
     const past = await t.api.patch(`/jobs/${id}`, { executionTime: "2029-01-01T00:00:00Z" });
     expect(past.status).toBe(400);
     expect(past.body.error.field).toBe("executionTime");

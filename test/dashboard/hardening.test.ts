@@ -73,6 +73,16 @@ describe("dashboard request limits", () => {
       const paused = await action("/nodes/node-a/pause", { body, headers: json });
       expect(paused.status).toBe(400);
     }
+    // Triggering a cron ticker takes no body either: no occurrence is made.
+    const cron = (await client(t.dashboard).get("/cron")).body.items[0];
+    const occurrences = async () => (await client(t.dashboard).get(`/cron/${cron.id}/occurrences`)).body.total;
+    const planned = await occurrences();
+    for (const body of ["{not json", JSON.stringify({ at: "2030-01-01T00:00:00Z" })]) {
+      const triggered = await action(`/cron/${cron.id}/trigger`, { body, headers: json });
+      expect(triggered.status).toBe(400);
+      expect((await triggered.json()).error.message).toBe("this action takes no body");
+    }
+    expect(await occurrences()).toBe(planned);
     expect((await client(t.dashboard).get(`/jobs/${job.id}`)).body.job.status).toBe("Idle");
     expect((await client(t.dashboard).get("/nodes")).body.items[0].paused).toBe(false);
     // An empty body or `{}` is what clients send by habit: accepted.
