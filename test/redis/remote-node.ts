@@ -33,6 +33,7 @@ const tq = createTickerQ({
     poolSize: 2,
   }),
   nodeId: config.nodeId,
+  heartbeatIntervalMs: 200,
   logger: null,
   coordinator: redisCoordinator({
     ...(cluster ? { client: cluster } : { url: (config.redis as { url: string }).url }),
