@@ -75,7 +75,8 @@ describe("dashboard request limits", () => {
     }
     // Triggering a cron ticker takes no body either: no occurrence is made.
     const cron = (await client(t.dashboard).get("/cron")).body.items[0];
-    const occurrences = async () => (await client(t.dashboard).get(`/cron/${cron.id}/occurrences`)).body.total;
+    const api = client(t.dashboard);
+    const occurrences = async () => (await api.get(`/cron/${cron.id}/occurrences`)).body.total;
     const planned = await occurrences();
     for (const body of ["{not json", JSON.stringify({ at: "2030-01-01T00:00:00Z" })]) {
       const triggered = await action(`/cron/${cron.id}/trigger`, { body, headers: json });
