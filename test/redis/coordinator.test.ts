@@ -169,6 +169,61 @@ describe.runIf(ready)("redis coordinator beside MariaDB", () => {
     expect(second!.get("cron:x")).toBeGreaterThan(first!.get("cron:x")!);
   });
 
+  it("a Redis beat that stops changing only makes a node read SQL: the SQL heartbeat decides who is dead", async () => {
+    const { prefix, store, raw } = await setup();
+    const { counted, calls } = counting(store);
+    const clock = new TestClock(T0);
+    const lease = 5000;
+    const b = node(counted, clock, [ok], {
+      nodeId: "b",
+      leaseTimeoutMs: lease,
+      heartbeatIntervalMs: 3_600_000, // beats only when the test says
+      pollIntervalMs: 3_600_000,
+      coordinator: redisCoordinator({ url: REDIS_URL, prefix, pollIntervalMs: 3_600_000 }),
+    });
+    cleanups.push(() => b.stop({ timeoutMs: 0 }));
+    await b.start();
+    b.pause(); // b claims nothing: the job below stays x's until b recovers it
+    // Node x exists only as what it wrote: a SQL heartbeat, a Redis beat entry and a lease.
+    const info = { maxConcurrency: 1, active: 1, longRunning: 0, paused: false, version: "0", executed: 0, failed: 0 };
+    const sqlBeat = () => store.nodeHeartbeat({ nodeId: "x", at: clock.date, info });
+    const redisBeat = (value: number) => raw.hset(`{${prefix}}:beats`, "x", String(value));
+    await sqlBeat();
+    await redisBeat(0);
+    const job = await b.timeTickers.add({ function: "Ok" });
+    const [claimed] = await store.jobClaimDue({
+      nodeId: "x",
+      now: clock.date,
+      until: clock.date,
+      limit: 1,
+      longRunningLimit: 1,
+    });
+    expect(claimed?.id).toBe(job.id);
+    const holder = async () => (await store.jobGet({ id: job.id }))!.lockHolder;
+    await heartbeat(b); // the first beat reads the nodes table: x has no entry b has seen yet
+    const step = async (beats: { sql: boolean; redis: number | null }) => {
+      await clock.set(clock.now() + lease / 2);
+      if (beats.sql) await sqlBeat();
+      if (beats.redis !== null) await redisBeat(beats.redis);
+      await heartbeat(b);
+    };
+
+    // x beats in Redis and SQL: b never reads the nodes table.
+    calls.clear();
+    for (let i = 1; i <= 4; i++) await step({ sql: true, redis: i });
+    expect(calls.get("nodeList") ?? 0).toBe(0);
+
+    // x's Redis beat stops changing, its SQL heartbeat goes on: b reads SQL, which says x lives.
+    for (let i = 0; i < 4; i++) await step({ sql: true, redis: null });
+    expect(calls.get("nodeList") ?? 0).toBeGreaterThan(0);
+    expect(await holder()).toBe("x");
+
+    // Its SQL heartbeat stops too: after a lease of b's own watching, b recovers x's job.
+    for (let i = 0; i < 4; i++) await step({ sql: false, redis: null });
+    expect(await holder()).toBeNull();
+    expect((await store.jobGet({ id: job.id }))!.status).toBe("Idle");
+  });
+
   it("keeps every key of a deployment in one Redis Cluster slot (hash tag)", async () => {
     const { prefix, store, raw } = await setup();
     const clock = new TestClock(T0);
