@@ -88,5 +88,10 @@ export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
 export function onlyEditable(body: Record<string, unknown>, editable: readonly string[]): void {
   const unknown = Object.keys(body).find((key) => !editable.includes(key));
   if (unknown !== undefined)
-    throw new HttpError(400, "INVALID_ARGUMENT", `${unknown} cannot be changed; allowed: ${editable.join(", ")}`, unknown);
+    throw new HttpError(
+      400,
+      "INVALID_ARGUMENT",
+      `${unknown} cannot be changed; allowed: ${editable.join(", ")}`,
+      unknown,
+    );
 }

@@ -162,7 +162,9 @@ export function aggregatesContract(get: CurrentStore): void {
     });
     await claimAndStart(store, "n", ms(10_000));
     await store.jobCompleteMany({
-      completions: ids.map((id, i) => completion(id, "n", "Done", ms(i < 2 ? 13_000 : 10_100), { startedAt: ms(10_000) })),
+      completions: ids.map((id, i) =>
+        completion(id, "n", "Done", ms(i < 2 ? 13_000 : 10_100), { startedAt: ms(10_000) }),
+      ),
     });
     const [stats] = functionStats(await store.runRollupList({ span: "hour", from: at(0), to: at(3600) }));
     // A percentile is the geometric middle of its bin: 100 ms in [64, 128) reads 91, 3 s in

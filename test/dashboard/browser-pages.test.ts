@@ -126,8 +126,15 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
       });
       // Every label uPlot draws on its canvas, with where its box ends up.
       await page.evaluate(() => {
-        const drawn: { text: string; left: number; right: number; top: number; bottom: number; w: number; h: number }[] =
-          [];
+        const drawn: {
+          text: string;
+          left: number;
+          right: number;
+          top: number;
+          bottom: number;
+          w: number;
+          h: number;
+        }[] = [];
         (window as any).__labels = drawn;
         const proto = CanvasRenderingContext2D.prototype as any;
         proto.__fillText ??= proto.fillText;
@@ -157,9 +164,13 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
       const labels = () =>
         page.evaluate(() =>
           ((window as any).__labels as { text: string }[]).filter((l) => /^\d+k?$/.test(l.text)),
-        ) as Promise<{ text: string; left: number; right: number; top: number; bottom: number; w: number; h: number }[]>;
+        ) as Promise<
+          { text: string; left: number; right: number; top: number; bottom: number; w: number; h: number }[]
+        >;
       const value = (text: string) => (text.endsWith("k") ? Number(text.slice(0, -1)) * 1000 : Number(text));
-      await expect.poll(async () => Math.max(0, ...(await labels()).map((l) => value(l.text)))).toBeGreaterThan(peak / 2);
+      await expect
+        .poll(async () => Math.max(0, ...(await labels()).map((l) => value(l.text))))
+        .toBeGreaterThan(peak / 2);
       for (const label of await labels()) {
         expect(label.left, `"${label.text}" starts inside the chart`).toBeGreaterThanOrEqual(0);
         expect(label.right, `"${label.text}" ends inside the chart`).toBeLessThanOrEqual(label.w);
@@ -168,7 +179,10 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
       }
       // The full number: 9000's axis reads "8000", not "000"; 123,456's reads "120k".
       const texts = (await labels()).map((l) => l.text);
-      expect(texts.some((text) => (peak < 10_000 ? /^\d{4}$/ : /^\d{2,3}k$/).test(text)), texts.join(" ")).toBe(true);
+      expect(
+        texts.some((text) => (peak < 10_000 ? /^\d{4}$/ : /^\d{2,3}k$/).test(text)),
+        texts.join(" "),
+      ).toBe(true);
       await page.unroute("**/api/overview?*");
       await page.evaluate(() => {
         const proto = CanvasRenderingContext2D.prototype as any;
@@ -366,9 +380,10 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
           const login = await context.newPage();
           await login.goto(fixture.url);
           await login.waitForSelector("[data-testid=login-form]");
-          expect(await login.evaluate(() => document.documentElement.scrollWidth), `login at ${width}`).toBeLessThanOrEqual(
-            width,
-          );
+          expect(
+            await login.evaluate(() => document.documentElement.scrollWidth),
+            `login at ${width}`,
+          ).toBeLessThanOrEqual(width);
           const submit = await login.locator("button[type=submit]").boundingBox();
           expect(submit && submit.x >= 0 && submit.x + submit.width <= width, `sign-in button at ${width}`).toBe(true);
           await login.screenshot({ path: `${OUT}pages-login-${width}-${scheme}.png`, fullPage: true });

@@ -38,9 +38,9 @@ const files = readdirSync(DIR, { withFileTypes: true })
 describe("dashboard structure", () => {
   it("finds what it looks for", () => {
     expect(files).toContain("queries.ts");
-    expect(coreValueImports('import type { TickerQ } from "../tickerq.js";\nexport type { X } from "../engine.js";')).toEqual(
-      [],
-    );
+    expect(
+      coreValueImports('import type { TickerQ } from "../tickerq.js";\nexport type { X } from "../engine.js";'),
+    ).toEqual([]);
     expect(
       coreValueImports(
         'import { createTickerQ } from "../tickerq.js";\nimport {\n  type A,\n  b,\n} from "../engine.js";\nexport { c } from "../tickerq.js";\nconst m = await import("../engine.js");',
