@@ -40,15 +40,14 @@ export function cronRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: 
       limit: queryInt(c, "limit", 100, 1, 1000),
       offset: queryInt(c, "offset", 0, 0, 10_000_000),
     });
-    const items = await Promise.all(
-      page.items.map(async (cron) => {
-        const latest = await queries.lastFinishedOccurrence(cron.id);
-        return {
-          ...cronView(cron, describeCron(cron.expression) ?? cron.expression),
-          lastRun: latest ? { id: latest.id, status: latest.status, at: latest.updatedAt.toISOString() } : null,
-        };
-      }),
-    );
+    const last = await queries.lastEndedOccurrences(page.items.map((cron) => cron.id));
+    const items = page.items.map((cron) => {
+      const latest = last[cron.id];
+      return {
+        ...cronView(cron, describeCron(cron.expression) ?? cron.expression),
+        lastRun: latest ? { id: latest.id, status: latest.status, at: latest.updatedAt.toISOString() } : null,
+      };
+    });
     return c.json({ items, total: page.total });
   });
 

@@ -332,19 +332,9 @@ export class DashboardQueries {
       .then((page) => page.items);
   }
 
-  /** The latest occurrences of a cron ticker. */
-  /** The occurrence of a cron ticker that ended last. */
-  lastFinishedOccurrence(cronTickerId: string): Promise<JobRecord | null> {
-    return this.store
-      .jobList({
-        cronTickerId,
-        type: "CronTickerOccurrence",
-        status: FINAL_STATUSES,
-        orderBy: "updatedAt",
-        limit: 1,
-        withTotal: false,
-      })
-      .then((page) => page.items[0] ?? null);
+  /** Of each of these cron tickers, the occurrence that ended last: one read for a page of them. */
+  lastEndedOccurrences(cronTickerIds: readonly string[]): Promise<Record<string, JobRecord>> {
+    return this.store.occurrenceLastEnded({ cronTickerIds });
   }
 
   cronCounts(cronTickerId: string): Promise<StatusCounts> {

@@ -405,6 +405,11 @@ export interface Store {
    * (cronTickerId, scheduledFor) exists already. Returns how many were inserted.
    */
   occurrenceInsertMany(params: { occurrences: readonly NewJob[] }): Promise<number>;
+  /**
+   * Of each cron ticker, the occurrence that ended last (greatest updatedAt, then id); tickers
+   * with none ended are left out. One read for the whole list, not one per ticker.
+   */
+  occurrenceLastEnded(params: { cronTickerIds: readonly string[] }): Promise<Record<string, JobRecord>>;
 
   /** Records this node's heartbeat; returns whether an operator asked it to pause. */
   nodeHeartbeat(params: { nodeId: string; at: Date; info: NodeInfo }): Promise<{ paused: boolean }>;

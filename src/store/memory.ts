@@ -96,6 +96,9 @@ class MemoryStore implements Store {
     }
     return nodes;
   }
+  async occurrenceLastEnded(params: Params<"occurrenceLastEnded">) {
+    return cron.occurrenceLastEnded(this.s, params);
+  }
   async jobChildCounts(params: Params<"jobChildCounts">) {
     return jobs.jobChildCounts(this.s, params);
   }

@@ -125,6 +125,36 @@ export function cronContract(get: CurrentStore): void {
     expect((await store.jobList({ cronTickerId: winner?.id ?? "" })).total).toBe(0);
   });
 
+  it("reads the occurrence each cron ticker ended last, for a page of tickers at once", async () => {
+    const store = get();
+    for (const id of ["c1", "c2", "c3"]) await store.cronTickerInsert({ cronTicker: newCronTicker({ id }) });
+    await store.occurrenceInsertMany({
+      occurrences: [
+        occurrence("c1", at(1), { id: "o1" }),
+        occurrence("c1", at(2), { id: "o2" }),
+        occurrence("c1", at(3), { id: "o3" }),
+        occurrence("c2", at(1), { id: "p1" }),
+        occurrence("c3", at(50), { id: "q1" }),
+      ],
+    });
+    await claimAndStart(store, "n", at(3));
+    // o2 ends last though o3 is the later occurrence; c3's only occurrence has not run.
+    await store.jobCompleteMany({
+      completions: [
+        completion("o1", "n", "Done", at(10)),
+        completion("o2", "n", "Failed", at(20), { error: "x" }),
+        completion("o3", "n", "Done", at(15)),
+        completion("p1", "n", "DueDone", at(12)),
+      ],
+    });
+    const last = await store.occurrenceLastEnded({ cronTickerIds: ["c1", "c2", "c3", "missing"] });
+    expect(
+      Object.fromEntries(Object.entries(last).map(([cron, job]) => [cron, [job.id, job.status, job.cronTickerId]])),
+    ).toEqual({ c1: ["o2", "Failed", "c1"], c2: ["p1", "DueDone", "c2"] });
+    expect(last.c1!.updatedAt).toEqual(at(20));
+    expect(await store.occurrenceLastEnded({ cronTickerIds: [] })).toEqual({});
+  });
+
   it("inserts occurrences once per (cron ticker, instant), ignoring duplicates", async () => {
     const store = get();
     await store.cronTickerInsert({ cronTicker: newCronTicker({ id: "c1" }) });

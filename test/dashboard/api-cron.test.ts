@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { setup } from "./helpers.js";
 import { describeCron } from "../../src/dashboard/index.js";
 
@@ -28,6 +28,24 @@ describe("dashboard API: cron tickers", () => {
     });
     const seeded = list.body.items.find((c: any) => c.seededBy === "Nightly");
     expect(seeded.summary).toBe("At 03:00");
+  });
+
+  it("reads the last run of a whole page of cron tickers in one store call, not one per row", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push((await t.tq.cronTickers.add({ function: "Explode", expression: `0 ${i} 1 1 *` })).id);
+    await t.tq.cronTickers.trigger(ids[1]!);
+    await t.tq.cronTickers.trigger(ids[3]!);
+    await t.runDue();
+    const store = t.tq.store;
+    const lastEnded = vi.spyOn(store, "occurrenceLastEnded");
+    const jobList = vi.spyOn(store, "jobList");
+    const list = await t.api.get("/cron");
+    expect(list.body.total).toBe(6);
+    expect(lastEnded).toHaveBeenCalledTimes(1);
+    expect(jobList).not.toHaveBeenCalled();
+    const lastRuns = Object.fromEntries(list.body.items.map((c: any) => [c.id, c.lastRun?.status ?? null]));
+    expect(ids.map((id) => lastRuns[id])).toEqual([null, "Failed", null, "Failed", null]);
   });
 
   it("shows the next five runs in the ticker's zone and previews expressions", async () => {

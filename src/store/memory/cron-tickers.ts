@@ -1,7 +1,8 @@
 /** Cron tickers, their seeding from code, and the occurrences planned from them. */
 
 import { TickerQError } from "../../errors.js";
-import type { CronTickerRecord, Page } from "../contract.js";
+import { isFinal } from "../../lifecycle.js";
+import type { CronTickerRecord, JobRecord, Page } from "../contract.js";
 import { clone, earlier, paged, type MemoryState, type Params } from "./context.js";
 
 export function cronTickerInsert(s: MemoryState, { cronTicker }: Params<"cronTickerInsert">): void {
@@ -92,4 +93,22 @@ function deleteIdleOccurrences(s: MemoryState, cronTickerId: string): void {
   for (const job of [...s.jobs.values()]) {
     if (job.cronTickerId === cronTickerId && job.status === "Idle") s.jobs.remove(job);
   }
+}
+
+/** Of each cron ticker, the occurrence that ended last (greatest updatedAt, then id). */
+export function occurrenceLastEnded(
+  s: MemoryState,
+  { cronTickerIds }: Params<"occurrenceLastEnded">,
+): Record<string, JobRecord> {
+  const wanted = new Set(cronTickerIds);
+  const last: Record<string, JobRecord> = {};
+  for (const job of s.jobs.values()) {
+    if (job.type !== "CronTickerOccurrence" || job.cronTickerId === null || !wanted.has(job.cronTickerId)) continue;
+    if (!isFinal(job.status)) continue;
+    const held = last[job.cronTickerId];
+    const at = job.updatedAt.getTime();
+    if (!held || at > held.updatedAt.getTime() || (at === held.updatedAt.getTime() && job.id > held.id))
+      last[job.cronTickerId] = job;
+  }
+  return last;
 }

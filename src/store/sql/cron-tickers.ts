@@ -1,11 +1,13 @@
 /** Cron ticker rows, their seeding from code, and the occurrence rows planned from them. */
 
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { TickerQError, show } from "../../errors.js";
+import { FINAL_STATUSES } from "../../lifecycle.js";
 import type {
   CronTickerPatch,
   CronTickerQuery,
   CronTickerRecord,
+  JobRecord,
   NewCronTicker,
   NewJob,
   Page,
@@ -14,8 +16,8 @@ import type {
 import type { SqlContext } from "./context.js";
 import { chunks, paged } from "./context.js";
 import { deleteJobRows, dueSignal, withDescendants } from "./jobs.js";
-import { cronFromRow, cronToRow, intervalsIn, jobToRow } from "./rows.js";
-import type { CronTickersTable, Database } from "./schema.js";
+import { cronFromRow, cronToRow, intervalsIn, jobFromRow, jobToRow } from "./rows.js";
+import type { CronTickersTable, Database, JobsTable } from "./schema.js";
 
 type Signals = StoreSignal[];
 
@@ -207,4 +209,32 @@ export async function occurrenceInsertMany(
   const due = inserted > 0 ? dueSignal(occurrences) : null;
   if (due) signals.push(due);
   return inserted;
+}
+
+/**
+ * Of each cron ticker, the occurrence that ended last (greatest updated_at, then id): one
+ * statement per chunk of tickers, each picking its row with a correlated subquery through the
+ * jobs' cron_ticker_id index.
+ */
+export async function occurrenceLastEnded(
+  ctx: SqlContext,
+  cronTickerIds: readonly string[],
+): Promise<Record<string, JobRecord>> {
+  const jobs = sql.table(ctx.t.jobs);
+  const last: Record<string, JobRecord> = {};
+  for (const part of chunks(cronTickerIds)) {
+    const { rows } = await sql<JobsTable>`select * from ${jobs} where id in (
+      select (
+        select o.id from ${jobs} o
+        where o.cron_ticker_id = c.id and o.type = 'CronTickerOccurrence'
+          and o.status in (${sql.join(FINAL_STATUSES)})
+        order by o.updated_at desc, o.id desc limit 1
+      ) from ${sql.table(ctx.t.cron_tickers)} c where c.id in (${sql.join(part)})
+    )`.execute(ctx.dialect.db);
+    for (const row of rows) {
+      const job = jobFromRow(row);
+      if (job.cronTickerId !== null) last[job.cronTickerId] = job;
+    }
+  }
+  return last;
 }

@@ -264,6 +264,10 @@ export class SqlStore implements Store {
     return this.withSignals((s) => cron.occurrenceInsertMany(this.ctx, occurrences, s));
   }
 
+  occurrenceLastEnded({ cronTickerIds }: Parameters<Store["occurrenceLastEnded"]>[0]) {
+    return cronTickerIds.length === 0 ? Promise.resolve({}) : cron.occurrenceLastEnded(this.ctx, cronTickerIds);
+  }
+
   nodeHeartbeat({ nodeId, at, info }: Parameters<Store["nodeHeartbeat"]>[0]) {
     return nodes.nodeHeartbeat(this.ctx, nodeId, at, info);
   }
