@@ -304,6 +304,55 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard pages in Chromium", () => {
     expect(listCalls).toBe(0);
   });
 
+  it("refetches a job's page only for changes to that job, the Functions page at most every five seconds", async () => {
+    const id = "own-page";
+    await api("POST", "/jobs", {
+      id,
+      function: "GenerateInvoice",
+      request: { invoiceId: 5 },
+      executionTime: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    const calls = { job: 0, functions: 0 };
+    const count = (request: { url(): string; method(): string }) => {
+      if (request.method() !== "GET") return;
+      const path = new URL(request.url()).pathname;
+      if (path.endsWith(`/api/jobs/${id}`)) calls.job++;
+      if (path.endsWith("/api/functions")) calls.functions++;
+    };
+    // Other jobs failing, each seen by the page (the header's failed count) before the next.
+    const failedShown = async () => Number(/(\d+) failed/.exec((await page.textContent("header")) ?? "")?.[1] ?? NaN);
+    const failElsewhere = async (times: number) => {
+      for (let i = 0; i < times; i++) {
+        const before = await failedShown();
+        await api("POST", "/jobs", { function: "SyncInventory", description: `elsewhere ${i}` });
+        await expect.poll(failedShown).toBeGreaterThan(before);
+      }
+    };
+    // Its creation reaches the browser before the page opens (events come in order).
+    await go("/nodes");
+    await expect.poll(failedShown).toBeGreaterThanOrEqual(0);
+    await failElsewhere(1);
+    await go(`/jobs/${id}`);
+    await page.waitForSelector("[data-testid=job-detail]");
+    page.on("request", count);
+    try {
+      await failElsewhere(3);
+      await api("PATCH", `/jobs/${id}`, { description: "changed here" });
+      await expect.poll(() => page.textContent("[data-testid=job-detail]")).toContain("changed here");
+      expect(calls.job).toBe(1);
+
+      await go("/functions");
+      await page.waitForSelector("[data-testid=functions-table] tbody tr");
+      calls.functions = 0;
+      const started = Date.now();
+      await failElsewhere(4);
+      // The bound grows with the time taken, so a slow machine cannot fail it.
+      expect(calls.functions).toBeLessThanOrEqual(1 + Math.floor((Date.now() - started) / 5000));
+    } finally {
+      page.off("request", count);
+    }
+  });
+
   it("shows the stale-free cron preview and tolerates a half-typed time zone", async () => {
     await go("/create");
     await page.click("[data-testid=kind-cron]");

@@ -1,13 +1,16 @@
 /** Loads a page's data now and again whenever live changes arrive (coalesced), keeping the last good data on errors. */
 
 import { onBeforeUnmount, ref, watch, type Ref } from "vue";
-import { state } from "./state";
+import { onJobRows, state } from "./state";
 
 export function useLive<T>(
   load: () => Promise<T>,
   minGapMs = 300,
-  /** What makes the page reload: counts/cron changes, job changes, or nothing (the page patches rows itself). */
-  on: "all" | "counts" | "none" = "all",
+  /**
+   * What makes the page reload: counts/cron changes, job changes, nothing (the page patches
+   * rows itself), or only changed job rows the page is about (it returns true for them).
+   */
+  on: "all" | "counts" | "none" | ((rows: any[]) => boolean) = "all",
 ): { data: Ref<T | null>; error: Ref<string>; reload: () => Promise<void> } {
   const data = ref<T | null>(null) as Ref<T | null>;
   const error = ref("");
@@ -39,9 +42,16 @@ export function useLive<T>(
     clearTimeout(timer);
     timer = setTimeout(reload, Math.max(0, minGapMs - (Date.now() - last)));
   };
-  if (on !== "none") watch(() => state.tick, schedule);
-  if (on === "all") watch(() => state.jobsTick, schedule);
-  onBeforeUnmount(() => clearTimeout(timer));
+  let off = () => {};
+  if (typeof on === "function") off = onJobRows((rows) => on(rows) && schedule());
+  else {
+    if (on !== "none") watch(() => state.tick, schedule);
+    if (on === "all") watch(() => state.jobsTick, schedule);
+  }
+  onBeforeUnmount(() => {
+    clearTimeout(timer);
+    off();
+  });
   void reload();
   return { data, error, reload };
 }
