@@ -116,12 +116,15 @@ export class NodeHeartbeat {
     this.active = true;
     const startedAt = this.o.clock.now();
     const now = new Date(startedAt);
-    await this.o.store.nodeHeartbeat({ nodeId: this.o.nodeId, at: now, info: this.o.info() });
-    const recovered = await this.o.store.jobRecoverLeases({
-      now,
-      deadNodes: [{ nodeId: this.o.nodeId, heartbeatAt: null }],
-      orphanedBefore: null,
-    });
+    // Independent writes, so side by side: one round trip less before the first claim.
+    const [, recovered] = await Promise.all([
+      this.o.store.nodeHeartbeat({ nodeId: this.o.nodeId, at: now, info: this.o.info() }),
+      this.o.store.jobRecoverLeases({
+        now,
+        deadNodes: [{ nodeId: this.o.nodeId, heartbeatAt: null }],
+        orphanedBefore: null,
+      }),
+    ]);
     this.good(startedAt);
     if (recovered.length > 0) this.o.onRecovered(recovered, { deadNodeIds: [this.o.nodeId], orphans: false });
     this.schedule(this.o.intervalMs);

@@ -39,6 +39,12 @@ export async function migrate(
   warn?: (message: string) => void,
 ): Promise<MigrateResult> {
   const { dialect, t } = ctx;
+  // A node starting on a database already at this version (the usual start) reads the version
+  // once, with no lock, DDL or transaction; a missing table or an older version takes the
+  // locked path below, which reads it again under the lock.
+  const known = await currentVersion(ctx, dialect.db).catch(() => null);
+  if (known !== null && known > LATEST_VERSION) throw tooNew(known);
+  if (known === LATEST_VERSION) return { applied: [], version: known };
   const env: MigrationEnv = { kind: dialect.kind, t, prefix, types: dialect.columnTypes, warn: warn ?? onProgress };
   return dialect.migrationSession(async (db) => {
     await db.schema

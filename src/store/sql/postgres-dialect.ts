@@ -259,7 +259,8 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       postgresInsertJobs(db, options.kysely && !options.pool ? null : getPool, table, jobs, caller, notify),
     async connect() {
       try {
-        await sql`select 1`.execute(db);
+        // Two pool connections at once: the start's heartbeat and lease recovery run side by side.
+        await Promise.all([sql`select 1`.execute(db), sql`select 1`.execute(db)]);
       } catch (error) {
         throw unavailable("PostgreSQL", where, error);
       }

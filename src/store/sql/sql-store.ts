@@ -47,6 +47,7 @@ export class SqlStore implements Store {
   private readonly ctx: SqlContext;
   private readonly options: SqlStoreOptions;
   private initialised: Promise<void> | null = null;
+  private listening: Promise<void> | null = null;
   private closed = false;
   private log: StoreLogger = consoleStoreLogger;
 
@@ -99,15 +100,23 @@ export class SqlStore implements Store {
 
   init(): Promise<void> {
     this.initialised ??= (async () => {
-      await this.ctx.dialect.connect();
+      // The LISTEN connection opens beside the pool's first ones (each a new server process:
+      // ~25 ms here), not after the schema check. Opened once: a retried init() keeps it.
+      this.listening ??=
+        this.ctx.dialect
+          .listen?.((signal, origin) => {
+            if (origin !== PROCESS_ORIGIN) busPublish(this.options.busKey, signal);
+          })
+          .catch((error: unknown) => {
+            this.listening = null;
+            throw error;
+          }) ?? null;
+      await Promise.all([this.ctx.dialect.connect(), this.listening]);
       if (this.options.migrate) {
         await migrate(this.ctx, this.options.tablePrefix, undefined, (message) =>
           this.log.warn({ store: this.name }, message),
         );
       } else await checkSchema(this.ctx);
-      await this.ctx.dialect.listen?.((signal, origin) => {
-        if (origin !== PROCESS_ORIGIN) busPublish(this.options.busKey, signal);
-      });
     })().catch((error: unknown) => {
       this.initialised = null;
       throw error;
