@@ -2,7 +2,9 @@
 
 import mysql from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
+import { sql } from "kysely";
 import { mysqlStore } from "../../src/mysql.js";
+import type { SqlContext } from "../../src/store/sql/context.js";
 import { MIGRATIONS } from "../../src/store/sql/migrations/index.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
 import { newJob } from "../contract/fixtures.js";
@@ -70,6 +72,42 @@ describe.skipIf(!server.available)("mysql store", () => {
     await Promise.all(stores.map((s) => s.close()));
     const [ok] = await pool.query("select 1 as ok");
     expect(ok).toEqual([{ ok: 1 }]);
+  });
+
+  it("runs its write transactions at READ COMMITTED, on its own pool (session setting) and on a caller's", async () => {
+    const { store, url } = await fresh();
+    const other = await mysql.createConnection({ uri: url });
+    cleanups.push(() => other.end());
+    await other.query("create table iso (id int primary key, v int)");
+    await other.query("insert into iso values (1, 0)");
+    /** What a write transaction reads again after another connection committed a change meanwhile. */
+    const rereads = async (handle: SqlStoreHandle, value: number) => {
+      const { dialect } = (handle as unknown as { ctx: SqlContext }).ctx;
+      return dialect.writeTx(async (tx) => {
+        await sql`select v from iso where id = 1`.execute(tx);
+        await other.query("update iso set v = ? where id = 1", [value]);
+        const { rows } = await sql<{ v: number }>`select v from iso where id = 1`.execute(tx);
+        return rows[0]?.v;
+      });
+    };
+    expect(await rereads(store, 1)).toBe(1); // REPEATABLE READ would still read 0
+    const [own] = await mysql.createConnection({ uri: url }).then(async (c) => {
+      const result = await c.query("select @@tx_isolation as level");
+      await c.end();
+      return result;
+    });
+    expect(own).toEqual([{ level: "REPEATABLE-READ" }]); // the server's default, which ours override
+    const pool = mysql.createPool({ uri: url, connectionLimit: 2 });
+    const theirs = mysqlStore({ pool });
+    cleanups.push(
+      () => pool.end(),
+      () => theirs.close(),
+    );
+    await theirs.init();
+    expect(await rereads(theirs, 2)).toBe(2);
+    // The caller's connections keep their own session setting outside tickerq's transactions.
+    const [rows] = await pool.query("select @@tx_isolation as level");
+    expect(rows).toEqual([{ level: "REPEATABLE-READ" }]);
   });
 
   it("refuses a schema newer than the code with SCHEMA_TOO_NEW", async () => {

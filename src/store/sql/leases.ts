@@ -61,10 +61,21 @@ export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals:
     }
     if (params.longRunningLimit > 0) picked.push(...(await candidates(ctx, tx, 3, until, params.longRunningLimit)));
     if (picked.length === 0) return [];
+    const starting = startsAtClaim(picked, now, params.startLimit ?? 0);
+    // One UPDATE leases them all and starts those due now (a round trip less per claim).
+    const startingNow = sql.join([...starting]);
     await tx
       .updateTable(ctx.t.jobs)
       .set({
-        status: "Queued",
+        status:
+          starting.size > 0
+            ? sql<string>`case when ${sql.ref("id")} in (${startingNow}) then 'InProgress' else 'Queued' end`
+            : "Queued",
+        ...(starting.size > 0
+          ? {
+              executed_at: sql<number>`case when ${sql.ref("id")} in (${startingNow}) then ${now} else ${sql.ref("executed_at")} end`,
+            }
+          : {}),
         lock_holder: nodeId,
         locked_at: now,
         lease_token: sql<number>`${sql.ref("lease_token")} + 1`,
@@ -77,13 +88,7 @@ export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals:
         picked.map((row) => row.id),
       )
       .execute();
-    const starting = startsAtClaim(picked, now, params.startLimit ?? 0);
     if (starting.size > 0) {
-      await tx
-        .updateTable(ctx.t.jobs)
-        .set({ status: "InProgress", executed_at: now })
-        .where("id", "in", [...starting])
-        .execute();
       const due = await startChildren(ctx, tx, [...starting], params.now);
       if (due) signals.push(due);
     }
