@@ -21,13 +21,17 @@ type Signals = StoreSignal[];
 const HELD = ["Queued", "InProgress"];
 
 /** Candidates of one priority rank, oldest first, locked against other claimers. */
-async function candidates(
+function candidates(
   ctx: SqlContext,
   tx: Kysely<Database>,
   rank: number,
   until: number,
   limit: number,
 ): Promise<JobsTable[]> {
+  return candidateQuery(ctx, tx, rank, until, limit).execute();
+}
+
+function candidateQuery(ctx: SqlContext, tx: Kysely<Database>, rank: number, until: number, limit: number) {
   let query = tx
     .selectFrom(ctx.t.jobs)
     .selectAll()
@@ -39,7 +43,53 @@ async function candidates(
     .orderBy("id")
     .limit(limit);
   if (ctx.dialect.skipLocked) query = query.forUpdate().skipLocked();
-  return query.execute();
+  return query;
+}
+
+/** Rank by rank, as many queries as it takes to fill the claim (no row locks to skip). */
+async function candidatesByRank(
+  ctx: SqlContext,
+  tx: Kysely<Database>,
+  until: number,
+  limit: number,
+  longRunningLimit: number,
+): Promise<JobsTable[]> {
+  const picked: JobsTable[] = [];
+  for (const rank of [0, 1, 2]) {
+    const room = limit - picked.length;
+    if (room <= 0) break;
+    picked.push(...(await candidates(ctx, tx, rank, until, room)));
+  }
+  if (longRunningLimit > 0) picked.push(...(await candidates(ctx, tx, 3, until, longRunningLimit)));
+  return picked;
+}
+
+/**
+ * Every rank's candidates in one round trip: a UNION ALL of the per-rank queries, each still
+ * its own index range scan with its own LIMIT and SKIP LOCKED. A rank may lock up to `limit`
+ * rows that a higher rank's make unnecessary; they are left as they were, and unlocked at commit.
+ */
+async function candidatesAtOnce(
+  ctx: SqlContext,
+  tx: Kysely<Database>,
+  until: number,
+  limit: number,
+  longRunningLimit: number,
+): Promise<JobsTable[]> {
+  const parts = [];
+  if (limit > 0) for (const rank of [0, 1, 2]) parts.push(candidateQuery(ctx, tx, rank, until, limit));
+  if (longRunningLimit > 0) parts.push(candidateQuery(ctx, tx, 3, until, longRunningLimit));
+  if (parts.length === 0) return [];
+  const { rows } = await sql<JobsTable>`${sql.join(parts, sql` union all `)}`.execute(tx);
+  const rank = (row: JobsTable) => Number(row.priority_rank);
+  const ordered = [...rows].sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      toMs(a.execution_time) - toMs(b.execution_time) ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+  const slotted = ordered.filter((row) => rank(row) < 3).slice(0, limit);
+  return [...slotted, ...ordered.filter((row) => rank(row) === 3)];
 }
 
 /**
@@ -53,13 +103,9 @@ export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals:
   if (params.limit <= 0 && params.longRunningLimit <= 0) return [];
   if (ctx.dialect.hotPath) return ctx.dialect.hotPath.claimDue(ctx, params, signals);
   return ctx.dialect.writeTx(async (tx) => {
-    const picked: JobsTable[] = [];
-    for (const rank of [0, 1, 2]) {
-      const room = params.limit - picked.length;
-      if (room <= 0) break;
-      picked.push(...(await candidates(ctx, tx, rank, until, room)));
-    }
-    if (params.longRunningLimit > 0) picked.push(...(await candidates(ctx, tx, 3, until, params.longRunningLimit)));
+    const picked = ctx.dialect.skipLocked
+      ? await candidatesAtOnce(ctx, tx, until, params.limit, params.longRunningLimit)
+      : await candidatesByRank(ctx, tx, until, params.limit, params.longRunningLimit);
     if (picked.length === 0) return [];
     const starting = startsAtClaim(picked, now, params.startLimit ?? 0);
     // One UPDATE leases them all and starts those due now (a round trip less per claim).
