@@ -76,6 +76,12 @@ const ATTENTION: readonly {
 /** How often the dashboard folds the aggregates' increments while it is in use. */
 const COMPACT_EVERY_MS = 10_000;
 
+/** A promise read later, maybe never (a page filled by an earlier section): its failure is not unhandled meanwhile. */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 const zero = (): StatusCounts => Object.fromEntries(TICKER_STATUSES.map((s) => [s, 0])) as StatusCounts;
 
 export class DashboardQueries {
@@ -201,12 +207,30 @@ export class DashboardQueries {
     let next: AttentionCursor | null = null;
     // One total for the whole filter (from the counters when it can be); section counts only
     // for a page jump, which must skip whole sections.
-    const total = (await this.jobPage({ ...query, limit: 0 })).total;
-    for (const [index, section] of ATTENTION.entries()) {
+    const total = settledLater(this.jobPage({ ...query, limit: 0 }).then((page) => page.total));
+    const sectionQueryOf = (index: number): JobQuery | null => {
+      const section = ATTENTION[index]!;
       const statuses = section.statuses.filter((status) => !wanted || wanted.includes(status));
-      if (statuses.length === 0 || (after && index < after.section)) continue;
+      if (statuses.length === 0 || (after && index < after.section)) return null;
+      return { ...query, status: statuses, orderBy: section.orderBy, order: section.order };
+    };
+    // A search reads each section through the search index (a walk of every match, where the
+    // other lists stop at the page size): on a first page, every section's read and the count
+    // run at once, on as many server cores, rather than one after the other.
+    const ahead =
+      query.search && skip === 0
+        ? ATTENTION.map((_, index) => {
+            const sectionQuery = sectionQueryOf(index);
+            if (!sectionQuery) return null;
+            const keyset = after && index === after.section ? { value: after.value, id: after.id } : undefined;
+            return settledLater(this.store.jobList({ ...sectionQuery, after: keyset, limit, withTotal: false }));
+          })
+        : null;
+    for (const [index, section] of ATTENTION.entries()) {
+      const sectionQuery = sectionQueryOf(index);
+      if (!sectionQuery) continue;
       if (items.length >= limit) break;
-      const sectionQuery: JobQuery = { ...query, status: statuses, orderBy: section.orderBy, order: section.order };
+      const statuses = sectionQuery.status as readonly TickerStatus[];
       if (skip > 0) {
         const count = (await this.jobPage({ ...sectionQuery, limit: 0 })).total;
         if (skip >= count) {
@@ -216,9 +240,11 @@ export class DashboardQueries {
       }
       const keyset = after && index === after.section ? { value: after.value, id: after.id } : undefined;
       const want = limit - items.length;
-      const found =
-        // A search narrows the section through its own index: one read of the matches, not one per status.
-        skip === 0 && statuses.length > 1 && !query.search
+      const early = ahead?.[index];
+      const found = early
+        ? (await early).items.slice(0, want)
+        : // A search narrows the section through its own index: one read of the matches, not one per status.
+          skip === 0 && statuses.length > 1 && !query.search
           ? await this.mergedByStatus(sectionQuery, statuses, keyset, want)
           : (
               await this.store.jobList({
@@ -237,7 +263,7 @@ export class DashboardQueries {
     }
     return {
       items: await this.decorate(items),
-      total,
+      total: await total,
       next: items.length === limit ? next : null,
     };
   }
