@@ -11,8 +11,12 @@ import { startChild, within, type WorkerChild } from "../child.js";
 import { MYSQL_URI_ENV } from "../config.js";
 import type { Measurement, Workload } from "./types.js";
 
-/** After every node is ready: start-up (migrations, first plans, index rebuild) is not idling. */
-const SETTLE_MS = 5_000;
+/**
+ * After every node is ready: start-up (migrations, first plans, index rebuild) is not idling,
+ * nor are the nodes' first looks at the nodes table, repeated half a lease (10 s) later while
+ * a peer's coordinator entry is not there yet.
+ */
+const SETTLE_MS = 20_000;
 const READY_LIMIT_MS = 60_000;
 
 /** What each statement is, from its text: the heartbeat's two, the claim poll, the cron reload, the rest. */
