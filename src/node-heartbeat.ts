@@ -332,8 +332,8 @@ export class NodeHeartbeat {
   private async compact(nowMs: number): Promise<void> {
     // A cluster-wide chore: with a healthy coordinator, its sweeper's alone.
     if (this.o.coordinator && !this.o.coordinator.sweeps) return;
-    this.lastCompact ??= nowMs;
-    if (nowMs - this.lastCompact < COMPACT_EVERY_MS) return;
+    // The first beat folds what accumulated while no node ran, then once a minute.
+    if (this.lastCompact !== null && nowMs - this.lastCompact < COMPACT_EVERY_MS) return;
     this.lastCompact = nowMs;
     await this.o.beforeStoreWork();
     await this.o.store.aggregateCompact({ now: new Date(nowMs) });

@@ -6,6 +6,9 @@ describe("bench W9 general log", () => {
   it("classes a statement by its verb and first table", () => {
     expect(statementKind("select `paused` from `tickerq_nodes` where `node_id` = ?")).toBe("select tickerq_nodes");
     expect(statementKind("insert into `tq`.`tickerq_nodes` (`node_id`) values (?)")).toBe("insert tickerq_nodes");
+    expect(statementKind("(select * from `tickerq_jobs` where `priority_rank` = ?) union all (select 1)")).toBe(
+      "select tickerq_jobs",
+    );
     expect(statementKind("update tickerq_jobs set status = 'Queued'")).toBe("update tickerq_jobs");
     expect(statementKind("  COMMIT")).toBe("commit");
   });
