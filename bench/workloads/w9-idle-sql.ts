@@ -22,7 +22,10 @@ const READY_LIMIT_MS = 60_000;
 /** What each statement is, from its text: the heartbeat's two, the claim poll, the cron reload, the rest. */
 export function statementKind(sql: string): string {
   // A UNION of parenthesized selects (MariaDB's claim) is a select.
-  const text = sql.trim().toLowerCase().replace(/^\(+\s*/, "");
+  const text = sql
+    .trim()
+    .toLowerCase()
+    .replace(/^\(+\s*/, "");
   const verb = /^\w+/.exec(text)?.[0] ?? "?";
   const table = /(?:from|into|update|join)\s+(?:`?\w+`?\.)?`?(\w+)`?/.exec(text)?.[1];
   return table ? `${verb} ${table}` : verb;

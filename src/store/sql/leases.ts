@@ -84,9 +84,7 @@ async function candidatesAtOnce(
   const rank = (row: JobsTable) => Number(row.priority_rank);
   const ordered = [...rows].sort(
     (a, b) =>
-      rank(a) - rank(b) ||
-      toMs(a.execution_time) - toMs(b.execution_time) ||
-      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      rank(a) - rank(b) || toMs(a.execution_time) - toMs(b.execution_time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
   const slotted = ordered.filter((row) => rank(row) < 3).slice(0, limit);
   return [...slotted, ...ordered.filter((row) => rank(row) === 3)];
