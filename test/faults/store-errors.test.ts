@@ -97,6 +97,7 @@ function everyParam(): Record<string, unknown> {
     cronTicker,
     cronTickers: [newCronTicker()],
     cronTickerId: cronTicker.id,
+    cronTickerIds: [cronTicker.id],
     function: "SendEmail",
     excludeId: id,
     completions: [
