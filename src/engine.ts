@@ -73,6 +73,8 @@ export class Engine {
   private readonly stats = { executed: 0, failed: 0 };
   private _paused = false;
   private pausedByOperator = false;
+  /** shutdown() has begun: see reconcile(). */
+  private shuttingDown = false;
   /** What the middleware's attach() returned, called at shutdown. */
   private detach: (() => void)[] = [];
 
@@ -219,7 +221,9 @@ export class Engine {
     return this.leases.comparing(async () => {
       if (this.leases.inStep) return; // idle: the store's list would be empty
       const { stray, lost } = this.leases.diff(await store.jobLeaseList({ nodeId }));
-      if (stray.length > 0) {
+      // Once stopping, a lease this node no longer tracks may be a run whose end it could not
+      // write: that job stays leased, for other nodes to recover as a lost attempt.
+      if (stray.length > 0 && !this.shuttingDown) {
         await store.jobRelease({ leases: stray, nodeId, now });
         reporter.warn(
           `[tickerq ${nodeId}] released ${stray.length} job(s) leased to this node that it never received ` +
@@ -339,6 +343,7 @@ export class Engine {
    */
   async shutdown(timeoutMs: number): Promise<void> {
     const { clock } = this.options;
+    this.shuttingDown = true;
     // The grace period starts now, before any await.
     let timer: unknown = null;
     const timedOut = new Promise<"timeout">((resolve) => {
