@@ -275,13 +275,22 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       }
     },
     migrationSession: (fn) =>
-      db.transaction().execute(async (tx) => {
-        // Transactional DDL plus an advisory lock: concurrent nodes migrate one after the other.
-        await sql`select pg_advisory_xact_lock(hashtext(${`tickerq:${options.schema ?? ""}:${options.tablePrefix}`}))`.execute(
-          tx,
-        );
-        if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(tx);
-        return fn(tx);
+      db.connection().execute(async (conn) => {
+        // Concurrent nodes migrate one after the other: a session advisory lock, then the DDL in
+        // a transaction begun after it. Taken inside the transaction instead, the lock left the
+        // catalog cache as it was before the wait, so a node that waited could miss the schema
+        // its predecessor had just committed and create it again (a duplicate key on pg_namespace).
+        const key = `tickerq:${options.schema ?? ""}:${options.tablePrefix}`;
+        await sql`select pg_advisory_lock(hashtext(${key}))`.execute(conn);
+        try {
+          return await conn.transaction().execute(async (tx) => {
+            if (options.schema) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(tx);
+            return fn(tx);
+          });
+        } finally {
+          // A broken connection has released it already.
+          await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn).catch(() => {});
+        }
       }),
     insertIgnoringDuplicates: (query) => query.onConflict((oc) => oc.doNothing()),
     upsert: (query, column, set) => query.onConflict((oc) => oc.column(column as any).doUpdateSet(set as any)),
