@@ -49,7 +49,7 @@ const alive = (pid: number) => {
 };
 
 /** Until `check` passes or the time is up (bounded), polling every 100 ms. */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
