@@ -38,7 +38,8 @@ const INPUT_FIELDS = [
   "enabled",
 ] as const;
 
-const PATCH_FIELDS = [
+/** The fields of a cron ticker that update() takes (the dashboard's edit refuses any other). */
+export const CRON_TICKER_PATCH_FIELDS = [
   "expression",
   "timeZone",
   "request",
@@ -123,7 +124,7 @@ export class CronTickerManager<M> {
     const existing = await core.store.cronTickerGet({ id: validateId("id", id) });
     if (!existing) throw new TickerQError("NOT_FOUND", `cron ticker ${JSON.stringify(id)} does not exist`);
     if (typeof patch !== "object" || patch === null) throw invalid("patch", patch, "an object");
-    const fields = readFields("", patch, PATCH_FIELDS);
+    const fields = readFields("", patch, CRON_TICKER_PATCH_FIELDS);
     const change: StorePatch = {};
     if (fields.timeZone !== undefined) change.timeZone = occurrenceTimeZone(fields.timeZone);
     if (fields.expression !== undefined || fields.timeZone !== undefined) {

@@ -4,23 +4,13 @@ import { Hono } from "hono";
 import type { TickerQ } from "../tickerq.js";
 import type { DashboardQueries } from "./queries.js";
 import { nextOccurrences } from "../cron.js";
+import { CRON_TICKER_PATCH_FIELDS } from "../cron-tickers.js";
 import { notFound } from "./http-errors.js";
 import { jsonBody, onlyEditable, queryInt, queryStatuses } from "./query.js";
 import { cronView, jobView } from "./views.js";
 import { describeCron } from "./cron-describe.js";
 
 type AnyTickerQ = TickerQ<any>;
-
-const CRON_EDITABLE = [
-  "expression",
-  "timeZone",
-  "request",
-  "description",
-  "retries",
-  "retryIntervals",
-  "priority",
-  "enabled",
-] as const;
 
 /** The next `count` runs shown in `zone` (the display zone may differ from the ticker's). */
 function preview(expression: string, timeZone: string | null, from: Date, count = 5) {
@@ -87,7 +77,7 @@ export function cronRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: 
   app.patch("/:id", async (c) => {
     const id = c.req.param("id");
     const body = await jsonBody(c);
-    onlyEditable(body, CRON_EDITABLE);
+    onlyEditable(body, CRON_TICKER_PATCH_FIELDS);
     if (!(await queries.cronTickerExists(id))) throw notFound("cron ticker", id);
     const cron = await tq.cronTickers.update(id, body);
     onChange();
