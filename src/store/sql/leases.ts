@@ -21,16 +21,6 @@ type Signals = StoreSignal[];
 const HELD = ["Queued", "InProgress"];
 
 /** Candidates of one priority rank, oldest first, locked against other claimers. */
-function candidates(
-  ctx: SqlContext,
-  tx: Kysely<Database>,
-  rank: number,
-  until: number,
-  limit: number,
-): Promise<JobsTable[]> {
-  return candidateQuery(ctx, tx, rank, until, limit).execute();
-}
-
 function candidateQuery(ctx: SqlContext, tx: Kysely<Database>, rank: number, until: number, limit: number) {
   let query = tx
     .selectFrom(ctx.t.jobs)
@@ -46,23 +36,11 @@ function candidateQuery(ctx: SqlContext, tx: Kysely<Database>, rank: number, unt
   return query;
 }
 
-/** Rank by rank, as many queries as it takes to fill the claim (no row locks to skip). */
-async function candidatesByRank(
-  ctx: SqlContext,
-  tx: Kysely<Database>,
-  until: number,
-  limit: number,
-  longRunningLimit: number,
-): Promise<JobsTable[]> {
-  const picked: JobsTable[] = [];
-  for (const rank of [0, 1, 2]) {
-    const room = limit - picked.length;
-    if (room <= 0) break;
-    picked.push(...(await candidates(ctx, tx, rank, until, room)));
-  }
-  if (longRunningLimit > 0) picked.push(...(await candidates(ctx, tx, 3, until, longRunningLimit)));
-  return picked;
-}
+/** The order claims take jobs in: priority rank, then due time, then id. */
+export const byClaimOrder = (a: JobsTable, b: JobsTable): number =>
+  Number(a.priority_rank) - Number(b.priority_rank) ||
+  toMs(a.execution_time) - toMs(b.execution_time) ||
+  (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
  * Every rank's candidates in one round trip: a UNION ALL of the per-rank queries, each still
@@ -81,18 +59,15 @@ async function candidatesAtOnce(
   if (longRunningLimit > 0) parts.push(candidateQuery(ctx, tx, 3, until, longRunningLimit));
   if (parts.length === 0) return [];
   const { rows } = await sql<JobsTable>`${sql.join(parts, sql` union all `)}`.execute(tx);
-  const rank = (row: JobsTable) => Number(row.priority_rank);
-  const ordered = [...rows].sort(
-    (a, b) =>
-      rank(a) - rank(b) || toMs(a.execution_time) - toMs(b.execution_time) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
-  const slotted = ordered.filter((row) => rank(row) < 3).slice(0, limit);
-  return [...slotted, ...ordered.filter((row) => rank(row) === 3)];
+  const ordered = [...rows].sort(byClaimOrder);
+  const longRunning = (row: JobsTable) => Number(row.priority_rank) === 3;
+  return [...ordered.filter((row) => !longRunning(row)).slice(0, limit), ...ordered.filter(longRunning)];
 }
 
 /**
- * One query per priority rank (each an index range scan on (status, priority_rank,
- * execution_time), so the cost does not grow with the number of jobs), then one UPDATE.
+ * The candidates of every priority rank in one query (each rank an index range scan on
+ * (status, priority_rank, execution_time), so the cost does not grow with the number of jobs),
+ * then one UPDATE. SQLite and PostgreSQL claim through their hot path; this runs on MySQL/MariaDB.
  */
 export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals: Signals): Promise<JobRecord[]> {
   const { nodeId } = params;
@@ -101,9 +76,7 @@ export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals:
   if (params.limit <= 0 && params.longRunningLimit <= 0) return [];
   if (ctx.dialect.hotPath) return ctx.dialect.hotPath.claimDue(ctx, params, signals);
   return ctx.dialect.writeTx(async (tx) => {
-    const picked = ctx.dialect.skipLocked
-      ? await candidatesAtOnce(ctx, tx, until, params.limit, params.longRunningLimit)
-      : await candidatesByRank(ctx, tx, until, params.limit, params.longRunningLimit);
+    const picked = await candidatesAtOnce(ctx, tx, until, params.limit, params.longRunningLimit);
     if (picked.length === 0) return [];
     const starting = startsAtClaim(picked, now, params.startLimit ?? 0);
     // One UPDATE leases them all and starts those due now (a round trip less per claim).

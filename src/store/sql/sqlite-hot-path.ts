@@ -17,6 +17,7 @@ import { settleChildren } from "./children.js";
 import type { SqlContext } from "./context.js";
 import type { ClaimParams, HotPath } from "./dialect.js";
 import { dueSignal } from "./jobs.js";
+import { byClaimOrder } from "./leases.js";
 import { jobFromRow } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -139,11 +140,6 @@ function statements(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
   return s;
 }
 
-const byRank = (a: JobsTable, b: JobsTable) =>
-  a.priority_rank - b.priority_rank ||
-  Number(a.execution_time) - Number(b.execution_time) ||
-  (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
 export function sqliteHotPath(together: GroupCommit): HotPath {
   return {
     claimDue(ctx: SqlContext, params: ClaimParams, signals: StoreSignal[]): Promise<JobRecord[]> {
@@ -162,7 +158,7 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
         if (started.length > 0 && s.startChildren.run({ parents: JSON.stringify(started), at: now }).changes > 0)
           signals.push({ type: "due", at: params.now });
         // RETURNING has no order: hand them back best first, as the contract says.
-        return rows.sort(byRank).map(jobFromRow);
+        return rows.sort(byClaimOrder).map(jobFromRow);
       });
     },
 
