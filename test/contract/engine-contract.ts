@@ -584,13 +584,18 @@ export function describeEngineContract(
           { function: "Quick", request: "a", executionTime: at(1) },
           { function: "Quick", request: "b", executionTime: at(2) },
         ]);
+        // a is awaited running and b claimed: a wake-up for this add that reaches the node late
+        // (a signal through PostgreSQL or Redis, after the clock moved) may claim a alone while
+        // the Blocker still runs; b is then claimed (and started) when the Blocker ends.
+        const changed = (id: string, status: string) =>
+          waitFor<{ id: string; status: string }>(
+            (l) => tq.events.on("changed", l),
+            (c) => c.id === id && c.status === status,
+          );
+        const started = Promise.all([changed(a!.id, "InProgress"), changed(b!.id, "Queued")]);
         await clock.advance(5);
-        const aRuns = waitFor<{ id: string; status: string }>(
-          (l) => tq.events.on("changed", l),
-          (c) => c.id === a!.id && c.status === "InProgress",
-        );
         release.open();
-        await aRuns;
+        await started;
         return { tq, a: a!, b: b!, ran, holdA };
       };
 
