@@ -128,6 +128,10 @@ export class Executor {
     const { deps } = this;
     const controller = new AbortController();
     const run = { controller, reason: null as StopReason | null };
+    // This run's lease: the token its claim returned. Its writes name it, so a run that goes on
+    // after its lease was recovered writes as superseded even once this node claimed the job
+    // again (the book then holds the newer token, which is the newer run's).
+    const lease: JobLease = { id: job.id, leaseToken: job.leaseToken };
     this.running.set(job.id, run);
     if (stop) this.cancel(job.id, stop);
     let startedAt = new Date(deps.clock.now());
@@ -142,7 +146,7 @@ export class Executor {
       recorded = Promise.resolve(true);
       this.emitChange(job, "InProgress");
     } else {
-      recorded = deps.starts.add(deps.leases.lease(job.id)).then(
+      recorded = deps.starts.add(lease).then(
         ({ started }) => started.includes(job.id),
         () => false,
       );
@@ -157,8 +161,8 @@ export class Executor {
       this.fires.delete(job.id);
     }
     if (!(await recorded)) {
-      this.running.delete(job.id);
-      deps.leases.forget(job.id);
+      this.ended(run, job.id);
+      deps.leases.forget(lease);
       return;
     }
     startedAt = new Date(Math.max(startedAt.getTime(), deps.clock.now()));
@@ -189,7 +193,7 @@ export class Executor {
       threw = true;
       error = caught;
     } finally {
-      this.running.delete(job.id);
+      this.ended(run, job.id);
     }
 
     const finishedAt = new Date(deps.clock.now());
@@ -205,7 +209,12 @@ export class Executor {
       latenessMs,
       isDue,
     };
-    this.writing.add(this.record(job, outcome));
+    this.writing.add(this.record(job, lease, outcome));
+  }
+
+  /** `run` ended; a newer run of the same job on this node (claimed again) keeps its entry. */
+  private ended(run: { controller: AbortController }, id: string): void {
+    if (this.running.get(id) === run) this.running.delete(id);
   }
 
   /**
@@ -261,7 +270,7 @@ export class Executor {
    * Writes how an attempt ended: released when stopped by this node's own trouble before or
    * instead of finishing, else a completion under the job's lease (batched).
    */
-  private async record(job: JobRecord, outcome: AttemptOutcome): Promise<void> {
+  private async record(job: JobRecord, lease: JobLease, outcome: AttemptOutcome): Promise<void> {
     const { deps } = this;
     const { error, threw, startedAt, finishedAt, scheduledFor, latenessMs, isDue, reason } = outcome;
     const elapsedMs = finishedAt.getTime() - startedAt.getTime();
@@ -272,8 +281,7 @@ export class Executor {
     ) {
       // Interrupted by shutdown, or stopped before it began: the job is not at fault; it runs
       // again, here or elsewhere, with no attempt used.
-      const lease = deps.leases.lease(job.id);
-      deps.leases.closingWrite(job.id);
+      deps.leases.closingWrite(lease);
       await deps.store.jobRelease({ leases: [lease], nodeId: deps.nodeId, now: finishedAt }).then(
         () => {
           this.emitChange(job, "Idle");
@@ -281,7 +289,7 @@ export class Executor {
         },
         (e) => deps.reporter.error(e, "release"),
       );
-      deps.leases.forget(job.id);
+      deps.leases.forget(lease);
       return;
     }
 
@@ -307,7 +315,7 @@ export class Executor {
     const completion: JobCompletion = {
       id: job.id,
       nodeId: deps.nodeId,
-      leaseToken: deps.leases.lease(job.id).leaseToken,
+      leaseToken: lease.leaseToken,
       status,
       retryAt: nextAt,
       finishedAt,
@@ -331,7 +339,7 @@ export class Executor {
     if (failed) deps.stats.failed++;
     // The write is batched: the lease keeps the job ours until the completion lands. Events
     // and hooks follow the write, so what they report is what the store holds.
-    deps.leases.closingWrite(job.id);
+    deps.leases.closingWrite(lease);
     await deps.completions.add(completion).then(
       ({ superseded }) => {
         if (superseded.includes(job.id)) this.superseded(job, completion);
@@ -339,7 +347,7 @@ export class Executor {
       },
       (e) => deps.reporter.error(e, "completion"),
     );
-    deps.leases.forget(job.id);
+    deps.leases.forget(lease);
   }
 
   /** The store refused this run's outcome: its lease had been taken over. */

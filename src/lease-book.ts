@@ -70,12 +70,18 @@ export class LeaseBook {
     return this.tokens.has(id);
   }
 
-  /** The job's last write is under way: a heartbeat meanwhile does not count it as lost. */
-  closingWrite(id: string): void {
-    if (this.tokens.has(id)) this.closing.add(id);
+  /**
+   * The last write under `lease` is under way: a heartbeat meanwhile does not count it as lost.
+   * A lease the book no longer holds (this node claimed the job again since) is not touched.
+   */
+  closingWrite(lease: JobLease): void {
+    if (this.tokens.get(lease.id) === lease.leaseToken) this.closing.add(lease.id);
   }
 
-  forget(id: string): void {
+  /** Forgets the job's lease: a `JobLease` only if the book still holds that one. */
+  forget(job: string | JobLease): void {
+    if (typeof job !== "string" && this.tokens.get(job.id) !== job.leaseToken) return;
+    const id = typeof job === "string" ? job : job.id;
     this.tokens.delete(id);
     this.closing.delete(id);
   }

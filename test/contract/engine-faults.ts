@@ -146,6 +146,66 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       ]);
     });
 
+    it("keeps a superseded run's late outcome apart when the same node claimed the job again meanwhile", async () => {
+      const finishFirst = gate();
+      const finishSecond = gate();
+      const runs: AbortSignal[] = [];
+      const secondStarted = gate();
+      const fn = defineFunction("Work", async (ctx: TickerContext<undefined>) => {
+        runs.push(ctx.signal);
+        if (runs.length === 2) secondStarted.open();
+        // The first run ignores its signal, as a careless handler would.
+        await (runs.length === 1 ? finishFirst : finishSecond).promise;
+      });
+      const a = await start(node(inner, clock, [fn], { ...timing, nodeId: "a" }));
+      const first = waitFor<{ status: string }>(
+        (l) => a.events.on("changed", l),
+        (c) => c.status === "InProgress",
+      );
+      const job = await a.timeTickers.add({ function: "Work" });
+      await first;
+      a.pause();
+      // Node a was paused past its lease (as by SIGSTOP) and its lease recovered; on waking it
+      // finds the lease gone (its run is aborted, but goes on) and claims the job again itself.
+      await inner.jobRecoverLeases({
+        now: new Date(clock.now()),
+        deadNodes: [{ nodeId: "a", heartbeatAt: null }],
+        orphanedBefore: null,
+      });
+      await heartbeat(a);
+      expect(runs[0]!.aborted).toBe(true);
+      a.resume();
+      await secondStarted.promise;
+      const executed: string[] = [];
+      a.events.on("executed", (e) => executed.push(e.status));
+      const firstOutcome = Promise.race([
+        waitFor<{ status: string }>(
+          (l) => a.events.on("superseded", l),
+          () => true,
+        ).then((e) => ["superseded", e.status]),
+        waitFor<{ status: string }>(
+          (l) => a.events.on("executed", l),
+          () => true,
+        ).then((e) => ["executed", e.status]),
+      ]);
+      // The first run ends while the second still runs: its outcome is written under its own
+      // claim's token, not the second claim's, so it changes nothing.
+      finishFirst.open();
+      expect(await firstOutcome).toEqual(["superseded", "DueDone"]);
+      expect(await inner.jobGet({ id: job.id })).toMatchObject({ status: "InProgress", lockHolder: "a" });
+      finishSecond.open();
+      await settle(a);
+      expect(executed).toEqual(["Done"]);
+      expect(await inner.jobGet({ id: job.id })).toMatchObject({ status: "Done", lockHolder: null, retryCount: 1 });
+      const history = await a.attempts(job.id);
+      expect(history.map((x) => [x.nodeId, x.status, x.superseded])).toEqual([
+        ["a", "Failed", false],
+        ["a", "DueDone", true],
+        ["a", "Done", false],
+      ]);
+      expect(await inner.jobLeaseList({ nodeId: "a" })).toEqual([]);
+    });
+
     it("recovers nobody's work after an outage that cut every node off, and claims only after a heartbeat", async () => {
       const { store, faults } = faulty(inner);
       const finish = gate();
