@@ -321,6 +321,29 @@ export function jobsContract(get: CurrentStore): void {
     expect(await store.jobRequeue({ id: "missing", now: at(5) })).toEqual({ ok: false, reason: "not-found" });
   });
 
+  it("returns a requeued job as its update left it, though a claim right behind takes it", async () => {
+    const store = get();
+    const jobs = Array.from({ length: 10 }, () => newJob({ retries: 0 }));
+    await store.jobInsertMany({ jobs });
+    await claimAndStart(store, "node-a", at(0));
+    await store.jobCompleteMany({
+      completions: jobs.map((job) => completion(job.id, "node-a", "Failed", at(1), { error: "boom" })),
+    });
+    for (const job of jobs) {
+      const claims = async () => {
+        // As a node woken by the requeue's signal: claims one after the other on another connection.
+        for (let round = 0; round < 5; round++) {
+          await store.jobClaimDue({ nodeId: "node-b", now: at(5), until: at(5), limit: 10, longRunningLimit: 0 });
+        }
+      };
+      const [requeued] = await Promise.all([store.jobRequeue({ id: job.id, now: at(5) }), claims()]);
+      expect(requeued).toMatchObject({
+        ok: true,
+        job: { id: job.id, status: "Idle", lockHolder: null, retryCount: 0 },
+      });
+    }
+  });
+
   it("deletes jobs with their descendants and history", async () => {
     const store = get();
     const parent = newJob({ id: "parent" });

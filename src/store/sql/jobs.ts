@@ -326,8 +326,17 @@ export async function jobCountByStatus(
   return counts;
 }
 
-async function updateResult(ctx: SqlContext, id: string, updated: bigint | number): Promise<UpdateResult> {
-  const job = await jobGet(ctx, ctx.dialect.db, id);
+/**
+ * The job as the guarded UPDATE left it, read in the UPDATE's transaction: read after its
+ * commit, a claim in between (due now, the job is claimed at once) would show InProgress.
+ */
+async function updateResult(
+  ctx: SqlContext,
+  tx: Kysely<Database>,
+  id: string,
+  updated: bigint | number,
+): Promise<UpdateResult> {
+  const job = await jobGet(ctx, tx, id);
   if (!job) return { ok: false, reason: "not-found" };
   return Number(updated) > 0 ? { ok: true, job } : { ok: false, reason: "wrong-status", status: job.status };
 }
@@ -350,33 +359,37 @@ export async function jobUpdateIdle(ctx: SqlContext, id: string, patch: JobPatch
     set.priority = patch.priority;
     set.priority_rank = PRIORITY_RANK[patch.priority];
   }
-  const result = await ctx.dialect.db
-    .updateTable(ctx.t.jobs)
-    .set(set)
-    .where("id", "=", id)
-    .where("status", "=", "Idle")
-    .executeTakeFirst();
-  return updateResult(ctx, id, result.numUpdatedRows);
+  return ctx.dialect.writeTx(async (tx) => {
+    const result = await tx
+      .updateTable(ctx.t.jobs)
+      .set(set)
+      .where("id", "=", id)
+      .where("status", "=", "Idle")
+      .executeTakeFirst();
+    return updateResult(ctx, tx, id, result.numUpdatedRows);
+  });
 }
 
 export async function jobRequeue(ctx: SqlContext, id: string, now: Date): Promise<UpdateResult> {
   const at = now.getTime();
-  const result = await ctx.dialect.db
-    .updateTable(ctx.t.jobs)
-    .set({
-      status: "Idle",
-      execution_time: at,
-      scheduled_for: at,
-      retry_count: 0,
-      lock_holder: null,
-      locked_at: null,
-      cancel_requested: 0,
-      updated_at: at,
-    })
-    .where("id", "=", id)
-    .where("status", "in", ["Failed", "Cancelled", "Skipped"])
-    .executeTakeFirst();
-  return updateResult(ctx, id, result.numUpdatedRows);
+  return ctx.dialect.writeTx(async (tx) => {
+    const result = await tx
+      .updateTable(ctx.t.jobs)
+      .set({
+        status: "Idle",
+        execution_time: at,
+        scheduled_for: at,
+        retry_count: 0,
+        lock_holder: null,
+        locked_at: null,
+        cancel_requested: 0,
+        updated_at: at,
+      })
+      .where("id", "=", id)
+      .where("status", "in", ["Failed", "Cancelled", "Skipped"])
+      .executeTakeFirst();
+    return updateResult(ctx, tx, id, result.numUpdatedRows);
+  });
 }
 
 /** The ids with every descendant, found level by level through the parent_id index. */
