@@ -116,15 +116,14 @@ export class NodeHeartbeat {
     this.active = true;
     const startedAt = this.o.clock.now();
     const now = new Date(startedAt);
-    // Independent writes, so side by side: one round trip less before the first claim.
-    const [, recovered] = await Promise.all([
-      this.o.store.nodeHeartbeat({ nodeId: this.o.nodeId, at: now, info: this.o.info() }),
-      this.o.store.jobRecoverLeases({
-        now,
-        deadNodes: [{ nodeId: this.o.nodeId, heartbeatAt: null }],
-        orphanedBefore: null,
-      }),
-    ]);
+    // One after the other, on the one connection a starting node has open: side by side, a
+    // pool would open a second (a new server process) for a call that takes a few ms.
+    await this.o.store.nodeHeartbeat({ nodeId: this.o.nodeId, at: now, info: this.o.info() });
+    const recovered = await this.o.store.jobRecoverLeases({
+      now,
+      deadNodes: [{ nodeId: this.o.nodeId, heartbeatAt: null }],
+      orphanedBefore: null,
+    });
     this.good(startedAt);
     if (recovered.length > 0) this.o.onRecovered(recovered, { deadNodeIds: [this.o.nodeId], orphans: false });
     this.schedule(this.o.intervalMs);

@@ -61,6 +61,8 @@ export class TickerQ<M = Record<string, unknown>> {
   private readonly core: Core;
   private readonly engine: Engine;
   private initialising: Promise<void> | null = null;
+  /** Resolves once the store's first try at hearing other processes is over (see ready()). */
+  private hearing: Promise<void> | null = null;
   /** Set once anything asked the store to open: stop() then closes it (with closeStoreOnStop). */
   private storeOpened = false;
   private unsubscribe: (() => void) | null = null;
@@ -330,7 +332,11 @@ export class TickerQ<M = Record<string, unknown>> {
   /** For tickerq/testing: run everything due now to completion. */
   readonly [ENGINE] = {
     runDue: () => this.runDue(),
-    settle: () => this.engine.settle(),
+    settle: async () => {
+      // Once the store hears other processes it signals the node to look again: a claim to wait for.
+      await this.hearing;
+      await this.engine.settle();
+    },
     heartbeat: () => this.engine.beat(),
   };
 
@@ -342,10 +348,16 @@ export class TickerQ<M = Record<string, unknown>> {
       return Promise.reject(this.stoppedError("this call"));
     }
     this.storeOpened = true;
-    this.initialising ??= this.store.init().catch((error) => {
-      this.initialising = null;
-      throw error;
-    });
+    // The node does not wait for the store to hear other processes (PostgreSQL's LISTEN
+    // connection): the store signals once it does, and the node looks for work again then.
+    if (!this.initialising) {
+      this.initialising = this.store.init({ awaitSignals: false }).catch((error) => {
+        this.initialising = this.hearing = null;
+        throw error;
+      });
+      // The default init() waits for that connection's first try (tickerq/testing's settle() does).
+      this.hearing = this.initialising.then(() => this.store.init()).catch(() => {});
+    }
     return this.initialising;
   }
 

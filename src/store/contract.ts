@@ -242,6 +242,16 @@ export type UpdateResult =
   | { ok: false; reason: "not-found" }
   | { ok: false; reason: "wrong-status"; status: TickerStatus };
 
+export interface StoreInitOptions {
+  /**
+   * false: resolve once the store can be used, with the connection that hears other
+   * processes' signals still opening (a node's start: one connection fewer opened at once on
+   * the way to its first claim). Once that connection is up, the store signals `due` at the
+   * epoch, so that what was announced meanwhile is looked at. @default true
+   */
+  awaitSignals?: boolean;
+}
+
 export interface StoreCapabilities {
   /** Signals reach other processes (PostgreSQL NOTIFY). Without it, nodes also poll. */
   signalsAcrossProcesses: boolean;
@@ -266,8 +276,12 @@ export interface Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
 
-  /** Connects and, unless the store was told not to, applies migrations. Idempotent. */
-  init(): Promise<void>;
+  /**
+   * Connects and, unless the store was told not to, applies migrations. Idempotent. It also
+   * opens what hears other processes' signals (PostgreSQL's LISTEN connection) and by default
+   * waits for it; see StoreInitOptions.
+   */
+  init(options?: StoreInitOptions): Promise<void>;
   close(): Promise<void>;
   /**
    * Optional: where the store reports what it recovers from on its own (a dropped pooled

@@ -3,10 +3,13 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createTickerQ, defineFunction } from "../../src/index.js";
 import { postgresStore } from "../../src/postgres.js";
 import { LATEST_VERSION, MIGRATIONS } from "../../src/store/sql/migrations/index.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
+import { settle } from "../../src/testing/index.js";
 import { at, newJob, nextSignal } from "../contract/fixtures.js";
+import { startTcpProxy } from "../faults/tcp-proxy.js";
 import { PG_URL, checkPostgres, postgresScratch } from "../helpers/databases.js";
 
 const server = await checkPostgres();
@@ -132,6 +135,45 @@ describe.skipIf(!server.available)("postgres store", () => {
       JSON.stringify({ o: "another-process", s: { type: "node", nodeId: "n-2" } }),
     ]);
     expect(await again).toBe("n-2");
+  });
+
+  it("starts a node without waiting for its LISTEN connection, and looks for work again once it hears", async () => {
+    const scratch = await postgresScratch();
+    const proxy = await startTcpProxy({ port: Number(new URL(PG_URL).port || 5432) });
+    const url = new URL(PG_URL);
+    url.host = `${proxy.host}:${proxy.port}`;
+    const writer = postgresStore({ connectionString: PG_URL, schema: scratch.schema });
+    const store = postgresStore({ connectionString: url.href, schema: scratch.schema, poolSize: 1 });
+    cleanups.push(
+      () => scratch.drop(),
+      () => proxy.close(),
+      () => writer.close(),
+      () => store.close(),
+    );
+    await writer.init();
+    let ran!: () => void;
+    const running = new Promise<void>((resolve) => (ran = resolve));
+    const late = defineFunction("Late", async () => ran());
+    // No poll for an hour: after its start's claim, only a signal makes the node look.
+    const tq = createTickerQ({ store, functions: [late], pollIntervalMs: 3_600_000, closeStoreOnStop: false });
+    cleanups.push(() => tq.stop());
+    // The pool's one connection gets through; the LISTEN connection, opened after it, is refused.
+    const refuseAfterFirst = (async () => {
+      while (proxy.accepted < 1) await new Promise((resolve) => setImmediate(resolve));
+      proxy.refuse(true);
+    })();
+    await tq.start();
+    await refuseAfterFirst;
+    await settle(tq); // the start's claim and next-due look are over
+    const lookAgain = nextSignal(store, (s) => (s.type === "due" && s.at.getTime() === 0 ? true : undefined));
+    const job = await createTickerQ({ store: writer, functions: [late] }).timeTickers.add({ function: "Late" });
+    await settle(tq);
+    // Its NOTIFY went unheard: the job waits.
+    expect(await writer.jobGet({ id: job.id })).toMatchObject({ status: "Idle" });
+    proxy.refuse(false);
+    // The retried LISTEN connection is up: the store says look again, and the node runs the job.
+    expect(await lookAgain).toBe(true);
+    await running;
   });
 
   it("survives the server dropping its connections, and carries on", async () => {

@@ -129,7 +129,7 @@ export interface SqlDialect {
   /** Sends a signal to other processes, on `executor` when given (so it commits with it). */
   broadcast?(signal: StoreSignal, origin: string, executor?: CallerExecutor): Promise<void>;
   /** Starts receiving other processes' signals. */
-  listen?(onSignal: (signal: StoreSignal, origin: string) => void): Promise<void>;
+  listen?(onSignal: (signal: StoreSignal, origin: string) => void, options?: { background?: boolean }): Promise<void>;
   /** Where the dialect reports a dropped connection and the like (Store.setLogger). */
   setLogger?(logger: StoreLogger): void;
   close(): Promise<void>;

@@ -142,6 +142,8 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
   let checkTimer: NodeJS.Timeout | null = null;
   /** When the LISTEN connection was lost, so an outage logs one line going and one coming back. */
   let lostAt: number | null = null;
+  /** The LISTEN connection was up once: a failure after that is a loss, before it a failure to open. */
+  let listenedOnce = false;
 
   /** Abandons a client at once: end() alone can wait on a socket that no longer answers. */
   const discard = (client: Client) => {
@@ -150,7 +152,8 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
   };
 
   /**
-   * Opens the LISTEN connection. The first try reports failure to init(); after that, any
+   * Opens the LISTEN connection. The first try reports failure to init() (unless opened in the
+   * background, `reconnected` true from the start: then it is retried as below); after that, any
    * loss (error, end, a `select 1` unanswered) reconnects with backoff (250 ms doubling to
    * 30 s), LISTENs again and tells the node to look for work it may have missed meanwhile.
    */
@@ -182,9 +185,10 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       if (lostAt === null) {
         lostAt = Date.now();
         const reason = errorMessage(error) || String(error);
+        const what = listenedOnce ? "lost" : "could not open";
         log.warn(
           { store: "PostgreSQL", host: where.host, port: where.port, reason, listen: "lost" },
-          `tickerq: lost the PostgreSQL LISTEN connection to ${where.host}:${where.port} (${reason}); reconnecting, nodes poll meanwhile`,
+          `tickerq: ${what} the PostgreSQL LISTEN connection to ${where.host}:${where.port} (${reason}); reconnecting, nodes poll meanwhile`,
         );
       }
       // A connection that was up starts the backoff again; one that never came up doubles it.
@@ -219,6 +223,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     }
     if (closing) return discard(client);
     established = true;
+    listenedOnce = true;
     listener = client;
     checkTimer = setInterval(() => {
       let answered = false;
@@ -259,8 +264,10 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       postgresInsertJobs(db, options.kysely && !options.pool ? null : getPool, table, jobs, caller, notify),
     async connect() {
       try {
-        // Two pool connections at once: the start's heartbeat and lease recovery run side by side.
-        await Promise.all([sql`select 1`.execute(db), sql`select 1`.execute(db)]);
+        // One connection: a node's start runs its store calls one after the other on it. (Each
+        // connection is a new server process; opened side by side on a small machine they slow
+        // each other down more than a second connection saves.)
+        await sql`select 1`.execute(db);
       } catch (error) {
         throw unavailable("PostgreSQL", where, error);
       }
@@ -332,9 +339,11 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       if (executor) await executor(query);
       else await db.executeQuery(query);
     },
-    async listen(onSignal) {
+    async listen(onSignal, { background = false } = {}) {
       if (!config || !options.listen || listener || closing) return;
-      await openListener(onSignal, FIRST_BACKOFF_MS, false);
+      // In the background a failed first try is retried like a lost connection, and the first
+      // success, like a reconnection, tells the node to look for what it may have missed.
+      await openListener(onSignal, FIRST_BACKOFF_MS, background);
     },
     setLogger(logger) {
       log = logger;

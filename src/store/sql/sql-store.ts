@@ -7,7 +7,7 @@
 
 import { TickerQError } from "../../errors.js";
 import { consoleStoreLogger } from "../console-logger.js";
-import type { RollupSpan, Store, StoreCapabilities, StoreLogger, StoreSignal } from "../contract.js";
+import type { RollupSpan, Store, StoreCapabilities, StoreInitOptions, StoreLogger, StoreSignal } from "../contract.js";
 import * as aggregates from "./aggregates.js";
 import { storeClosed } from "./connect-errors.js";
 import type { SqlContext } from "./context.js";
@@ -38,8 +38,8 @@ export interface SqlStoreOptions {
 /** What the SQL factories return: a Store plus `migrate()` for tools such as the CLI. */
 export type SqlStoreHandle = Store & Pick<SqlStore, "migrate">;
 
-/** Methods that run without the guard: close() and setLogger() must work when closed; these two return no promise. */
-const UNGUARDED = new Set(["constructor", "close", "setLogger", "signalSubscribe", "guard"]);
+/** Methods that run without the guard: close() and setLogger() must work when closed; these two return no promise; listen() is init()'s, which is guarded. */
+const UNGUARDED = new Set(["constructor", "close", "setLogger", "signalSubscribe", "guard", "listen"]);
 
 export class SqlStore implements Store {
   readonly name: string;
@@ -98,20 +98,12 @@ export class SqlStore implements Store {
     return migrate(this.ctx, this.options.tablePrefix, onProgress);
   }
 
-  init(): Promise<void> {
+  init(options: StoreInitOptions = {}): Promise<void> {
+    const background = options.awaitSignals === false;
     this.initialised ??= (async () => {
-      // The LISTEN connection opens beside the pool's first ones (each a new server process:
-      // ~25 ms here), not after the schema check. Opened once: a retried init() keeps it.
-      this.listening ??=
-        this.ctx.dialect
-          .listen?.((signal, origin) => {
-            if (origin !== PROCESS_ORIGIN) busPublish(this.options.busKey, signal);
-          })
-          .catch((error: unknown) => {
-            this.listening = null;
-            throw error;
-          }) ?? null;
-      await Promise.all([this.ctx.dialect.connect(), this.listening]);
+      // Awaited, the LISTEN connection opens beside the pool's first (each a new server
+      // process, ~10-25 ms here), not after the schema check.
+      await Promise.all([this.ctx.dialect.connect(), background ? null : this.listen(false)]);
       if (this.options.migrate) {
         await migrate(this.ctx, this.options.tablePrefix, undefined, (message) =>
           this.log.warn({ store: this.name }, message),
@@ -121,7 +113,26 @@ export class SqlStore implements Store {
       this.initialised = null;
       throw error;
     });
-    return this.initialised;
+    if (!background) return this.initialised.then(async () => void (await this.listen(false)));
+    // A node's start: it claims meanwhile; the dialect signals once it hears others.
+    return this.initialised.then(() => void this.listen(true)?.catch(() => {}));
+  }
+
+  /** Starts hearing other processes' signals, once: a retried init() keeps what it opened. */
+  private listen(background: boolean): Promise<void> | null {
+    this.listening ??=
+      this.ctx.dialect
+        .listen?.(
+          (signal, origin) => {
+            if (origin !== PROCESS_ORIGIN) busPublish(this.options.busKey, signal);
+          },
+          { background },
+        )
+        .catch((error: unknown) => {
+          this.listening = null;
+          throw error;
+        }) ?? null;
+    return this.listening;
   }
 
   setLogger(logger: StoreLogger): void {
