@@ -25,9 +25,11 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
    * round trips, if slower, up to 250 ms) at its recent start rate (at most 500), started by
    * the claim itself, so many short jobs share each claim and no job waits here longer than
    * that (should the node die meanwhile, those count an attempt, as running jobs do); slow
-   * jobs or a trickle get no more than the free slots. A number fixes it instead: that many held Queued, each started the moment a slot
-   * frees, its InProgress write following in a batch (a job cancelled meanwhile is dropped, or
-   * aborted if that write finds it gone); 0 claims only for free slots. @default adaptive
+   * jobs or a trickle get no more than the free slots. A number fixes it instead: each claim
+   * takes up to that many due jobs beyond the free slots, whatever the backlog, started by the
+   * claim likewise (InProgress while they wait here for a slot; a cancel ends one Cancelled
+   * without running it, stop() hands them back Idle); 0 claims only for free slots.
+   * @default adaptive
    */
   prefetch?: number;
   /** LongRunning jobs run at once on this node, outside maxConcurrency. @default 100 */

@@ -75,8 +75,8 @@ export interface PoolOptions {
   startLeadMs: number;
   maxConcurrency: number;
   /**
-   * Jobs claimed beyond the free slots and held Queued (each takes a start write when a slot
-   * frees); null for adaptive claiming (see AdaptiveWindow).
+   * Due jobs claimed beyond the free slots, started by the claim and held for a slot: a fixed
+   * window; null for adaptive claiming (see AdaptiveWindow).
    */
   prefetch: number | null;
   maxLongRunning: number;
@@ -144,14 +144,16 @@ export class WorkerPool {
     const n = Math.max(0, this.maxConcurrency - this.active - this.reserved - this.waiting(false, false));
     this.reserved += n;
     this.adaptive?.claimStarted();
-    // Adaptive claiming: the window's jobs start with the claim too, and wait here for a slot.
-    return this.adaptive ? n + this.window : n;
+    // The window's jobs (adaptive, or a fixed prefetch) start with the claim too, and wait
+    // here for a slot: a start write of their own, awaited before each handler, would cost
+    // every freed slot a round trip.
+    return n + this.window;
   }
 
   /** Gives back what reserveStarts() took (the claim ended, in success or failure). */
   releaseStarts(n: number): void {
     this.adaptive?.claimEnded();
-    this.reserved -= this.adaptive ? Math.max(0, n - this.window) : n;
+    this.reserved -= Math.max(0, n - this.window);
   }
 
   /** Jobs held but not started: released to the store on shutdown. */
@@ -287,9 +289,9 @@ export class WorkerPool {
           if (longRunning) this.activeLongRunning--;
           else this.active--;
           this.pump();
-          // Adaptive claiming asks for more while half the window still waits, so the next
-          // claim's round trip overlaps the runs instead of leaving slots idle.
-          if (this.ready.length === 0 || (this.window > 0 && this.adaptive && this.startedWaiting * 2 <= this.window))
+          // Claiming asks for more while half the window still waits, so the next claim's
+          // round trip overlaps the runs instead of leaving slots idle.
+          if (this.ready.length === 0 || (this.window > 0 && this.startedWaiting * 2 <= this.window))
             this.hooks.onCapacity();
         }),
     );

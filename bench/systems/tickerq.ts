@@ -354,7 +354,8 @@ function systemFor(spec: StoreSpec): System {
         : "concurrency c = maxConcurrency option; default timings",
       "prefetch-0":
         "prefetch: 0, the default before adaptive claiming (issue 16): each claim takes the free slots only",
-      "prefetch-100": "prefetch: 100 (claims and writes carry up to 100 jobs; held jobs start as slots free)",
+      "prefetch-100":
+        "prefetch: 100 (each claim takes up to 100 due jobs beyond the free slots, started by the claim and held for a slot)",
       ...(spec.backend === "postgres"
         ? {
             otel:
