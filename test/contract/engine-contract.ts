@@ -14,7 +14,15 @@ import {
   type TickerStatus,
 } from "../../src/index.js";
 import { heartbeat, runDue, settle, TestClock } from "../../src/testing/index.js";
-import { gate, node as baseNode, T0, waitFor, type StoreFactory } from "../helpers/engine.js";
+import {
+  addRunning,
+  gate,
+  node as baseNode,
+  recoverLeasesOf,
+  T0,
+  waitFor,
+  type StoreFactory,
+} from "../helpers/engine.js";
 import type { AnyFunctionDefinition, TickerQOptions } from "../../src/index.js";
 
 /**
@@ -544,8 +552,7 @@ export function describeEngineContract(
         expect(await tq.timeTickers.get(job.id)).toMatchObject({ status: "Queued", lockHolder: tq.nodeId });
         // Another node declares this one dead: its leases go back to Idle, with no signal to it.
         tq.pause();
-        const deadNodes = [{ nodeId: tq.nodeId, heartbeatAt: null }];
-        await store.jobRecoverLeases({ now: new Date(clock.now()), deadNodes, orphanedBefore: null });
+        await recoverLeasesOf(store, clock, tq.nodeId);
         await clock.advance(50);
         await settle(tq);
         // The handler waits for its InProgress write, which found the job gone: it never ran.
@@ -957,13 +964,7 @@ export function describeEngineContract(
         expect(ctx.retryCount).toBe(1);
       });
       const a = await start(node(store, clock, [onA], { nodeId: "a", heartbeatIntervalMs: 3_600_000 }));
-      const running = waitFor<{ status: string }>(
-        (l) => a.events.on("changed", l),
-        (c) => c.status === "InProgress",
-      );
-      const job = await a.timeTickers.add({ function: "Work" });
-      void runDue(a);
-      await running;
+      const job = await addRunning(a, "Work", true);
       a.pause();
       const b = await start(
         node(store, clock, [onB], { nodeId: "b", heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000 }),

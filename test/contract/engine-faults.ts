@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defineFunction, TickerQError, type Store, type TickerContext } from "../../src/index.js";
 import { heartbeat, runDue, settle, TestClock } from "../../src/testing/index.js";
-import { gate, node, T0, waitFor, type StoreFactory } from "../helpers/engine.js";
+import { addRunning, gate, node, recoverLeasesOf, T0, waitFor, type StoreFactory } from "../helpers/engine.js";
 import { nextSignal } from "./fixtures.js";
 
 type Method = "jobClaimDue" | "nodeHeartbeat" | "occurrenceInsertMany" | "jobCompleteMany" | "jobStartMany";
@@ -107,19 +107,10 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       });
       const onB = defineFunction("Work", async () => {});
       const a = await start(node(inner, clock, [onA], { ...timing, nodeId: "a" }));
-      const running = waitFor<{ status: string }>(
-        (l) => a.events.on("changed", l),
-        (c) => c.status === "InProgress",
-      );
-      const job = await a.timeTickers.add({ function: "Work" });
-      await running;
+      const job = await addRunning(a, "Work");
       a.pause();
       // Node a was paused past its lease (as by SIGSTOP): b recovered the job and ran it.
-      await inner.jobRecoverLeases({
-        now: new Date(clock.now()),
-        deadNodes: [{ nodeId: "a", heartbeatAt: null }],
-        orphanedBefore: null,
-      });
+      await recoverLeasesOf(inner, clock, "a");
       const b = await start(node(inner, clock, [onB], { ...timing, nodeId: "b" }));
       await runDue(b);
       expect(await inner.jobGet({ id: job.id })).toMatchObject({ status: "Done", retryCount: 1 });
@@ -158,20 +149,11 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
         await (runs.length === 1 ? finishFirst : finishSecond).promise;
       });
       const a = await start(node(inner, clock, [fn], { ...timing, nodeId: "a" }));
-      const first = waitFor<{ status: string }>(
-        (l) => a.events.on("changed", l),
-        (c) => c.status === "InProgress",
-      );
-      const job = await a.timeTickers.add({ function: "Work" });
-      await first;
+      const job = await addRunning(a, "Work");
       a.pause();
       // Node a was paused past its lease (as by SIGSTOP) and its lease recovered; on waking it
       // finds the lease gone (its run is aborted, but goes on) and claims the job again itself.
-      await inner.jobRecoverLeases({
-        now: new Date(clock.now()),
-        deadNodes: [{ nodeId: "a", heartbeatAt: null }],
-        orphanedBefore: null,
-      });
+      await recoverLeasesOf(inner, clock, "a");
       await heartbeat(a);
       expect(runs[0]!.aborted).toBe(true);
       a.resume();
@@ -213,12 +195,7 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
         await finish.promise;
       });
       const a = await start(node(store, clock, [fn], { ...timing, nodeId: "a" }));
-      const running = waitFor<{ status: string }>(
-        (l) => a.events.on("changed", l),
-        (c) => c.status === "InProgress",
-      );
-      const job = await a.timeTickers.add({ function: "Work" });
-      await running;
+      const job = await addRunning(a, "Work");
       const b = await start(node(store, clock, [fn], { ...timing, nodeId: "b" }));
       faults.set("nodeHeartbeat", "down");
       faults.set("jobClaimDue", "down");
@@ -250,12 +227,7 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
         throw ctx.signal.reason;
       });
       const tq = await start(node(store, clock, [fn], timing));
-      const running = waitFor<{ status: string }>(
-        (l) => tq.events.on("changed", l),
-        (c) => c.status === "InProgress",
-      );
-      const job = await tq.timeTickers.add({ function: "Work" });
-      await running;
+      const job = await addRunning(tq, "Work");
       faults.set("nodeHeartbeat", "down");
       await clock.advance(4000); // the deadline: leaseTimeoutMs - heartbeatIntervalMs since the last good beat
       await settle(tq);
@@ -282,13 +254,8 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       const fn = defineFunction("Work", async () => {});
       const tq = node(store, clock, [fn], timing); // not in `nodes`: this test stops it itself
       await tq.start();
-      const ended = waitFor<{ status: string }>(
-        (l) => tq.events.on("changed", l),
-        (c) => c.status === "InProgress",
-      );
       faults.set("jobCompleteMany", "down");
-      const job = await tq.timeTickers.add({ function: "Work" });
-      await ended;
+      const job = await addRunning(tq, "Work");
       let stopped = false;
       const stopping = tq.stop({ timeoutMs: 1000 }).then(() => (stopped = true));
       await clock.advance(1000 + 4999);

@@ -1,7 +1,13 @@
 /** Helpers for engine tests: nodes on a test clock over a given store. */
 
-import { createTickerQ, type AnyFunctionDefinition, type Store, type TickerQOptions } from "../../src/index.js";
-import { TestClock } from "../../src/testing/index.js";
+import {
+  createTickerQ,
+  type AnyFunctionDefinition,
+  type Store,
+  type TickerQ,
+  type TickerQOptions,
+} from "../../src/index.js";
+import { runDue, TestClock } from "../../src/testing/index.js";
 
 /** Makes a fresh store for one test, and removes what it left behind. */
 export type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
@@ -44,5 +50,29 @@ export function waitFor<T>(
         resolve(payload);
       }
     });
+  });
+}
+
+/**
+ * Adds a job of `fn` on `tq` and resolves with it once a job of the node is InProgress. With
+ * `drive`, a claim cycle runs too (for a node no signal would wake).
+ */
+export async function addRunning(tq: TickerQ<any>, fn: string, drive = false) {
+  const running = waitFor<{ status: string }>(
+    (l) => tq.events.on("changed", l),
+    (c) => c.status === "InProgress",
+  );
+  const job = await tq.timeTickers.add({ function: fn });
+  if (drive) void runDue(tq);
+  await running;
+  return job;
+}
+
+/** Recovers `nodeId`'s leases now, as another node does once it finds it dead (paused past its lease). */
+export function recoverLeasesOf(store: Store, clock: TestClock, nodeId: string) {
+  return store.jobRecoverLeases({
+    now: new Date(clock.now()),
+    deadNodes: [{ nodeId, heartbeatAt: null }],
+    orphanedBefore: null,
   });
 }

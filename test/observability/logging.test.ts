@@ -6,7 +6,7 @@ import { Log } from "../../src/log.js";
 import { Reporter } from "../../src/reporter.js";
 import { TickerQEvents } from "../../src/events.js";
 import { heartbeat, runDue, settle, TestClock } from "../../src/testing/index.js";
-import { gate, node, T0, waitFor } from "../helpers/engine.js";
+import { addRunning, gate, node, recoverLeasesOf, T0 } from "../helpers/engine.js";
 
 type Line = { level: string; fields: Record<string, unknown>; message: string };
 
@@ -140,13 +140,7 @@ describe("structured logging", () => {
     const onB = defineFunction("Work", async () => {});
     const a = node(store, clock, [onA], { nodeId: "a", heartbeatIntervalMs: 3_600_000 });
     await a.start();
-    const running = waitFor<{ status: string }>(
-      (l) => a.events.on("changed", l),
-      (c) => c.status === "InProgress",
-    );
-    const job = await a.timeTickers.add({ function: "Work" });
-    void runDue(a);
-    await running;
+    const job = await addRunning(a, "Work", true);
     a.pause();
     const logger = capture("warn");
     const b = node(store, clock, [onB], { nodeId: "b", heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000, logger });
@@ -174,13 +168,7 @@ describe("structured logging", () => {
     const clock = new TestClock(T0);
     const tq = node(memoryStore(), clock, [stuck], { nodeId: "n1", logger });
     await tq.start();
-    const running = waitFor<{ status: string }>(
-      (l) => tq.events.on("changed", l),
-      (c) => c.status === "InProgress",
-    );
-    const job = await tq.timeTickers.add({ function: "Stuck" });
-    void runDue(tq);
-    await running;
+    const job = await addRunning(tq, "Stuck", true);
     const stopping = tq.stop({ timeoutMs: 1000 });
     await clock.advance(1000);
     await stopping;
@@ -206,12 +194,7 @@ describe("structured logging", () => {
     const timing = { heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000, pollIntervalMs: 3_600_000 };
     const tq = node(store, clock, [fn], { ...timing, nodeId: "n1", logger });
     await tq.start();
-    const running = waitFor<{ status: string }>(
-      (l) => tq.events.on("changed", l),
-      (c) => c.status === "InProgress",
-    );
-    await tq.timeTickers.add({ function: "Work" });
-    await running;
+    await addRunning(tq, "Work");
     down = true;
     await clock.advance(4000); // leaseTimeoutMs - heartbeatIntervalMs since the last good beat
     await settle(tq);
@@ -234,19 +217,10 @@ describe("structured logging", () => {
     const timing = { heartbeatIntervalMs: 1000, leaseTimeoutMs: 5000, pollIntervalMs: 3_600_000 };
     const a = node(store, clock, [onA], { ...timing, nodeId: "a", logger });
     await a.start();
-    const running = waitFor<{ status: string }>(
-      (l) => a.events.on("changed", l),
-      (c) => c.status === "InProgress",
-    );
-    const job = await a.timeTickers.add({ function: "Work" });
-    await running;
+    const job = await addRunning(a, "Work");
     a.pause();
     // a was paused past its lease (as by SIGSTOP): its job was recovered and b ran it.
-    await store.jobRecoverLeases({
-      now: new Date(clock.now()),
-      deadNodes: [{ nodeId: "a", heartbeatAt: null }],
-      orphanedBefore: null,
-    });
+    await recoverLeasesOf(store, clock, "a");
     const b = node(store, clock, [onB], { ...timing, nodeId: "b" });
     await b.start();
     await runDue(b);
