@@ -1,7 +1,7 @@
 /**
- * The list's search index (migration 6): built over the jobs a database already holds, kept in
- * step by inserts, edits, deletes and VACUUM, the same matches as the memory store's scan, and
- * on PostgreSQL a clean fallback to the scan when pg_trgm cannot be created.
+ * The list's search index (migrations 6 and 7): built over the jobs a database already holds,
+ * kept in step by inserts, edits, deletes and VACUUM, the same matches as the memory store's
+ * scan, and on PostgreSQL a clean fallback to the scan when pg_trgm cannot be created.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -84,7 +84,7 @@ describe("search index on SQLite", () => {
     await writer.init();
     await writer.jobInsertMany({ jobs: list });
     await writer.close();
-    raw.exec("delete from tickerq_migrations where version = 6");
+    raw.exec("delete from tickerq_migrations where version >= 6");
 
     const store = sqliteStore({ filename });
     await store.init();
@@ -147,7 +147,7 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     }
   }
 
-  it("builds the pg_trgm indexes over existing jobs, plans the search on them, and finds what a scan finds", async () => {
+  it("builds the search table and its pg_trgm indexes over existing jobs, follows edits and deletes, plans the search on them, and finds what a scan finds", async () => {
     const scratch = await postgresScratch();
     cleanups.push(() => scratch.drop());
     const { schema } = scratch;
@@ -156,32 +156,71 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     await first.init();
     const list = jobs();
     await first.jobInsertMany({ jobs: list });
-    // Back to version 5 with the jobs in it.
-    await query(PG_URL, `drop index "${schema}".tickerq_jobs_search_ix, "${schema}".tickerq_jobs_search_request_ix`);
-    await query(PG_URL, `delete from "${schema}".tickerq_migrations where version = 6`);
+    // Back to version 5 with the jobs in it: no search table, no trigram index.
+    await query(PG_URL, `drop function "${schema}".tickerq_jobs_search_fn() cascade`);
+    await query(PG_URL, `drop table "${schema}".tickerq_job_search`);
+    await query(PG_URL, `delete from "${schema}".tickerq_migrations where version in (6, 7)`);
     const store = postgresStore({ connectionString: PG_URL, schema, poolSize: 2 });
     cleanups.push(() => store.close());
     await store.init();
     const indexes = await query(
       PG_URL,
-      `select indexname, indexdef from pg_indexes where schemaname = '${schema}' and indexname like '%search%' order by 1`,
+      `select tablename, indexname, indexdef from pg_indexes where schemaname = '${schema}' and indexdef like '%gin%' order by 2`,
     );
-    expect(indexes.rows.map((r: { indexname: string }) => r.indexname)).toEqual([
-      "tickerq_jobs_search_ix",
-      "tickerq_jobs_search_request_ix",
+    // On the search table, not on jobs, whose claims and completions would write them again.
+    expect(indexes.rows.map((r: { tablename: string; indexname: string }) => [r.tablename, r.indexname])).toEqual([
+      ["tickerq_job_search", "tickerq_job_search_request_ix"],
+      ["tickerq_job_search", "tickerq_job_search_text_ix"],
     ]);
     expect(indexes.rows[0].indexdef).toContain("gin_trgm_ops");
+    const count = async () =>
+      Number((await query(PG_URL, `select count(*) as n from "${schema}".tickerq_job_search`)).rows[0].n);
+    expect(await count()).toBe(list.length);
     await expectSameAsScan(store, list);
-    // The list's own condition is the indexed expression (seq scans off, as on a large table).
+
+    // An edit moves the text; a delete removes it; an insert adds it; a claim and a completion leave it.
+    const edited = await store.jobUpdateIdle({
+      id: "inv-1",
+      patch: { description: "Quarterly statement" },
+      now: at(0),
+    });
+    expect(edited.ok).toBe(true);
+    expect(await matches(store, "monthly", false)).toEqual([]);
+    expect(await matches(store, "QUARTERLY", false)).toEqual(["inv-1"]);
+    expect(await store.jobDeleteMany({ ids: ["mail-2", "d-12345"] })).toBe(2);
+    expect(await matches(store, "welcome", false)).toEqual([]);
+    expect(await matches(store, "bench job", false)).toEqual(["d-123456"]);
+    const again = newJob({ id: "mail-2", function: "SendEmail", description: "Welcome back", executionTime: at(6) });
+    await store.jobInsertMany({ jobs: [again] });
+    expect(await matches(store, "welcome", false)).toEqual(["mail-2"]);
+    const [claimed] = await store.jobClaimDue({
+      nodeId: "n1",
+      now: at(10),
+      until: at(10),
+      limit: 1,
+      longRunningLimit: 0,
+      startLimit: 1,
+    });
+    expect(claimed?.id).toBe("inv-1");
+    expect(await matches(store, "quarterly", false)).toEqual(["inv-1"]);
+    expect(await count()).toBe(4);
+    const now = [{ ...list[0]!, description: "Quarterly statement" }, list[2]!, list[3]!, again];
+    await expectSameAsScan(store, now);
+
+    // The list's own condition on the search table is answered from its indexes (plain scans off, as on a large table).
     const plan = await query(
       PG_URL,
-      `set enable_seqscan = off; explain select id from "${schema}".tickerq_jobs
-       where (lower(id || chr(1) || "function" || chr(1) || coalesce(description, '')) like '%invoice%' escape '!'
-       or lower(request) like '%invoice%' escape '!')`,
+      `set enable_seqscan = off; set enable_indexscan = off; explain select s.job_id from "${schema}".tickerq_job_search s
+       where s.text like '%invoice%' escape '!' or s.request like '%invoice%' escape '!'`,
     );
-    const text = JSON.stringify((plan as unknown as pg.QueryResult[])[1]!.rows);
-    expect(text).toContain("tickerq_jobs_search_ix");
-    expect(text).toContain("tickerq_jobs_search_request_ix");
+    const text = JSON.stringify((plan as unknown as pg.QueryResult[])[2]!.rows);
+    expect(text).toContain("tickerq_job_search_text_ix");
+    expect(text).toContain("tickerq_job_search_request_ix");
+
+    // The search is answered from that table: emptied, a long needle finds nothing while a short one (a scan of jobs) still does.
+    await query(PG_URL, `delete from "${schema}".tickerq_job_search`);
+    expect(await matches(store, "welcome", false)).toEqual([]);
+    expect(await matches(store, "d-", false)).toEqual(["d-123456"]);
   });
 
   it("falls back to the scan, with a warning, when pg_trgm cannot be created", async () => {

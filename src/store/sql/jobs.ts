@@ -114,7 +114,7 @@ const INDEXED_SEARCH_MIN = 3;
 
 /**
  * A case-insensitive substring of id, function or description (and request when asked), in
- * each dialect's indexed form when it has one (migration 6): the same matches either way.
+ * each dialect's indexed form when it has one (migrations 6 and 7): the same matches either way.
  */
 function searchCondition(ctx: SqlContext, text: string, withRequest: boolean): RawBuilder<boolean> {
   const pattern = likePattern(text);
@@ -128,11 +128,12 @@ function searchCondition(ctx: SqlContext, text: string, withRequest: boolean): R
   const long = [...text].length >= INDEXED_SEARCH_MIN;
   const kind = ctx.dialect.kind;
   if (kind === "postgres" && long && !text.includes("\u0001")) {
-    // The expressions of the pg_trgm indexes, verbatim; chr(1) keeps a match inside one column.
-    const joined = sql`lower(id || chr(1) || "function" || chr(1) || coalesce(description, ''))`;
-    const parts = [like(joined)];
-    if (withRequest) parts.push(like(sql`lower(request)`));
-    return sql<boolean>`(${sql.join(parts, sql` or `)})`;
+    // The lowered texts of the search table (migration 7) and its pg_trgm indexes; chr(1)
+    // between the columns keeps a match inside one of them.
+    const parts = [like(sql.ref("s.text"))];
+    if (withRequest) parts.push(like(sql.ref("s.request")));
+    return sql<boolean>`${sql.ref("id")} in (select s.job_id from ${sql.table(ctx.t.job_search)} s
+      where ${sql.join(parts, sql` or `)})`;
   }
   if (kind === "sqlite" && long) {
     // An FTS5 phrase over the trigram index is a case-insensitive substring of one column.

@@ -142,7 +142,11 @@ export interface Database {
   job_count_deltas: JobCountDeltasTable;
   run_rollup: RunRollupTable;
   run_rollup_deltas: RunRollupDeltasTable;
-  /** SQLite only (migration 6): the FTS5 trigram index of the searched columns. */
+  /**
+   * The searched text of each job. SQLite (migration 6): an FTS5 trigram index, typed here.
+   * PostgreSQL (migration 7): a plain table (job_id, text, request) of the lowered texts with
+   * pg_trgm indexes, queried in raw SQL. MySQL: none.
+   */
   job_search: JobSearchTable;
   /** SQLite only (migration 6): the FTS5 rowid of each job. */
   job_search_keys: JobSearchKeysTable;

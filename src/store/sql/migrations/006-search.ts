@@ -26,7 +26,7 @@ import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import type { Migration, MigrationEnv } from "./index.js";
 
-function quote(env: MigrationEnv, qualified: string): string {
+export function quote(env: MigrationEnv, qualified: string): string {
   const q = env.kind === "mysql" ? "`" : '"';
   return qualified
     .split(".")
@@ -38,13 +38,16 @@ function quote(env: MigrationEnv, qualified: string): string {
 const PG_TEXT = `lower(id || chr(1) || "function" || chr(1) || coalesce(description, ''))`;
 const PG_REQUEST = `lower(request)`;
 
+/** The schema holding pg_trgm's `gin_trgm_ops`, or null when the extension is not installed. */
+export async function trigramSchema(db: Kysely<any>): Promise<string | null> {
+  const { rows } = await sql<{ schema: string }>`select n.nspname as schema from pg_opclass c
+    join pg_namespace n on n.oid = c.opcnamespace where c.opcname = 'gin_trgm_ops' limit 1`.execute(db);
+  return rows[0]?.schema ?? null;
+}
+
 async function postgres(db: Kysely<any>, env: MigrationEnv): Promise<void> {
   const run = (text: string) => sql.raw(text).execute(db);
-  const found = async () =>
-    (
-      await sql<{ schema: string }>`select n.nspname as schema from pg_opclass c
-        join pg_namespace n on n.oid = c.opcnamespace where c.opcname = 'gin_trgm_ops' limit 1`.execute(db)
-    ).rows[0]?.schema ?? null;
+  const found = () => trigramSchema(db);
   let schema = await found();
   if (schema === null) {
     // In a savepoint: a refused CREATE EXTENSION must not abort the migration's transaction.

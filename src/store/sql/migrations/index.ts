@@ -9,6 +9,7 @@ import { leaseTokens } from "./003-lease-tokens.js";
 import { jobMetadata } from "./004-job-metadata.js";
 import { aggregates } from "./005-aggregates.js";
 import { search } from "./006-search.js";
+import { searchTable } from "./007-search-table.js";
 
 export interface MigrationEnv {
   kind: DialectKind;
@@ -33,6 +34,7 @@ export const MIGRATIONS: readonly Migration[] = [
   jobMetadata,
   aggregates,
   search,
+  searchTable,
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
