@@ -20,11 +20,18 @@ type Signals = StoreSignal[];
 
 const HELD = ["Queued", "InProgress"];
 
-/** Candidates of one priority rank, oldest first, locked against other claimers. */
+/**
+ * Candidates of one priority rank, oldest first, locked against other claimers, each with
+ * whether a child waits for it to start (run condition InProgress): a claim that starts none
+ * of those skips the UPDATE of children, a round trip.
+ */
 function candidateQuery(ctx: SqlContext, tx: Kysely<Database>, rank: number, until: number, limit: number) {
+  const waiting = sql<number>`exists (select 1 from ${sql.table(ctx.t.jobs)} k where k.parent_id = ${sql.ref(`${ctx.t.jobs}.id`)}
+    and k.status = 'Idle' and k.execution_time is null and k.run_condition = 'InProgress')`;
   let query = tx
     .selectFrom(ctx.t.jobs)
     .selectAll()
+    .select(waiting.as("waiting_children"))
     // A literal, not a parameter: SQLite and PostgreSQL match it to the claim index's predicate.
     .where(sql.ref("status"), "=", sql.lit("Idle"))
     .where("priority_rank", "=", rank)
@@ -42,6 +49,9 @@ export const byClaimOrder = (a: JobsTable, b: JobsTable): number =>
   toMs(a.execution_time) - toMs(b.execution_time) ||
   (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
+/** A candidate row, and whether a child waits for it to start (0/1; MySQL may answer a string). */
+type Candidate = JobsTable & { waiting_children: number | string };
+
 /**
  * Every rank's candidates in one round trip: a UNION ALL of the per-rank queries, each still
  * its own index range scan with its own LIMIT and SKIP LOCKED. A rank may lock up to `limit`
@@ -53,12 +63,12 @@ async function candidatesAtOnce(
   until: number,
   limit: number,
   longRunningLimit: number,
-): Promise<JobsTable[]> {
+): Promise<Candidate[]> {
   const parts = [];
   if (limit > 0) for (const rank of [0, 1, 2]) parts.push(candidateQuery(ctx, tx, rank, until, limit));
   if (longRunningLimit > 0) parts.push(candidateQuery(ctx, tx, 3, until, longRunningLimit));
   if (parts.length === 0) return [];
-  const { rows } = await sql<JobsTable>`${sql.join(parts, sql` union all `)}`.execute(tx);
+  const { rows } = await sql<Candidate>`${sql.join(parts, sql` union all `)}`.execute(tx);
   const ordered = [...rows].sort(byClaimOrder);
   const longRunning = (row: JobsTable) => Number(row.priority_rank) === 3;
   return [...ordered.filter((row) => !longRunning(row)).slice(0, limit), ...ordered.filter(longRunning)];
@@ -105,8 +115,14 @@ export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals:
         picked.map((row) => row.id),
       )
       .execute();
-    if (starting.size > 0) {
-      const due = await startChildren(ctx, tx, [...starting], params.now);
+    const parents = picked.filter((row) => starting.has(row.id) && Number(row.waiting_children) > 0);
+    if (parents.length > 0) {
+      const due = await startChildren(
+        ctx,
+        tx,
+        parents.map((row) => row.id),
+        params.now,
+      );
       if (due) signals.push(due);
     }
     return picked.map((row) => ({
