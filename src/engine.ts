@@ -114,6 +114,7 @@ export class Engine {
         return { started, at };
       },
       (error) => storeError(error, "start"),
+      { key: (lease) => lease.id },
     );
     this.completions = new WriteBatcher(
       async (completions) => {
@@ -121,6 +122,7 @@ export class Engine {
         return o.middleware.store(call("complete", completions.length), () => store.jobCompleteMany({ completions }));
       },
       (error) => storeError(error, "completion"),
+      { key: (completion) => completion.id },
     );
     this.executor = new Executor({
       nodeId,

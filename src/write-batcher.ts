@@ -2,7 +2,9 @@
  * Group commit for store writes: one write in flight at a time, and everything that arrives
  * meanwhile goes into the next one. Idle, a write costs one round trip; under load, batches
  * grow by themselves. A failed write is retried with backoff (the store may be restarting):
- * the jobs stay leased to this node, so nothing is lost while it retries.
+ * the jobs stay leased to this node, so nothing is lost while it retries. With a `key`, a batch
+ * carries at most one item per key: a later one waits for the next write (a node's old and new
+ * run of the same job each get their own answer).
  */
 
 export class WriteBatcher<T, R> {
@@ -10,11 +12,17 @@ export class WriteBatcher<T, R> {
   private running: Promise<void> | null = null;
   private closed = false;
 
+  private readonly maxBatch: number;
+  private readonly key: ((item: T) => string) | null;
+
   constructor(
     private readonly write: (items: T[]) => Promise<R>,
     private readonly onError: (error: unknown) => void,
-    private readonly maxBatch = 1000,
-  ) {}
+    options: { maxBatch?: number; key?: (item: T) => string } = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 1000;
+    this.key = options.key ?? null;
+  }
 
   /** Resolves with the result of the write that carried `item`. */
   add(item: T): Promise<R> {
@@ -39,12 +47,30 @@ export class WriteBatcher<T, R> {
     for (const entry of this.pending.splice(0)) entry.reject(reason);
   }
 
+  /** The next write's entries, taken from `pending` in order (one per key). */
+  private nextBatch() {
+    const { key } = this;
+    if (key === null) return this.pending.splice(0, this.maxBatch);
+    const batch: typeof this.pending = [];
+    const rest: typeof this.pending = [];
+    const keys = new Set<string>();
+    for (const entry of this.pending) {
+      const k = key(entry.item);
+      if (batch.length < this.maxBatch && !keys.has(k)) {
+        keys.add(k);
+        batch.push(entry);
+      } else rest.push(entry);
+    }
+    this.pending = rest;
+    return batch;
+  }
+
   private async drain(): Promise<void> {
     // Let the synchronous burst that triggered us join the first batch.
     await Promise.resolve();
     let backoff = 50;
     while (this.pending.length > 0 && !this.closed) {
-      const batch = this.pending.splice(0, this.maxBatch);
+      const batch = this.nextBatch();
       try {
         const result = await this.write(batch.map((entry) => entry.item));
         for (const entry of batch) entry.resolve(result);

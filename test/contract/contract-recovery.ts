@@ -200,6 +200,37 @@ export function recoveryContract(get: CurrentStore): void {
     ]);
   });
 
+  it("keeps a stale and a current completion of one job apart when one call carries both", async () => {
+    const store = get();
+    await store.nodeHeartbeat({ nodeId: "node-a", at: at(0), info: nodeInfo() });
+    await store.jobInsertMany({ jobs: [newJob({ id: "j", retries: 3 })] });
+    const claim = (now: number) =>
+      store.jobClaimDue({ nodeId: "node-a", now: at(now), until: at(now), limit: 1, longRunningLimit: 0 });
+    const [first] = await claim(0);
+    await store.jobStartMany({ leases: [first!], nodeId: "node-a", at: at(0) });
+    // Node a was paused past its lease: recovered, then claimed again by the same node, whose
+    // old run (which ignored its abort) and new run then end in the same batch of completions.
+    await store.jobRecoverLeases({
+      now: at(30),
+      deadNodes: [{ nodeId: "node-a", heartbeatAt: at(0) }],
+      orphanedBefore: null,
+    });
+    const [second] = await claim(31);
+    expect(second).toMatchObject({ id: "j", leaseToken: 2 });
+    await store.jobStartMany({ leases: [second!], nodeId: "node-a", at: at(31) });
+    const stale = completion("j", "node-a", "DueDone", at(39), { startedAt: at(0), leaseToken: 1 });
+    const fresh = completion("j", "node-a", "Done", at(40), { startedAt: at(31), attempt: 1, leaseToken: 2 });
+    const { superseded } = await store.jobCompleteMany({ completions: [stale, fresh] });
+    expect(superseded).toContain("j");
+    expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "Done", lockHolder: null });
+    const history = await store.attemptList({ jobId: "j" });
+    expect(history.map((a) => [a.attempt, a.status, a.superseded])).toEqual([
+      [0, "Failed", false],
+      [0, "DueDone", true],
+      [1, "Done", false],
+    ]);
+  });
+
   it("starts a job claimed ahead at its due instant", async () => {
     const store = get();
     await store.jobInsertMany({ jobs: [newJob({ id: "ahead", executionTime: at(10) })] });

@@ -188,6 +188,40 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       expect(await inner.jobLeaseList({ nodeId: "a" })).toEqual([]);
     });
 
+    it("gives a superseded run and the current run of one job each their own outcome when both end together", async () => {
+      const finish = gate();
+      const runs: AbortSignal[] = [];
+      const secondStarted = gate();
+      const fn = defineFunction("Work", async (ctx: TickerContext<undefined>) => {
+        runs.push(ctx.signal);
+        if (runs.length === 2) secondStarted.open();
+        // The first run ignores its signal; both end on the same gate, so their outcomes are
+        // handed to the store in the same moment.
+        await finish.promise;
+      });
+      const a = await start(node(inner, clock, [fn], { ...timing, nodeId: "a" }));
+      const job = await addRunning(a, "Work");
+      a.pause();
+      await recoverLeasesOf(inner, clock, "a");
+      await heartbeat(a);
+      expect(runs[0]!.aborted).toBe(true);
+      a.resume();
+      await secondStarted.promise;
+      const outcomes: string[] = [];
+      a.events.on("executed", (e) => outcomes.push(`executed ${e.status}`));
+      a.events.on("superseded", (e) => outcomes.push(`superseded ${e.status}`));
+      finish.open();
+      await settle(a);
+      expect(outcomes.sort()).toEqual(["executed Done", "superseded DueDone"]);
+      expect(await inner.jobGet({ id: job.id })).toMatchObject({ status: "Done", lockHolder: null, retryCount: 1 });
+      const history = await a.attempts(job.id);
+      expect(history.map((x) => [x.nodeId, x.status, x.superseded])).toEqual([
+        ["a", "Failed", false],
+        ["a", "DueDone", true],
+        ["a", "Done", false],
+      ]);
+    });
+
     it("recovers nobody's work after an outage that cut every node off, and claims only after a heartbeat", async () => {
       const { store, faults } = faulty(inner);
       const finish = gate();

@@ -46,6 +46,8 @@ export type ClaimParams = Parameters<Store["jobClaimDue"]>[0];
  * A dialect's own claim, start and completion, in its own file (postgres-hot-path.ts,
  * sqlite-hot-path.ts), used instead of the portable path in leases.ts: same rules, same
  * fencing, fewer statements. Each pushes the signals its writes call for onto `signals`.
+ * startMany and completeMany get each job at most once (leases.ts splits a batch that names a
+ * job twice into rounds).
  */
 export interface HotPath {
   claimDue(ctx: SqlContext, params: ClaimParams, signals: StoreSignal[]): Promise<JobRecord[]>;

@@ -181,6 +181,23 @@ async function held(
   return rows.filter((row) => Number(row.lease_token) === tokens.get(row.id));
 }
 
+/**
+ * A batch split into rounds that each carry a job at most once, in the order given. A node that
+ * claimed a job again after its lease was recovered can end its old run and its new one in the
+ * same batch, and every dialect's statements match a batch to its rows by id: in rounds, each
+ * write is judged against the lease it names (the old one is superseded, the new one applies).
+ */
+function byRounds<T extends { id: string }>(items: readonly T[]): T[][] {
+  const rounds: T[][] = [];
+  const seen = new Map<string, number>();
+  for (const item of items) {
+    const round = seen.get(item.id) ?? 0;
+    seen.set(item.id, round + 1);
+    (rounds[round] ??= []).push(item);
+  }
+  return rounds;
+}
+
 export async function jobStartMany(
   ctx: SqlContext,
   leases: readonly JobLease[],
@@ -189,6 +206,12 @@ export async function jobStartMany(
   signals: Signals,
 ): Promise<string[]> {
   if (leases.length === 0) return [];
+  const rounds = byRounds(leases);
+  if (rounds.length > 1) {
+    const started: string[] = [];
+    for (const round of rounds) started.push(...(await jobStartMany(ctx, round, nodeId, at, signals)));
+    return started;
+  }
   if (ctx.dialect.hotPath) return ctx.dialect.hotPath.startMany(ctx, leases, nodeId, at, signals);
   const ids = leases.map((lease) => lease.id);
   return ctx.dialect.writeTx(async (tx) => {
@@ -228,10 +251,16 @@ export async function jobCompleteMany(
   signals: Signals,
 ): Promise<{ superseded: string[] }> {
   if (completions.length === 0) return { superseded: [] };
+  const rounds = byRounds(completions);
+  if (rounds.length > 1) {
+    const superseded: string[] = [];
+    for (const round of rounds) superseded.push(...(await jobCompleteMany(ctx, round, signals)).superseded);
+    return { superseded };
+  }
   if (ctx.dialect.hotPath) return ctx.dialect.hotPath.completeMany(ctx, completions, signals);
   return ctx.dialect.writeTx(async (tx) => {
-    const byId = new Map<string, JobCompletion>();
-    for (const c of completions) byId.set(c.id, c);
+    // byRounds left each job once.
+    const byId = new Map(completions.map((c) => [c.id, c]));
     const owned: JobCompletion[] = [];
     for (const nodeId of new Set([...byId.values()].map((c) => c.nodeId))) {
       const mine = [...byId.values()].filter((c) => c.nodeId === nodeId);

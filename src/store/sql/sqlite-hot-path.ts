@@ -191,10 +191,8 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
       signals: StoreSignal[],
     ): Promise<{ superseded: string[] }> {
       if (completions.length === 0) return Promise.resolve({ superseded: [] });
-      // One completion per job: the last one given wins, as on the portable path.
-      const byId = new Map<string, JobCompletion>();
-      for (const c of completions) byId.set(c.id, c);
-      const batch = [...byId.values()];
+      // Each job once: leases.ts splits a batch into rounds first.
+      const batch = completions;
       const json = JSON.stringify(
         batch.map((c) => [
           c.id,
