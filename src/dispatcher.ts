@@ -12,6 +12,7 @@ import type { CronScheduler } from "./cron-scheduler.js";
 import type { LeaseBook } from "./lease-book.js";
 import type { MiddlewareChain } from "./middleware.js";
 import type { Coordinator } from "./coordinator.js";
+import type { StoreLag } from "./store-lag.js";
 
 export interface DispatcherOptions {
   nodeId: string;
@@ -19,7 +20,10 @@ export interface DispatcherOptions {
   store: Store;
   pool: WorkerPool;
   cron: CronScheduler;
+  /** The configured look-ahead; the one used grows while the store is slow (`lag`). */
   lookaheadMs: number;
+  /** How slow the store's claims and start writes have been lately: claims take their own durations here. */
+  lag: StoreLag;
   pollIntervalMs: number;
   /** Leases taken by claims are entered here, in turns with the heartbeat's reconciliation. */
   leases: LeaseBook;
@@ -103,7 +107,7 @@ export class Dispatcher {
     const recent = now - this.lastIndexLook < 1000;
     if (this.backlog && recent && !verify && coordinator.healthy) return store.jobNextDue();
     this.lastIndexLook = now;
-    const staleBefore = new Date(now + this.o.lookaheadMs);
+    const staleBefore = new Date(now + this.lookaheadMs);
     return coordinator.nextDue({ staleBefore, sql: () => store.jobNextDue(), verify });
   }
 
@@ -226,16 +230,19 @@ export class Dispatcher {
           const jobs = await o.leases
             .exclusive(async () => {
               const call = { operation: "claim", store: o.store.name, count: limit, nodeId: o.nodeId } as const;
-              const claimedJobs = await o.middleware.store(call, () =>
-                o.store.jobClaimDue({
+              const claimedJobs = await o.middleware.store(call, async () => {
+                const began = o.clock.now();
+                const claimedNow = await o.store.jobClaimDue({
                   nodeId: o.nodeId,
                   now: new Date(now),
-                  until: new Date(now + o.lookaheadMs + this.trailingMs),
+                  until: new Date(now + this.lookaheadMs + this.trailingMs),
                   limit,
                   longRunningLimit,
                   startLimit,
-                }),
-              );
+                });
+                o.lag.record(o.clock.now() - began);
+                return claimedNow;
+              });
               o.leases.add(claimedJobs);
               return claimedJobs;
             })
@@ -287,12 +294,21 @@ export class Dispatcher {
    * look-ahead to be started.
    */
   private claimTime(due: number): number {
-    return due - this.o.lookaheadMs;
+    return due - this.lookaheadMs;
+  }
+
+  /**
+   * The look-ahead in use: the configured one, or while the store has been slow three times its
+   * slowest recent claim or start write (one for the claim, one for the start write, one to
+   * spare), so that a job claimed ahead is still started on its instant.
+   */
+  private get lookaheadMs(): number {
+    return this.o.lag.lead(this.o.lookaheadMs, 3);
   }
 
   /** Half the look-ahead: see claimTime. */
   private get trailingMs(): number {
-    return Math.ceil(this.o.lookaheadMs / 2);
+    return Math.ceil(this.lookaheadMs / 2);
   }
 
   /** Nothing is due beyond what this node holds: the next cycle runs at `at` or on a signal. */

@@ -23,6 +23,7 @@ import { TickerQError } from "./errors.js";
 import { isUnavailable, Reporter } from "./reporter.js";
 import { randomUUID } from "node:crypto";
 import type { StoreCall } from "./middleware.js";
+import { StoreLag } from "./store-lag.js";
 
 /** How close to a job's start the engine holds its store work back (see Executor.clearOfStarts). */
 const START_MARGIN_MS = 3;
@@ -104,13 +105,16 @@ export class Engine {
       count,
       nodeId,
     });
+    const lag = new StoreLag(o.clock, o.adaptiveLookahead);
     this.starts = new WriteBatcher(
       async (leases) => {
         await clearOfStarts();
         const at = new Date(o.clock.now());
-        const started = await o.middleware.store(call("start", leases.length), () =>
-          store.jobStartMany({ leases, nodeId, at }),
-        );
+        const started = await o.middleware.store(call("start", leases.length), async () => {
+          const ids = await store.jobStartMany({ leases, nodeId, at });
+          lag.record(o.clock.now() - at.getTime());
+          return ids;
+        });
         return { started, at };
       },
       (error) => storeError(error, "start"),
@@ -141,7 +145,8 @@ export class Engine {
       middleware: o.middleware,
     });
     this.pool = new WorkerPool({
-      startLeadMs: Math.min(20, o.lookaheadMs),
+      // A start write is issued this long before the job is due; more while the store is slow.
+      startLeadMs: () => lag.lead(Math.min(20, o.lookaheadMs), 1.5),
       maxConcurrency: o.maxConcurrency,
       prefetch: o.prefetch,
       maxLongRunning: o.maxLongRunning,
@@ -165,6 +170,7 @@ export class Engine {
       pool: this.pool,
       cron: this.cron,
       lookaheadMs: o.lookaheadMs,
+      lag,
       pollIntervalMs: o.pollIntervalMs,
       leases: this.leases,
       isPaused: () => this._paused,

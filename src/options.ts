@@ -47,6 +47,13 @@ export interface TickerQOptions<F extends readonly AnyFunctionDefinition[] = rea
    * close jobs share a claim) and start them from an exact in-memory timer. @default 50 (0 with a test clock)
    */
   lookaheadMs?: number;
+  /**
+   * While the store's claims or start writes are slow (a checkpoint, a lock, a busy disk), claim
+   * and start jobs further ahead than `lookaheadMs`: three times the slowest recent claim or start
+   * write (halving every 5 s), up to 1 s, so jobs claimed ahead still start on their instant.
+   * While the store answers quickly, `lookaheadMs` holds. @default true (false with a test clock)
+   */
+  adaptiveLookahead?: boolean;
   /** Safety poll for work announced by other processes. @default 1000 without cross-process signals, else 5000 */
   pollIntervalMs?: number;
   /** Heartbeat period of this node. @default 5000 */
@@ -113,6 +120,11 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     }
     return value;
   };
+  const flag = (field: keyof TickerQOptions, fallback: boolean): boolean => {
+    const value = options[field] ?? fallback;
+    if (typeof value !== "boolean") throw invalid(field, value, "true or false");
+    return value;
+  };
   const retention = options.retentionDays ?? null;
   if (retention !== null && (typeof retention !== "number" || !(retention > 0))) {
     throw invalid("retentionDays", retention, "a positive number of days, or null");
@@ -146,6 +158,7 @@ export function resolveOptions(options: TickerQOptions, store: Store): ResolvedO
     onCancelled: options.onCancelled,
     shutdownTimeoutMs: positive("shutdownTimeoutMs", 30_000, 0),
     lookaheadMs: positive("lookaheadMs", clock === systemClock ? 50 : 0, 0),
+    adaptiveLookahead: flag("adaptiveLookahead", clock === systemClock),
     pollIntervalMs: positive("pollIntervalMs", store.capabilities.signalsAcrossProcesses ? 5000 : 1000, 10),
     heartbeatIntervalMs: positive("heartbeatIntervalMs", 5000, 10),
     leaseTimeoutMs: positive("leaseTimeoutMs", 20_000, 10),

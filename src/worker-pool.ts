@@ -71,8 +71,11 @@ class AdaptiveWindow {
 }
 
 export interface PoolOptions {
-  /** Jobs claimed ahead are released this long before they are due (their start write runs meanwhile). */
-  startLeadMs: number;
+  /**
+   * How long before they are due jobs claimed ahead are released (their start write runs
+   * meanwhile): asked at each claim, as it grows while the store is slow (StoreLag).
+   */
+  startLeadMs: () => number;
   maxConcurrency: number;
   /**
    * Due jobs claimed beyond the free slots, started by the claim and held for a slot: a fixed
@@ -97,7 +100,6 @@ export class WorkerPool {
   activeLongRunning = 0;
   /** Slots promised to a claim in flight, whose jobs come back already InProgress. */
   private reserved = 0;
-  private readonly startLeadMs: number;
   readonly maxConcurrency: number;
   readonly prefetch: number | null;
   readonly maxLongRunning: number;
@@ -109,7 +111,6 @@ export class WorkerPool {
   private window = 0;
 
   constructor(private readonly hooks: PoolOptions) {
-    this.startLeadMs = hooks.startLeadMs;
     this.maxConcurrency = hooks.maxConcurrency;
     this.prefetch = hooks.prefetch;
     this.maxLongRunning = hooks.maxLongRunning;
@@ -172,6 +173,7 @@ export class WorkerPool {
 
   push(jobs: readonly JobRecord[]): void {
     const now = this.clock.now();
+    const startLeadMs = this.hooks.startLeadMs();
     for (const job of jobs) {
       if (job.status === "InProgress") {
         // Started by the claim itself, in a slot reserved for it, or (adaptive claiming)
@@ -184,7 +186,7 @@ export class WorkerPool {
         }
         continue;
       }
-      const delay = (job.executionTime?.getTime() ?? now) - this.startLeadMs - now;
+      const delay = (job.executionTime?.getTime() ?? now) - startLeadMs - now;
       if (delay <= 0) {
         this.enqueue(job);
         continue;

@@ -593,6 +593,7 @@ describe("fuzzed functions without a store", () => {
     "nodeId",
     "shutdownTimeoutMs",
     "lookaheadMs",
+    "adaptiveLookahead",
     "pollIntervalMs",
     "heartbeatIntervalMs",
     "leaseTimeoutMs",
