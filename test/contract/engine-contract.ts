@@ -551,7 +551,9 @@ export function describeEngineContract(
         // Claimed ahead of its instant: held Queued, its start write to come.
         expect(await tq.timeTickers.get(job.id)).toMatchObject({ status: "Queued", lockHolder: tq.nodeId });
         // Another node declares this one dead: its leases go back to Idle, with no signal to it.
+        // (Paused and settled first: a claim cycle still in flight would take the job again.)
         tq.pause();
+        await settle(tq);
         await recoverLeasesOf(store, clock, tq.nodeId);
         await clock.advance(50);
         await settle(tq);
