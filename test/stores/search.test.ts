@@ -11,6 +11,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { postgresStore } from "../../src/postgres.js";
+import { COPY_THRESHOLD } from "../../src/store/sql/postgres-job-insert.js";
 import { sqliteStore } from "../../src/sqlite.js";
 import type { NewJob, Store } from "../../src/store/contract.js";
 import { memoryStore } from "../../src/store/memory.js";
@@ -193,6 +194,19 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     const again = newJob({ id: "mail-2", function: "SendEmail", description: "Welcome back", executionTime: at(6) });
     await store.jobInsertMany({ jobs: [again] });
     expect(await matches(store, "welcome", false)).toEqual(["mail-2"]);
+    // A batch large enough to stream in with COPY fires the same trigger.
+    const bulk = Array.from({ length: COPY_THRESHOLD }, (_, i) =>
+      newJob({
+        id: `bulk-${i}`,
+        function: "Bulk",
+        request: JSON.stringify({ code: `zq${i}x` }),
+        executionTime: at(20),
+      }),
+    );
+    await store.jobInsertMany({ jobs: bulk });
+    expect(await matches(store, "zq77x", true)).toEqual(["bulk-77"]);
+    expect(await store.jobDeleteMany({ ids: bulk.map((job) => job.id) })).toBe(COPY_THRESHOLD);
+    expect(await matches(store, "zq77x", true)).toEqual([]);
     const [claimed] = await store.jobClaimDue({
       nodeId: "n1",
       now: at(10),
