@@ -262,12 +262,12 @@ export async function jobCompleteMany(
     // byRounds left each job once.
     const byId = new Map(completions.map((c) => [c.id, c]));
     const owned: JobCompletion[] = [];
-    for (const nodeId of new Set([...byId.values()].map((c) => c.nodeId))) {
-      const mine = [...byId.values()].filter((c) => c.nodeId === nodeId);
+    for (const nodeId of new Set(completions.map((c) => c.nodeId))) {
+      const mine = completions.filter((c) => c.nodeId === nodeId);
       for (const row of await held(ctx, tx, mine, nodeId, HELD)) owned.push(byId.get(row.id) as JobCompletion);
     }
     const ownedIds = new Set(owned.map((c) => c.id));
-    const stale = [...byId.values()].filter((c) => !ownedIds.has(c.id));
+    const stale = completions.filter((c) => !ownedIds.has(c.id));
     const retries = owned.filter((c) => c.status === "Idle");
     const finals = owned.filter((c) => c.status !== "Idle");
     for (const [batch, isRetry] of [

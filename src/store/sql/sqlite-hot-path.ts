@@ -192,9 +192,8 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
     ): Promise<{ superseded: string[] }> {
       if (completions.length === 0) return Promise.resolve({ superseded: [] });
       // Each job once: leases.ts splits a batch into rounds first.
-      const batch = completions;
       const json = JSON.stringify(
-        batch.map((c) => [
+        completions.map((c) => [
           c.id,
           c.nodeId,
           c.status,
@@ -209,7 +208,7 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
       return together(async (raw, conn) => {
         const s = statements(raw, ctx);
         const ended = new Set((s.complete.all({ completions: json }) as { id: string }[]).map((row) => row.id));
-        const stale = batch.filter((c) => !ended.has(c.id)).map((c) => c.id);
+        const stale = completions.filter((c) => !ended.has(c.id)).map((c) => c.id);
         // A stale run still leaves its trace, marked superseded, on a job that still exists.
         const traced =
           stale.length === 0
@@ -218,7 +217,7 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
                 ...ended,
                 ...(s.existing.all({ ids: JSON.stringify(stale) }) as { id: string }[]).map((row) => row.id),
               ]);
-        const history = batch
+        const history = completions
           .filter((c) => traced.has(c.id))
           .map((c) => {
             const a = c.attempt;
@@ -236,10 +235,10 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
             ];
           });
         if (history.length > 0) s.history.run({ attempts: JSON.stringify(history) });
-        const retries = batch.filter((c) => ended.has(c.id) && c.status === "Idle");
+        const retries = completions.filter((c) => ended.has(c.id) && c.status === "Idle");
         const due = dueSignal(retries.map((c) => ({ executionTime: c.retryAt ?? c.finishedAt })));
         if (due) signals.push(due);
-        const finals = batch.filter((c) => ended.has(c.id) && c.status !== "Idle");
+        const finals = completions.filter((c) => ended.has(c.id) && c.status !== "Idle");
         if (finals.length > 0 && s.waiting.get({ ids: JSON.stringify(finals.map((c) => c.id)) }) !== undefined) {
           const settled = new Map(finals.map((c) => [c.id, { status: c.status as FinalStatus, at: c.finishedAt }]));
           signals.push(...(await settleChildren(ctx, conn, settled)));
