@@ -1,8 +1,41 @@
 /** Contract cases for giving work back: release, cancel (local and requested) and lease recovery. */
 
 import { expect, it } from "vitest";
+import type { Store } from "../../src/store/contract.js";
 import type { CurrentStore } from "./store-contract.js";
 import { at, claimAndStart, completion, leasesOf, newJob, nextSignal, nodeInfo } from "./fixtures.js";
+
+/**
+ * Job "j" claimed and started by node-a (token 1); node-a paused past its lease: recovered, then
+ * claimed again by the same node (token 2, one attempt counted).
+ */
+async function claimedAgain(store: Store) {
+  await store.nodeHeartbeat({ nodeId: "node-a", at: at(0), info: nodeInfo() });
+  await store.jobInsertMany({ jobs: [newJob({ id: "j", retries: 3 })] });
+  const claim = (now: number) =>
+    store.jobClaimDue({ nodeId: "node-a", now: at(now), until: at(now), limit: 1, longRunningLimit: 0 });
+  const [first] = await claim(0);
+  expect(first).toMatchObject({ id: "j", leaseToken: 1 });
+  await store.jobStartMany({ leases: [first!], nodeId: "node-a", at: at(0) });
+  await store.jobRecoverLeases({
+    now: at(30),
+    deadNodes: [{ nodeId: "node-a", heartbeatAt: at(0) }],
+    orphanedBefore: null,
+  });
+  const [second] = await claim(31);
+  expect(second).toMatchObject({ id: "j", leaseToken: 2, retryCount: 1 });
+  return { first: first!, second: second! };
+}
+
+/** j's history after claimedAgain: the recovered attempt, the old run superseded, the new run Done. */
+async function expectSupersededThenDone(store: Store): Promise<void> {
+  const history = await store.attemptList({ jobId: "j" });
+  expect(history.map((a) => [a.attempt, a.status, a.superseded])).toEqual([
+    [0, "Failed", false],
+    [0, "DueDone", true],
+    [1, "Done", false],
+  ]);
+}
 
 export function recoveryContract(get: CurrentStore): void {
   it("releases held jobs to Idle, keeping executionTime and retryCount", async () => {
@@ -156,79 +189,32 @@ export function recoveryContract(get: CurrentStore): void {
 
   it("fences a node that claimed the same job again: only the newest lease writes", async () => {
     const store = get();
-    await store.nodeHeartbeat({ nodeId: "node-a", at: at(0), info: nodeInfo() });
-    await store.jobInsertMany({ jobs: [newJob({ id: "j", retries: 3 })] });
-    const [first] = await store.jobClaimDue({
-      nodeId: "node-a",
-      now: at(0),
-      until: at(0),
-      limit: 1,
-      longRunningLimit: 0,
-    });
-    expect(first).toMatchObject({ id: "j", leaseToken: 1 });
-    await store.jobStartMany({ leases: [first!], nodeId: "node-a", at: at(0) });
-    // Node a was paused past its lease: recovered, then claimed again by the same node.
-    await store.jobRecoverLeases({
-      now: at(30),
-      deadNodes: [{ nodeId: "node-a", heartbeatAt: at(0) }],
-      orphanedBefore: null,
-    });
-    const [second] = await store.jobClaimDue({
-      nodeId: "node-a",
-      now: at(31),
-      until: at(31),
-      limit: 1,
-      longRunningLimit: 0,
-    });
-    expect(second).toMatchObject({ id: "j", leaseToken: 2, retryCount: 1 });
+    const { first, second } = await claimedAgain(store);
     // The first run's writes carry token 1: none applies.
-    expect(await store.jobStartMany({ leases: [first!], nodeId: "node-a", at: at(32) })).toEqual([]);
-    await store.jobRelease({ leases: [first!], nodeId: "node-a", now: at(32) });
+    expect(await store.jobStartMany({ leases: [first], nodeId: "node-a", at: at(32) })).toEqual([]);
+    await store.jobRelease({ leases: [first], nodeId: "node-a", now: at(32) });
     expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "Queued", leaseToken: 2, lockHolder: "node-a" });
-    expect(await store.jobStartMany({ leases: [second!], nodeId: "node-a", at: at(33) })).toEqual(["j"]);
+    expect(await store.jobStartMany({ leases: [second], nodeId: "node-a", at: at(33) })).toEqual(["j"]);
     const stale = completion("j", "node-a", "DueDone", at(39), { startedAt: at(0), leaseToken: 1 });
     expect(await store.jobCompleteMany({ completions: [stale] })).toEqual({ superseded: ["j"] });
     expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "InProgress", leaseToken: 2 });
     const fresh = completion("j", "node-a", "Done", at(40), { startedAt: at(33), attempt: 1, leaseToken: 2 });
     expect(await store.jobCompleteMany({ completions: [fresh] })).toEqual({ superseded: [] });
     expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "Done", lockHolder: null });
-    const history = await store.attemptList({ jobId: "j" });
-    expect(history.map((a) => [a.attempt, a.status, a.superseded])).toEqual([
-      [0, "Failed", false],
-      [0, "DueDone", true],
-      [1, "Done", false],
-    ]);
+    await expectSupersededThenDone(store);
   });
 
   it("keeps a stale and a current completion of one job apart when one call carries both", async () => {
     const store = get();
-    await store.nodeHeartbeat({ nodeId: "node-a", at: at(0), info: nodeInfo() });
-    await store.jobInsertMany({ jobs: [newJob({ id: "j", retries: 3 })] });
-    const claim = (now: number) =>
-      store.jobClaimDue({ nodeId: "node-a", now: at(now), until: at(now), limit: 1, longRunningLimit: 0 });
-    const [first] = await claim(0);
-    await store.jobStartMany({ leases: [first!], nodeId: "node-a", at: at(0) });
-    // Node a was paused past its lease: recovered, then claimed again by the same node, whose
-    // old run (which ignored its abort) and new run then end in the same batch of completions.
-    await store.jobRecoverLeases({
-      now: at(30),
-      deadNodes: [{ nodeId: "node-a", heartbeatAt: at(0) }],
-      orphanedBefore: null,
-    });
-    const [second] = await claim(31);
-    expect(second).toMatchObject({ id: "j", leaseToken: 2 });
-    await store.jobStartMany({ leases: [second!], nodeId: "node-a", at: at(31) });
+    // The old run (which ignored its abort) and the new one end in the same batch of completions.
+    const { second } = await claimedAgain(store);
+    await store.jobStartMany({ leases: [second], nodeId: "node-a", at: at(31) });
     const stale = completion("j", "node-a", "DueDone", at(39), { startedAt: at(0), leaseToken: 1 });
     const fresh = completion("j", "node-a", "Done", at(40), { startedAt: at(31), attempt: 1, leaseToken: 2 });
     const { superseded } = await store.jobCompleteMany({ completions: [stale, fresh] });
     expect(superseded).toContain("j");
     expect(await store.jobGet({ id: "j" })).toMatchObject({ status: "Done", lockHolder: null });
-    const history = await store.attemptList({ jobId: "j" });
-    expect(history.map((a) => [a.attempt, a.status, a.superseded])).toEqual([
-      [0, "Failed", false],
-      [0, "DueDone", true],
-      [1, "Done", false],
-    ]);
+    await expectSupersededThenDone(store);
   });
 
   it("starts a job claimed ahead at its due instant", async () => {

@@ -6,7 +6,7 @@
  */
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { defineFunction, TickerQError, type Store, type TickerContext } from "../../src/index.js";
+import { defineFunction, TickerQError, type Store, type TickerContext, type TickerQ } from "../../src/index.js";
 import { heartbeat, runDue, settle, TestClock } from "../../src/testing/index.js";
 import { addRunning, gate, node, recoverLeasesOf, T0, waitFor, type StoreFactory } from "../helpers/engine.js";
 import { nextSignal } from "./fixtures.js";
@@ -137,27 +137,46 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       ]);
     });
 
-    it("keeps a superseded run's late outcome apart when the same node claimed the job again meanwhile", async () => {
-      const finishFirst = gate();
-      const finishSecond = gate();
+    /**
+     * Node a runs a job, is paused past its lease (as by SIGSTOP) and its lease recovered; on
+     * waking it finds the lease gone (its run is aborted, but goes on: the handler ignores its
+     * signal, as a careless one would) and claims the job again itself. Resolves once the second
+     * run runs; each run ends when its gate opens (`second` may be `first`).
+     */
+    const reclaimedWhileRunning = async (first: { promise: Promise<void> }, second: { promise: Promise<void> }) => {
       const runs: AbortSignal[] = [];
       const secondStarted = gate();
       const fn = defineFunction("Work", async (ctx: TickerContext<undefined>) => {
         runs.push(ctx.signal);
         if (runs.length === 2) secondStarted.open();
-        // The first run ignores its signal, as a careless handler would.
-        await (runs.length === 1 ? finishFirst : finishSecond).promise;
+        await (runs.length === 1 ? first : second).promise;
       });
       const a = await start(node(inner, clock, [fn], { ...timing, nodeId: "a" }));
       const job = await addRunning(a, "Work");
       a.pause();
-      // Node a was paused past its lease (as by SIGSTOP) and its lease recovered; on waking it
-      // finds the lease gone (its run is aborted, but goes on) and claims the job again itself.
       await recoverLeasesOf(inner, clock, "a");
       await heartbeat(a);
       expect(runs[0]!.aborted).toBe(true);
       a.resume();
       await secondStarted.promise;
+      return { a, job };
+    };
+
+    /** After both runs ended: the new run's outcome stands, the old one is kept as superseded. */
+    const expectNewRunDone = async (a: TickerQ<any>, id: string) => {
+      expect(await inner.jobGet({ id })).toMatchObject({ status: "Done", lockHolder: null, retryCount: 1 });
+      const history = await a.attempts(id);
+      expect(history.map((x) => [x.nodeId, x.status, x.superseded])).toEqual([
+        ["a", "Failed", false],
+        ["a", "DueDone", true],
+        ["a", "Done", false],
+      ]);
+    };
+
+    it("keeps a superseded run's late outcome apart when the same node claimed the job again meanwhile", async () => {
+      const finishFirst = gate();
+      const finishSecond = gate();
+      const { a, job } = await reclaimedWhileRunning(finishFirst, finishSecond);
       const executed: string[] = [];
       a.events.on("executed", (e) => executed.push(e.status));
       const firstOutcome = Promise.race([
@@ -178,48 +197,21 @@ export function describeEngineFaults(name: string, makeStore: StoreFactory): voi
       finishSecond.open();
       await settle(a);
       expect(executed).toEqual(["Done"]);
-      expect(await inner.jobGet({ id: job.id })).toMatchObject({ status: "Done", lockHolder: null, retryCount: 1 });
-      const history = await a.attempts(job.id);
-      expect(history.map((x) => [x.nodeId, x.status, x.superseded])).toEqual([
-        ["a", "Failed", false],
-        ["a", "DueDone", true],
-        ["a", "Done", false],
-      ]);
+      await expectNewRunDone(a, job.id);
       expect(await inner.jobLeaseList({ nodeId: "a" })).toEqual([]);
     });
 
     it("gives a superseded run and the current run of one job each their own outcome when both end together", async () => {
+      // Both runs end on the same gate, so their outcomes are handed to the store in the same moment.
       const finish = gate();
-      const runs: AbortSignal[] = [];
-      const secondStarted = gate();
-      const fn = defineFunction("Work", async (ctx: TickerContext<undefined>) => {
-        runs.push(ctx.signal);
-        if (runs.length === 2) secondStarted.open();
-        // The first run ignores its signal; both end on the same gate, so their outcomes are
-        // handed to the store in the same moment.
-        await finish.promise;
-      });
-      const a = await start(node(inner, clock, [fn], { ...timing, nodeId: "a" }));
-      const job = await addRunning(a, "Work");
-      a.pause();
-      await recoverLeasesOf(inner, clock, "a");
-      await heartbeat(a);
-      expect(runs[0]!.aborted).toBe(true);
-      a.resume();
-      await secondStarted.promise;
+      const { a, job } = await reclaimedWhileRunning(finish, finish);
       const outcomes: string[] = [];
       a.events.on("executed", (e) => outcomes.push(`executed ${e.status}`));
       a.events.on("superseded", (e) => outcomes.push(`superseded ${e.status}`));
       finish.open();
       await settle(a);
       expect(outcomes.sort()).toEqual(["executed Done", "superseded DueDone"]);
-      expect(await inner.jobGet({ id: job.id })).toMatchObject({ status: "Done", lockHolder: null, retryCount: 1 });
-      const history = await a.attempts(job.id);
-      expect(history.map((x) => [x.nodeId, x.status, x.superseded])).toEqual([
-        ["a", "Failed", false],
-        ["a", "DueDone", true],
-        ["a", "Done", false],
-      ]);
+      await expectNewRunDone(a, job.id);
     });
 
     it("recovers nobody's work after an outage that cut every node off, and claims only after a heartbeat", async () => {

@@ -55,6 +55,28 @@ async function matches(store: Store, search: string, searchRequest: boolean): Pr
   return (await store.jobList({ search, searchRequest, order: "asc" })).items.map((job) => job.id);
 }
 
+/**
+ * An edit moves a job's text, a delete removes it, an insert adds it (over jobs()). Returns the
+ * job inserted again.
+ */
+async function editDeleteInsert(store: Store): Promise<NewJob> {
+  const edited = await store.jobUpdateIdle({
+    id: "inv-1",
+    patch: { description: "Quarterly statement" },
+    now: at(0),
+  });
+  expect(edited.ok).toBe(true);
+  expect(await matches(store, "monthly", false)).toEqual([]);
+  expect(await matches(store, "QUARTERLY", false)).toEqual(["inv-1"]);
+  expect(await store.jobDeleteMany({ ids: ["mail-2", "d-12345"] })).toBe(2);
+  expect(await matches(store, "welcome", false)).toEqual([]);
+  expect(await matches(store, "bench job", false)).toEqual(["d-123456"]);
+  const again = newJob({ id: "mail-2", function: "SendEmail", description: "Welcome back", executionTime: at(6) });
+  await store.jobInsertMany({ jobs: [again] });
+  expect(await matches(store, "welcome", false)).toEqual(["mail-2"]);
+  return again;
+}
+
 /** Every needle finds what the memory store's plain scan finds. */
 async function expectSameAsScan(store: Store, list: readonly NewJob[]): Promise<void> {
   const reference = memoryStore();
@@ -96,21 +118,7 @@ describe("search index on SQLite", () => {
       expect(await matches(store, "ann@example", false)).toEqual([]);
       expect(await matches(store, "ann@example", true)).toEqual(["mail-2"]);
 
-      // An edit moves the text; a delete removes it; an insert adds it.
-      const edited = await store.jobUpdateIdle({
-        id: "inv-1",
-        patch: { description: "Quarterly statement" },
-        now: at(0),
-      });
-      expect(edited.ok).toBe(true);
-      expect(await matches(store, "monthly", false)).toEqual([]);
-      expect(await matches(store, "QUARTERLY", false)).toEqual(["inv-1"]);
-      expect(await store.jobDeleteMany({ ids: ["mail-2", "d-12345"] })).toBe(2);
-      expect(await matches(store, "welcome", false)).toEqual([]);
-      expect(await matches(store, "bench job", false)).toEqual(["d-123456"]);
-      const again = newJob({ id: "mail-2", function: "SendEmail", description: "Welcome back", executionTime: at(6) });
-      await store.jobInsertMany({ jobs: [again] });
-      expect(await matches(store, "welcome", false)).toEqual(["mail-2"]);
+      const again = await editDeleteInsert(store);
       expect(raw.prepare("select count(*) as n from tickerq_job_search_keys").get()).toEqual({ n: 4 });
 
       // VACUUM may renumber the rowids of jobs; the index keys on its own INTEGER PRIMARY KEY.
@@ -179,21 +187,7 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     expect(await count()).toBe(list.length);
     await expectSameAsScan(store, list);
 
-    // An edit moves the text; a delete removes it; an insert adds it; a claim and a completion leave it.
-    const edited = await store.jobUpdateIdle({
-      id: "inv-1",
-      patch: { description: "Quarterly statement" },
-      now: at(0),
-    });
-    expect(edited.ok).toBe(true);
-    expect(await matches(store, "monthly", false)).toEqual([]);
-    expect(await matches(store, "QUARTERLY", false)).toEqual(["inv-1"]);
-    expect(await store.jobDeleteMany({ ids: ["mail-2", "d-12345"] })).toBe(2);
-    expect(await matches(store, "welcome", false)).toEqual([]);
-    expect(await matches(store, "bench job", false)).toEqual(["d-123456"]);
-    const again = newJob({ id: "mail-2", function: "SendEmail", description: "Welcome back", executionTime: at(6) });
-    await store.jobInsertMany({ jobs: [again] });
-    expect(await matches(store, "welcome", false)).toEqual(["mail-2"]);
+    const again = await editDeleteInsert(store);
     // A batch large enough to stream in with COPY fires the same trigger.
     const bulk = Array.from({ length: COPY_THRESHOLD }, (_, i) =>
       newJob({
@@ -207,6 +201,7 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     expect(await matches(store, "zq77x", true)).toEqual(["bulk-77"]);
     expect(await store.jobDeleteMany({ ids: bulk.map((job) => job.id) })).toBe(COPY_THRESHOLD);
     expect(await matches(store, "zq77x", true)).toEqual([]);
+    // A claim leaves it.
     const [claimed] = await store.jobClaimDue({
       nodeId: "n1",
       now: at(10),
