@@ -1,5 +1,6 @@
 /** Runs the store contract and the engine suite against MySQL/MariaDB: a fresh database per test, dropped afterwards. */
 
+import mysql from "mysql2/promise";
 import { describe, it } from "vitest";
 import { mysqlStore } from "../../src/mysql.js";
 import { checkMysql, mysqlScratch } from "../helpers/databases.js";
@@ -26,6 +27,20 @@ if (server.available) {
   describeEngineContract("mysql", freshStore);
   describeEngineFaults("mysql", freshStore);
   describeEngineMiddleware("mysql", freshStore);
+  // A caller's pool without multipleStatements: the claim sends its statements one by one.
+  describeStoreContract("mysql (caller's pool)", async () => {
+    const scratch = await mysqlScratch();
+    const pool = mysql.createPool({ uri: scratch.url, connectionLimit: 4 });
+    const store = mysqlStore({ pool });
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await pool.end();
+        await scratch.drop();
+      },
+    };
+  });
 } else {
   describe.skip("store contract: mysql (server unreachable; set TICKERQ_MYSQL_URL)", () => it("needs MySQL", () => {}));
 }

@@ -1,5 +1,6 @@
 /** MySQL/MariaDB specifics: caller transactions on mysql2 connections, pools, migrations under a named lock. */
 
+import { connect, createServer, type Server } from "node:net";
 import mysql from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
 import { sql } from "kysely";
@@ -7,10 +8,50 @@ import { mysqlStore } from "../../src/mysql.js";
 import type { SqlContext } from "../../src/store/sql/context.js";
 import { MIGRATIONS } from "../../src/store/sql/migrations/index.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
-import { newJob } from "../contract/fixtures.js";
+import { at, newJob } from "../contract/fixtures.js";
 import { checkMysql, mysqlScratch } from "../helpers/databases.js";
 
 const server = await checkMysql();
+
+/**
+ * A proxy to MariaDB that counts the COM_QUERY packets clients send: one per round trip of a
+ * text query, however many statements it carries (the MySQL protocol frames each packet with
+ * a 3-byte length and a sequence byte; a command packet has sequence 0 and its type first).
+ */
+async function queryCounter(target: string): Promise<{ port: number; queries: number; close(): Promise<void> }> {
+  const counter = { port: 0, queries: 0, close: async () => {} };
+  const proxy: Server = createServer((client) => {
+    const upstream = connect(Number(new URL(target).port || 3306), new URL(target).hostname);
+    let pending = Buffer.alloc(0);
+    client.on("data", (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 5) {
+        const length = pending.readUIntLE(0, 3);
+        if (pending.length < 4 + length) break;
+        if (pending[3] === 0 && pending[4] === 0x03) counter.queries++;
+        pending = pending.subarray(4 + length);
+      }
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => client.write(chunk));
+    const end = () => (client.destroy(), upstream.destroy());
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  counter.port = (proxy.address() as { port: number }).port;
+  counter.close = () => new Promise((resolve) => proxy.close(() => resolve()));
+  return counter;
+}
+
+const claimAll = (nodeId: string) => ({
+  nodeId,
+  now: at(0),
+  until: at(0),
+  limit: 10,
+  longRunningLimit: 0,
+  startLimit: 10,
+});
 
 describe.skipIf(!server.available)("mysql store", () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -108,6 +149,55 @@ describe.skipIf(!server.available)("mysql store", () => {
     // The caller's connections keep their own session setting outside tickerq's transactions.
     const [rows] = await pool.query("select @@tx_isolation as level");
     expect(rows).toEqual([{ level: "REPEATABLE-READ" }]);
+  });
+
+  it("claims in two round trips on its own pool: BEGIN with the candidates, the UPDATE and its children with COMMIT", async () => {
+    const scratch = await mysqlScratch();
+    const counter = await queryCounter(scratch.url);
+    const url = new URL(scratch.url);
+    url.host = `127.0.0.1:${counter.port}`;
+    const store = mysqlStore({ uri: url.toString(), poolSize: 1 });
+    cleanups.push(
+      () => scratch.drop(),
+      () => counter.close(),
+      () => store.close(),
+    );
+    await store.init();
+    const parent = newJob({ id: "parent" });
+    const child = newJob({ id: "child", parentId: "parent", runCondition: "InProgress", executionTime: null });
+    await store.jobInsertMany({ jobs: [parent, child, newJob({ id: "other" })] });
+    const before = counter.queries;
+    const claimed = await store.jobClaimDue(claimAll("n"));
+    expect(counter.queries - before).toBe(2);
+    expect(claimed.map((job) => [job.id, job.status, job.leaseToken])).toEqual([
+      ["other", "InProgress", 1],
+      ["parent", "InProgress", 1],
+    ]);
+    // The child's release travelled with the UPDATE and committed with it.
+    expect((await store.jobGet({ id: "child" }))?.executionTime).toEqual(at(0));
+    expect((await store.jobClaimDue(claimAll("n"))).map((job) => job.id)).toEqual(["child"]);
+    const nothing = counter.queries;
+    expect(await store.jobClaimDue(claimAll("n"))).toEqual([]);
+    expect(counter.queries - nothing).toBe(2);
+  });
+
+  it("rolls a failed pipelined claim back: its rows are not left locked, and the connection serves the next claim", async () => {
+    const { store, url } = await fresh();
+    const other = mysqlStore({ uri: url, poolSize: 1 });
+    const conn = await mysql.createConnection({ uri: url });
+    cleanups.push(
+      () => other.close(),
+      () => conn.end(),
+    );
+    await store.jobInsertMany({ jobs: [newJob({ id: "poison" })] });
+    await conn.query(`create trigger refuse_claim before update on tickerq_jobs for each row
+      if new.id = 'poison' and new.lock_holder = 'a' then signal sqlstate '45000' set message_text = 'refused'; end if`);
+    await expect(store.jobClaimDue(claimAll("a"))).rejects.toThrow(/refused/);
+    // Held locks (an open transaction returned to the pool) would make SKIP LOCKED pass it over.
+    expect((await other.jobClaimDue(claimAll("b"))).map((job) => job.id)).toEqual(["poison"]);
+    await conn.query("drop trigger refuse_claim");
+    expect(await store.jobClaimDue(claimAll("a"))).toEqual([]);
+    expect(await store.jobGet({ id: "poison" })).toMatchObject({ lockHolder: "b", status: "InProgress" });
   });
 
   it("refuses a schema newer than the code with SCHEMA_TOO_NEW", async () => {

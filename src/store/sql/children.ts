@@ -81,6 +81,25 @@ export async function settleChildren(
   return [...release.keys()].map((at) => ({ type: "due", at: new Date(at) }));
 }
 
+/** The UPDATEs that make the `InProgress` children of started parents due at the start. */
+export function startChildrenQueries(
+  ctx: SqlContext,
+  db: Kysely<Database>,
+  parentIds: readonly string[],
+  startedAt: Date,
+) {
+  const at = startedAt.getTime();
+  return chunks(parentIds).map((part) =>
+    db
+      .updateTable(ctx.t.jobs)
+      .set({ execution_time: at, scheduled_for: at, updated_at: at })
+      .where("parent_id", "in", part)
+      .where("status", "=", "Idle")
+      .where("execution_time", "is", null)
+      .where("run_condition", "=", "InProgress"),
+  );
+}
+
 /** Makes the `InProgress` children of started parents due at the start. */
 export async function startChildren(
   ctx: SqlContext,
@@ -88,18 +107,9 @@ export async function startChildren(
   parentIds: readonly string[],
   startedAt: Date,
 ): Promise<StoreSignal | null> {
-  const at = startedAt.getTime();
   let released = 0;
-  for (const part of chunks(parentIds)) {
-    const result = await db
-      .updateTable(ctx.t.jobs)
-      .set({ execution_time: at, scheduled_for: at, updated_at: at })
-      .where("parent_id", "in", part)
-      .where("status", "=", "Idle")
-      .where("execution_time", "is", null)
-      .where("run_condition", "=", "InProgress")
-      .executeTakeFirst();
-    released += Number(result.numUpdatedRows);
+  for (const query of startChildrenQueries(ctx, db, parentIds, startedAt)) {
+    released += Number((await query.executeTakeFirst()).numUpdatedRows);
   }
   return released > 0 ? { type: "due", at: startedAt } : null;
 }

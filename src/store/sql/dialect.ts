@@ -3,7 +3,7 @@
  * shared SQL store (sql-store.ts) is written once against it.
  */
 
-import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely, RawBuilder } from "kysely";
+import type { CompiledQuery, InsertQueryBuilder, InsertResult, Kysely, QueryResult, RawBuilder } from "kysely";
 import type { TickerQError } from "../../errors.js";
 import type {
   JobCompletion,
@@ -38,6 +38,18 @@ export interface ColumnTypes {
   millis: string;
   int: string;
 }
+
+/**
+ * Sends a group of statements of a transaction and returns their results in order. The first
+ * group begins the transaction and the one marked `last` commits it.
+ */
+export type PipelineSend = (
+  queries: readonly CompiledQuery[],
+  options?: { last?: boolean },
+) => Promise<QueryResult<unknown>[]>;
+
+/** Runs `fn` in one write transaction whose statements it sends in groups (SqlDialect.pipelinedTx). */
+export type PipelinedTx = <T>(fn: (send: PipelineSend) => Promise<T>) => Promise<T>;
 
 /** What a claim asks for: Store.jobClaimDue's params, declared once in the contract. */
 export type ClaimParams = Parameters<Store["jobClaimDue"]>[0];
@@ -82,6 +94,12 @@ export interface SqlDialect {
    * deadlock upgrading a read lock), READ COMMITTED on MySQL; retried on deadlock.
    */
   writeTx<T>(fn: (tx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /**
+   * A write transaction like writeTx whose each group of statements is one round trip: BEGIN
+   * travels with the first group and COMMIT with the last (MySQL with multiple statements per
+   * query). Without it, the portable claim sends its statements one by one in writeTx.
+   */
+  readonly pipelinedTx?: PipelinedTx;
   /** Runs migrations under a lock that keeps two nodes from migrating at once. */
   migrationSession<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
   /** INSERT that skips rows conflicting with a unique key. */

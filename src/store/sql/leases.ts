@@ -1,6 +1,6 @@
 /**
- * The lease path: claiming due jobs, starting, completing, releasing, cancelling and
- * recovering them. Every write here checks that the job is still held by the writer.
+ * The lease path after the claim (claim.ts): starting, completing, releasing, cancelling and
+ * recovering jobs. Every write here checks that the job is still held by the writer.
  */
 
 import type { Kysely } from "kysely";
@@ -10,153 +10,14 @@ import { isFinal } from "../../lifecycle.js";
 import type { CancelResult, JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
 import { settleChildren, startChildren } from "./children.js";
 import type { SqlContext } from "./context.js";
-import type { ClaimParams } from "./dialect.js";
 import { chunks } from "./context.js";
 import { dueSignal as jobsDue } from "./jobs.js";
-import { attemptToRow, jobFromRow, toMs } from "./rows.js";
+import { attemptToRow, toMs } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
 type Signals = StoreSignal[];
 
 const HELD = ["Queued", "InProgress"];
-
-/**
- * Candidates of one priority rank, oldest first, locked against other claimers, each with
- * whether a child waits for it to start (run condition InProgress): a claim that starts none
- * of those skips the UPDATE of children, a round trip.
- */
-function candidateQuery(ctx: SqlContext, tx: Kysely<Database>, rank: number, until: number, limit: number) {
-  const waiting = sql<number>`exists (select 1 from ${sql.table(ctx.t.jobs)} k where k.parent_id = ${sql.ref(`${ctx.t.jobs}.id`)}
-    and k.status = 'Idle' and k.execution_time is null and k.run_condition = 'InProgress')`;
-  let query = tx
-    .selectFrom(ctx.t.jobs)
-    .selectAll()
-    .select(waiting.as("waiting_children"))
-    // A literal, not a parameter: SQLite and PostgreSQL match it to the claim index's predicate.
-    .where(sql.ref("status"), "=", sql.lit("Idle"))
-    .where("priority_rank", "=", rank)
-    .where("execution_time", "<=", until)
-    .orderBy("execution_time")
-    .orderBy("id")
-    .limit(limit);
-  if (ctx.dialect.skipLocked) query = query.forUpdate().skipLocked();
-  return query;
-}
-
-/** The order claims take jobs in: priority rank, then due time, then id. */
-export const byClaimOrder = (a: JobsTable, b: JobsTable): number =>
-  Number(a.priority_rank) - Number(b.priority_rank) ||
-  toMs(a.execution_time) - toMs(b.execution_time) ||
-  (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-/** A candidate row, and whether a child waits for it to start (0/1; MySQL may answer a string). */
-type Candidate = JobsTable & { waiting_children: number | string };
-
-/**
- * Every rank's candidates in one round trip: a UNION ALL of the per-rank queries, each still
- * its own index range scan with its own LIMIT and SKIP LOCKED. A rank may lock up to `limit`
- * rows that a higher rank's make unnecessary; they are left as they were, and unlocked at commit.
- */
-async function candidatesAtOnce(
-  ctx: SqlContext,
-  tx: Kysely<Database>,
-  until: number,
-  limit: number,
-  longRunningLimit: number,
-): Promise<Candidate[]> {
-  const parts = [];
-  if (limit > 0) for (const rank of [0, 1, 2]) parts.push(candidateQuery(ctx, tx, rank, until, limit));
-  if (longRunningLimit > 0) parts.push(candidateQuery(ctx, tx, 3, until, longRunningLimit));
-  if (parts.length === 0) return [];
-  const { rows } = await sql<Candidate>`${sql.join(parts, sql` union all `)}`.execute(tx);
-  const ordered = [...rows].sort(byClaimOrder);
-  const longRunning = (row: JobsTable) => Number(row.priority_rank) === 3;
-  return [...ordered.filter((row) => !longRunning(row)).slice(0, limit), ...ordered.filter(longRunning)];
-}
-
-/**
- * The candidates of every priority rank in one query (each rank an index range scan on
- * (status, priority_rank, execution_time), so the cost does not grow with the number of jobs),
- * then one UPDATE. SQLite and PostgreSQL claim through their hot path; this runs on MySQL/MariaDB.
- */
-export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals: Signals): Promise<JobRecord[]> {
-  const { nodeId } = params;
-  const now = params.now.getTime();
-  const until = params.until.getTime();
-  if (params.limit <= 0 && params.longRunningLimit <= 0) return [];
-  if (ctx.dialect.hotPath) return ctx.dialect.hotPath.claimDue(ctx, params, signals);
-  return ctx.dialect.writeTx(async (tx) => {
-    const picked = await candidatesAtOnce(ctx, tx, until, params.limit, params.longRunningLimit);
-    if (picked.length === 0) return [];
-    const starting = startsAtClaim(picked, now, params.startLimit ?? 0);
-    // One UPDATE leases them all and starts those due now (a round trip less per claim).
-    const startingNow = sql.join([...starting]);
-    await tx
-      .updateTable(ctx.t.jobs)
-      .set({
-        status:
-          starting.size > 0
-            ? sql<string>`case when ${sql.ref("id")} in (${startingNow}) then 'InProgress' else 'Queued' end`
-            : "Queued",
-        ...(starting.size > 0
-          ? {
-              executed_at: sql<number>`case when ${sql.ref("id")} in (${startingNow}) then ${now} else ${sql.ref("executed_at")} end`,
-            }
-          : {}),
-        lock_holder: nodeId,
-        locked_at: now,
-        lease_token: sql<number>`${sql.ref("lease_token")} + 1`,
-        updated_at: now,
-        scheduled_for: sql<number>`coalesce(${sql.ref("scheduled_for")}, ${sql.ref("execution_time")})`,
-      })
-      .where(
-        "id",
-        "in",
-        picked.map((row) => row.id),
-      )
-      .execute();
-    const parents = picked.filter((row) => starting.has(row.id) && Number(row.waiting_children) > 0);
-    if (parents.length > 0) {
-      const due = await startChildren(
-        ctx,
-        tx,
-        parents.map((row) => row.id),
-        params.now,
-      );
-      if (due) signals.push(due);
-    }
-    return picked.map((row) => ({
-      ...jobFromRow(row),
-      status: starting.has(row.id) ? ("InProgress" as const) : ("Queued" as const),
-      executedAt: starting.has(row.id)
-        ? new Date(now)
-        : row.executed_at === null
-          ? null
-          : new Date(toMs(row.executed_at)),
-      lockHolder: nodeId,
-      lockedAt: new Date(now),
-      leaseToken: Number(row.lease_token) + 1,
-      updatedAt: new Date(now),
-      scheduledFor: new Date(toMs(row.scheduled_for ?? row.execution_time)),
-    }));
-  });
-}
-
-/** Which claimed rows start at once: the first `startLimit` slotted ones due by now, and every LongRunning one. */
-export function startsAtClaim(
-  picked: readonly Pick<JobsTable, "id" | "priority_rank" | "execution_time">[],
-  now: number,
-  startLimit: number,
-): Set<string> {
-  const starting = new Set<string>();
-  let slots = startLimit;
-  for (const row of picked) {
-    if (toMs(row.execution_time) > now) continue;
-    if (Number(row.priority_rank) === 3) starting.add(row.id);
-    else if (slots-- > 0) starting.add(row.id);
-  }
-  return starting;
-}
 
 /** The rows that `nodeId` holds under these leases, locked until the transaction ends. */
 async function held(

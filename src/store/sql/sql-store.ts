@@ -14,6 +14,7 @@ import type { SqlContext } from "./context.js";
 import * as cron from "./cron-tickers.js";
 import type { SqlDialect } from "./dialect.js";
 import * as jobs from "./jobs.js";
+import { jobClaimDue } from "./claim.js";
 import * as leases from "./leases.js";
 import { checkSchema, migrate } from "./migrator.js";
 import type { MigrateResult } from "./migrator.js";
@@ -214,7 +215,7 @@ export class SqlStore implements Store {
     return jobs.jobDueCountByFunction(this.ctx, now);
   }
   jobClaimDue(params: Parameters<Store["jobClaimDue"]>[0]) {
-    return this.withSignals((s) => leases.jobClaimDue(this.ctx, params, s));
+    return this.withSignals((s) => jobClaimDue(this.ctx, params, s));
   }
   jobStartMany({ leases: held, nodeId, at }: Parameters<Store["jobStartMany"]>[0]) {
     return this.withSignals((s) => leases.jobStartMany(this.ctx, held, nodeId, at, s));

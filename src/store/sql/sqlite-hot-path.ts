@@ -17,7 +17,7 @@ import { settleChildren } from "./children.js";
 import type { SqlContext } from "./context.js";
 import type { ClaimParams, HotPath } from "./dialect.js";
 import { dueSignal } from "./jobs.js";
-import { byClaimOrder } from "./leases.js";
+import { byClaimOrder } from "./claim.js";
 import { jobFromRow } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
