@@ -8,7 +8,7 @@ import { mysqlStore } from "../../src/mysql.js";
 import type { SqlContext } from "../../src/store/sql/context.js";
 import { MIGRATIONS } from "../../src/store/sql/migrations/index.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
-import { at, newJob } from "../contract/fixtures.js";
+import { at, completion, newJob } from "../contract/fixtures.js";
 import { checkMysql, mysqlScratch } from "../helpers/databases.js";
 
 const server = await checkMysql();
@@ -179,6 +179,51 @@ describe.skipIf(!server.available)("mysql store", () => {
     const nothing = counter.queries;
     expect(await store.jobClaimDue(claimAll("n"))).toEqual([]);
     expect(counter.queries - nothing).toBe(2);
+  });
+
+  it("completes a batch in two round trips, children released and a stale run kept; a skipped subtree adds one per level", async () => {
+    const scratch = await mysqlScratch();
+    const counter = await queryCounter(scratch.url);
+    const url = new URL(scratch.url);
+    url.host = `127.0.0.1:${counter.port}`;
+    const store = mysqlStore({ uri: url.toString(), poolSize: 1 });
+    cleanups.push(
+      () => scratch.drop(),
+      () => counter.close(),
+      () => store.close(),
+    );
+    await store.init();
+    await store.jobInsertMany({
+      jobs: [
+        newJob({ id: "ok" }),
+        newJob({ id: "retry", retries: 1 }),
+        newJob({ id: "stale" }),
+        newJob({ id: "fails" }),
+        newJob({ id: "ok-child", parentId: "ok", runCondition: "OnSuccess", executionTime: null }),
+        newJob({ id: "fails-child", parentId: "fails", runCondition: "OnSuccess", executionTime: null }),
+        newJob({ id: "fails-grandchild", parentId: "fails-child", runCondition: "OnSuccess", executionTime: null }),
+      ],
+    });
+    expect(await store.jobClaimDue(claimAll("n"))).toHaveLength(4);
+    const end = at(1);
+    let before = counter.queries;
+    const { superseded } = await store.jobCompleteMany({
+      completions: [
+        completion("ok", "n", "Done", end),
+        completion("retry", "n", "Idle", end, { retryAt: at(60), error: "again" }),
+        completion("stale", "n", "Done", end, { leaseToken: 7 }),
+      ],
+    });
+    expect(counter.queries - before).toBe(2);
+    expect(superseded).toEqual(["stale"]);
+    expect((await store.jobGet({ id: "ok-child" }))?.executionTime).toEqual(end);
+    expect(await store.jobGet({ id: "retry" })).toMatchObject({ status: "Idle", executionTime: at(60), retryCount: 1 });
+    expect((await store.attemptList({ jobId: "stale" })).map((a) => a.superseded)).toEqual([true]);
+    before = counter.queries;
+    await store.jobCompleteMany({ completions: [completion("fails", "n", "Failed", end, { error: "no" })] });
+    // The rows and waiting children; the writes; each level of the skipped subtree; the commit.
+    expect(counter.queries - before).toBe(5);
+    expect((await store.jobGet({ id: "fails-grandchild" }))?.status).toBe("Skipped");
   });
 
   it("rolls a failed pipelined claim back: its rows are not left locked, and the connection serves the next claim", async () => {

@@ -9,7 +9,8 @@ import { sql } from "kysely";
 import type { JobRecord, StoreSignal } from "../contract.js";
 import { startChildrenQueries } from "./children.js";
 import type { SqlContext } from "./context.js";
-import type { ClaimParams, PipelinedTx, SqlDialect } from "./dialect.js";
+import { pipelined } from "./context.js";
+import type { ClaimParams } from "./dialect.js";
 import { jobFromRow, toMs } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -128,11 +129,6 @@ export function claimWrite(ctx: SqlContext, db: Kysely<Database>, picked: readon
   return { update, parents, records };
 }
 
-/** Runs the statements of one transaction on a Kysely transaction, one round trip each (dialects without pipelinedTx). */
-function statementByStatement(dialect: SqlDialect): PipelinedTx {
-  return (fn) => dialect.writeTx((tx) => fn((queries) => Promise.all(queries.map((query) => tx.executeQuery(query)))));
-}
-
 /**
  * Claims due jobs: the dialect's hot path when it has one, else the portable statements in one
  * write transaction of two steps (the candidates, then the lease UPDATE with the children it
@@ -142,8 +138,7 @@ export async function jobClaimDue(ctx: SqlContext, params: ClaimParams, signals:
   if (params.limit <= 0 && params.longRunningLimit <= 0) return [];
   const { dialect } = ctx;
   if (dialect.hotPath) return dialect.hotPath.claimDue(ctx, params, signals);
-  const transaction = dialect.pipelinedTx ?? statementByStatement(dialect);
-  return transaction(async (send) => {
+  return pipelined(dialect)(async (send) => {
     const [found] = await send([candidatesQuery(ctx, dialect.db, params).compile(dialect.db)]);
     const picked = pickCandidates((found?.rows ?? []) as Candidate[], params.limit);
     if (picked.length === 0) return [];

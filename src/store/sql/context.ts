@@ -1,6 +1,8 @@
 /** The handles every shared SQL module works with: the dialect, the qualified table names, chunking. */
 
-import type { SqlDialect } from "./dialect.js";
+import type { Kysely } from "kysely";
+import type { PipelinedTx, PipelineSend, SqlDialect } from "./dialect.js";
+import type { Database } from "./schema.js";
 import type { TableNames } from "./schema.js";
 
 export interface SqlContext {
@@ -29,4 +31,18 @@ export function paged<Q extends { limit(n: number): Q; offset(n: number): Q }>(
   let q = limit === undefined ? query : query.limit(limit);
   if (offset) q = (limit === undefined ? q.limit(Number.MAX_SAFE_INTEGER) : q).offset(offset);
   return q;
+}
+
+/** Sends each statement of a group in turn on `db` (a transaction): PipelineSend without the pipelining. */
+export function sequentially(db: Kysely<Database>): PipelineSend {
+  return async (queries) => {
+    const results = [];
+    for (const query of queries) results.push(await db.executeQuery(query));
+    return results;
+  };
+}
+
+/** The dialect's pipelined write transaction, or writeTx sending each statement in turn. */
+export function pipelined(dialect: SqlDialect): PipelinedTx {
+  return dialect.pipelinedTx ?? ((fn) => dialect.writeTx((tx) => fn(sequentially(tx))));
 }

@@ -8,9 +8,10 @@ import { sql } from "kysely";
 import type { FinalStatus } from "../../lifecycle.js";
 import { isFinal } from "../../lifecycle.js";
 import type { CancelResult, JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
-import { settleChildren, startChildren } from "./children.js";
+import type { WaitingChild } from "./children.js";
+import { childSettlement, settleChildren, skipSubtree, startChildren, waitingChildrenQuery } from "./children.js";
 import type { SqlContext } from "./context.js";
-import { chunks } from "./context.js";
+import { chunks, pipelined } from "./context.js";
 import { dueSignal as jobsDue } from "./jobs.js";
 import { attemptToRow, toMs } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
@@ -102,9 +103,60 @@ function perRow(column: keyof JobsTable, values: readonly (readonly [string, unk
   return sql<any>`case ${sql.ref("id")} ${sql.join(whens, sql` `)} else ${sql.ref(column)} end`;
 }
 
+/** The UPDATE of one part of a batch of completions: retries are due again at their retry time. */
+function completionUpdate(ctx: SqlContext, part: readonly JobCompletion[], isRetry: boolean) {
+  const pick = <T>(f: (c: JobCompletion) => T) => part.map((c) => [c.id, f(c)] as const);
+  return ctx.dialect.db
+    .updateTable(ctx.t.jobs)
+    .set({
+      // The lease ends with the attempt, whatever comes next.
+      lock_holder: null,
+      locked_at: null,
+      cancel_requested: 0,
+      status: perRow(
+        "status",
+        pick((c) => c.status),
+      ),
+      elapsed_ms: perRow(
+        "elapsed_ms",
+        pick((c) => Math.round(c.elapsedMs)),
+      ),
+      exception_message: perRow(
+        "exception_message",
+        pick((c) => c.exceptionMessage),
+      ),
+      exception_details: perRow(
+        "exception_details",
+        pick((c) => c.exceptionDetails),
+      ),
+      updated_at: perRow(
+        "updated_at",
+        pick((c) => c.finishedAt.getTime()),
+      ),
+      ...(isRetry
+        ? {
+            execution_time: perRow(
+              "execution_time",
+              pick((c) => (c.retryAt ?? c.finishedAt).getTime()),
+            ),
+            retry_count: sql<number>`${sql.ref("retry_count")} + 1`,
+          }
+        : {}),
+    })
+    .where(
+      "id",
+      "in",
+      part.map((c) => c.id),
+    )
+    .compile();
+}
+
 /**
- * Applies a batch of completions in a fixed number of statements, whatever its size: the
- * ownership check, one UPDATE for retries, one for final outcomes, children, attempts.
+ * Applies a batch of completions in two groups of statements whatever its size, each one
+ * round trip where the dialect pipelines them (MySQL): the batch's rows, locked, with the
+ * children waiting on those that end; then one UPDATE for retries, one for final outcomes,
+ * the children released, the attempts, and the commit. Skipping a waiting subtree (a run
+ * condition not met) adds a round trip per level.
  */
 export async function jobCompleteMany(
   ctx: SqlContext,
@@ -119,86 +171,52 @@ export async function jobCompleteMany(
     return { superseded };
   }
   if (ctx.dialect.hotPath) return ctx.dialect.hotPath.completeMany(ctx, completions, signals);
-  return ctx.dialect.writeTx(async (tx) => {
-    // byRounds left each job once.
-    const byId = new Map(completions.map((c) => [c.id, c]));
-    const owned: JobCompletion[] = [];
-    for (const nodeId of new Set(completions.map((c) => c.nodeId))) {
-      const mine = completions.filter((c) => c.nodeId === nodeId);
-      for (const row of await held(ctx, tx, mine, nodeId, HELD)) owned.push(byId.get(row.id) as JobCompletion);
-    }
-    const ownedIds = new Set(owned.map((c) => c.id));
-    const stale = completions.filter((c) => !ownedIds.has(c.id));
+  const { db } = ctx.dialect;
+  return pipelined(ctx.dialect)(async (send) => {
+    // byRounds left each job once. Every row of the batch is read (and locked): the owned ones
+    // end; the others, if they still exist, keep the stale run's attempt, marked superseded.
+    const rowQueries = chunks(completions.map((c) => c.id)).map((part) => {
+      const query = db
+        .selectFrom(ctx.t.jobs)
+        .select(["id", "lock_holder", "status", "lease_token"])
+        .where("id", "in", part);
+      return (ctx.dialect.skipLocked ? query.forUpdate() : query).compile();
+    });
+    const ending = completions.filter((c) => c.status !== "Idle").map((c) => c.id);
+    const childQueries = chunks(ending).map((part) => waitingChildrenQuery(ctx, db, part).compile());
+    const results = await send([...rowQueries, ...childQueries]);
+    const rows = new Map(
+      results
+        .slice(0, rowQueries.length)
+        .flatMap((result) => result.rows as Pick<JobsTable, "id" | "lock_holder" | "status" | "lease_token">[])
+        .map((row) => [row.id, row]),
+    );
+    const owns = (c: JobCompletion) => {
+      const row = rows.get(c.id);
+      return row?.lock_holder === c.nodeId && HELD.includes(row.status) && Number(row.lease_token) === c.leaseToken;
+    };
+    const owned = completions.filter(owns);
+    const stale = completions.filter((c) => !owns(c));
     const retries = owned.filter((c) => c.status === "Idle");
     const finals = owned.filter((c) => c.status !== "Idle");
-    for (const [batch, isRetry] of [
-      [retries, true],
-      [finals, false],
-    ] as const) {
-      for (const part of chunks(batch, 100)) {
-        const pick = <T>(f: (c: JobCompletion) => T) => part.map((c) => [c.id, f(c)] as const);
-        await tx
-          .updateTable(ctx.t.jobs)
-          .set({
-            // The lease ends with the attempt, whatever comes next.
-            lock_holder: null,
-            locked_at: null,
-            cancel_requested: 0,
-            status: perRow(
-              "status",
-              pick((c) => c.status),
-            ),
-            elapsed_ms: perRow(
-              "elapsed_ms",
-              pick((c) => Math.round(c.elapsedMs)),
-            ),
-            exception_message: perRow(
-              "exception_message",
-              pick((c) => c.exceptionMessage),
-            ),
-            exception_details: perRow(
-              "exception_details",
-              pick((c) => c.exceptionDetails),
-            ),
-            updated_at: perRow(
-              "updated_at",
-              pick((c) => c.finishedAt.getTime()),
-            ),
-            ...(isRetry
-              ? {
-                  execution_time: perRow(
-                    "execution_time",
-                    pick((c) => (c.retryAt ?? c.finishedAt).getTime()),
-                  ),
-                  retry_count: sql<number>`${sql.ref("retry_count")} + 1`,
-                }
-              : {}),
-          })
-          .where(
-            "id",
-            "in",
-            part.map((c) => c.id),
-          )
-          .execute();
-      }
-    }
-    const due = jobsDue(retries.map((c) => ({ executionTime: c.retryAt ?? c.finishedAt })));
-    if (due) signals.push(due);
     const ended = new Map(finals.map((c) => [c.id, { status: c.status as FinalStatus, at: c.finishedAt }]));
-    for (const signal of await settleChildren(ctx, tx, ended)) signals.push(signal);
-    // A stale run still leaves its trace, marked superseded, on a job that still exists.
-    const existing = new Set<string>();
-    for (const part of chunks(stale.map((c) => c.id))) {
-      const rows = await tx.selectFrom(ctx.t.jobs).select("id").where("id", "in", part).execute();
-      for (const row of rows) existing.add(row.id);
-    }
+    const waiting = results.slice(rowQueries.length).flatMap((result) => result.rows as WaitingChild[]);
+    const children = childSettlement(ctx, db, ended, waiting);
     const history = [
       ...owned.map((c) => attemptToRow(c.attempt)),
-      ...stale.filter((c) => existing.has(c.id)).map((c) => attemptToRow({ ...c.attempt, superseded: true })),
+      ...stale.filter((c) => rows.has(c.id)).map((c) => attemptToRow({ ...c.attempt, superseded: true })),
     ];
-    for (const part of chunks(history)) {
-      await tx.insertInto(ctx.t.attempts).values(part).execute();
-    }
+    const writes = [
+      ...chunks(retries, 100).map((part) => completionUpdate(ctx, part, true)),
+      ...chunks(finals, 100).map((part) => completionUpdate(ctx, part, false)),
+      ...children.releases,
+      ...chunks(history).map((part) => db.insertInto(ctx.t.attempts).values(part).compile()),
+    ];
+    await send(writes, { last: children.skip.size === 0 });
+    for (const [at, ids] of children.skip) await skipSubtree(ctx, db, send, ids, at);
+    const due = jobsDue(retries.map((c) => ({ executionTime: c.retryAt ?? c.finishedAt })));
+    if (due) signals.push(due);
+    signals.push(...children.signals);
     return { superseded: stale.map((c) => c.id) };
   });
 }
