@@ -5,6 +5,8 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTickerQ, defineFunction } from "../../src/index.js";
 import { postgresStore } from "../../src/postgres.js";
+import type { SqlContext } from "../../src/store/sql/context.js";
+import { BIN_COLUMNS, rollupSelect } from "../../src/store/sql/migrations/005-aggregates.js";
 import { LATEST_VERSION, MIGRATIONS } from "../../src/store/sql/migrations/index.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
 import { settle } from "../../src/testing/index.js";
@@ -263,6 +265,58 @@ describe.skipIf(!server.available)("postgres store", () => {
     await upgraded.init();
     expect(await definitions()).toMatchObject(partial);
     expect(await upgraded.jobGet({ id: job.id })).toMatchObject({ function: "Kept", leaseToken: 0 });
+  });
+
+  it("appends the run rollup that migration 5's trigger did, bin for bin, through migration 8's (width_bucket)", async () => {
+    const { store, schema } = await fresh();
+    const { t, dialect } = (store as unknown as { ctx: SqlContext }).ctx;
+    const q = (name: string) => `"${schema}".tickerq_${name}`;
+    await store.jobInsertMany({
+      jobs: [
+        newJob({ id: "a", function: "Alpha", executionTime: new Date(1_000) }),
+        newJob({ id: "b", function: "Beta", executionTime: new Date(5_000_000) }),
+      ],
+    });
+    await pool.query(`update ${q("jobs")} set scheduled_for = null where id = 'b'`);
+    // Durations and latenesses on both sides of every bin edge, over minutes, hours and days;
+    // first attempts and retries, superseded runs, a job that no longer exists; in three batches.
+    const edges = [-5, 0, 1, 2, 3, 4, 7, 8, 1023, 1024, 2 ** 22 - 1, 2 ** 22, 2 ** 30];
+    const rows: string[] = [];
+    let i = 0;
+    for (const elapsed of edges) {
+      for (const lateness of edges) {
+        const job = ["a", "b", "gone"][i % 3]!;
+        const started = 1_000 + lateness;
+        const finished = 1_000 + (i % 7) * 50_000_000 + (i % 5) * 61_000;
+        const status = ["Done", "Failed", "Cancelled"][i % 3]!;
+        rows.push(
+          `('${job}', ${i % 4 === 0 ? 1 : 0}, '${status}', 'n', ${started}, ${finished}, ${elapsed}, ${i % 11 === 0 ? 1 : 0})`,
+        );
+        i++;
+      }
+    }
+    const third = Math.ceil(rows.length / 3);
+    for (const part of [rows.slice(0, third), rows.slice(third, 2 * third), rows.slice(2 * third)]) {
+      await pool.query(`insert into ${q("attempts")} (job_id, attempt, status, node_id, started_at, finished_at,
+        elapsed_ms, superseded) values ${part.join(", ")}`);
+    }
+    const env = { kind: "postgres" as const, t, prefix: "tickerq_", types: dialect.columnTypes };
+    const keys = `span_ms, bucket, "function", status`;
+    const columns = `span_ms::bigint as span_ms, bucket::bigint as bucket, "function", status`;
+    const sums = ["runs", "duration_sum", ...BIN_COLUMNS].map((c) => `sum(${c})::bigint as ${c}`).join(", ");
+    const expected = await pool.query(`select ${columns}, ${sums} from (${rollupSelect(
+      env,
+      q("jobs"),
+      (c) => `a.${c}`,
+      true,
+      `${q("attempts")} a cross join `,
+    )}) x (span_ms, bucket, "function", status, runs, duration_sum, ${BIN_COLUMNS.join(", ")})
+      group by ${keys} order by ${keys}`);
+    const actual = await pool.query(`select ${columns}, ${sums} from (
+      select * from ${q("run_rollup")} union all select ${keys}, runs, duration_sum, ${BIN_COLUMNS.join(", ")}
+      from ${q("run_rollup_deltas")}) x group by ${keys} order by ${keys}`);
+    expect(expected.rows.length).toBeGreaterThan(20);
+    expect(actual.rows).toEqual(expected.rows);
   });
 
   it("refuses a schema newer than the code with SCHEMA_TOO_NEW", async () => {

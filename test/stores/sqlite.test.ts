@@ -31,6 +31,7 @@ describe("sqlite store", () => {
       { version: 5, name: "aggregates: job counts and the run rollup" },
       { version: 6, name: "search index" },
       { version: 7, name: "search table (PostgreSQL)" },
+      { version: 8, name: "run rollup trigger by width_bucket (PostgreSQL)" },
     ]);
     const definition = (name: string) =>
       (db.prepare("select sql from sqlite_master where name = ?").get(name) as { sql: string }).sql;

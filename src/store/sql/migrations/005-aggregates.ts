@@ -26,8 +26,8 @@ import { sql } from "kysely";
 import type { Migration, MigrationEnv } from "./index.js";
 
 /** Fixed here: a shipped migration never changes, whatever the code's constant becomes. */
-const BINS = 24;
-const SPANS = [60_000, 3_600_000, 86_400_000];
+export const BINS = 24;
+export const SPANS = [60_000, 3_600_000, 86_400_000];
 
 function binBounds(k: number): [number | null, number | null] {
   if (k === 0) return [null, 1];
@@ -49,7 +49,7 @@ export const BIN_COLUMNS = [
  * The SELECT of rollup rows for attempts: `a(name)` names an attempt column (`a.x` over a
  * set, `new.x` in a row trigger), `jobs` the jobs table. Grouped when `grouped`.
  */
-function rollupSelect(
+export function rollupSelect(
   env: MigrationEnv,
   jobs: string,
   a: (column: string) => string,

@@ -10,6 +10,7 @@ import { jobMetadata } from "./004-job-metadata.js";
 import { aggregates } from "./005-aggregates.js";
 import { search } from "./006-search.js";
 import { searchTable } from "./007-search-table.js";
+import { rollupBins } from "./008-rollup-bins.js";
 
 export interface MigrationEnv {
   kind: DialectKind;
@@ -35,6 +36,7 @@ export const MIGRATIONS: readonly Migration[] = [
   aggregates,
   search,
   searchTable,
+  rollupBins,
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
