@@ -64,6 +64,7 @@ export interface AttemptsTable {
   exception_details: string | null;
   /** 1: the run ended after its lease was taken over, and changed nothing (migration 3). */
   superseded: number;
+  // SQLite also has `rolled_up` (migration 8): 1 when the writer appended the run rollup itself.
 }
 
 export interface CronTickersTable {

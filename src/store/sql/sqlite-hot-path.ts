@@ -12,6 +12,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { Kysely } from "kysely";
 import type { FinalStatus } from "../../lifecycle.js";
+import { HISTOGRAM_BINS, SPAN_MS, binOf } from "../aggregates.js";
 import type { JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
 import { settleChildren } from "./children.js";
 import type { SqlContext } from "./context.js";
@@ -34,6 +35,7 @@ interface Statements {
   existing: BetterSqlite3.Statement;
   waiting: BetterSqlite3.Statement;
   history: BetterSqlite3.Statement;
+  rollup: BetterSqlite3.Statement;
 }
 
 /** `"name"`: checkIdentifier() allowed only letters, digits and underscores. */
@@ -112,20 +114,27 @@ function prepare(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
         from json_each(@completions)) as v
       where ${jobs}.id = v.id and ${jobs}.lock_holder = v.node and ${jobs}.lease_token = v.token
         and +${jobs}.status in ('Queued', 'InProgress')
-      returning ${jobs}.id`),
+      returning ${jobs}.id, ${jobs}."function" as fn, ${jobs}.scheduled_for as scheduled`),
     // @ids: which of these jobs exist (a stale run leaves its trace only on a job that does).
     existing: raw.prepare(`select id from ${jobs} where id in (select value from json_each(@ids))`),
     // @ids: whether any of these jobs has a child still waiting for it (then the portable code settles them).
     waiting: raw.prepare(`
       select 1 from ${jobs} where parent_id in (select value from json_each(@ids)) and +status = 'Idle'
         and +execution_time is null limit 1`),
-    // @attempts (JSON [[job_id, attempt, status, node, started, finished, elapsed, message, details, superseded], …]).
+    // @attempts (JSON [[job_id, attempt, status, node, started, finished, elapsed, message, details, superseded], …]):
+    // rolled_up, as the batch's rollup rows come with them (`rollup`), so the row trigger skips them.
     history: raw.prepare(`
       insert into ${attempts} (job_id, attempt, status, node_id, started_at, finished_at, elapsed_ms,
-        exception_message, exception_details, superseded)
+        exception_message, exception_details, superseded, rolled_up)
       select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-        value ->> 7, value ->> 8, value ->> 9
+        value ->> 7, value ->> 8, value ->> 9, 1
       from json_each(@attempts)`),
+    // @rows (JSON [[span, bucket, function, status, runs, duration, d0…d23, l0…l23], …]): a batch's run rollup.
+    rollup: raw.prepare(`
+      insert into ${quoted(ctx.t.run_rollup_deltas)} (span_ms, bucket, "function", status, runs, duration_sum,
+        ${ROLLUP_BINS.join(", ")})
+      select ${Array.from({ length: 6 + ROLLUP_BINS.length }, (_, i) => `value ->> ${i}`).join(", ")}
+      from json_each(@rows)`),
   };
 }
 
@@ -138,6 +147,67 @@ function statements(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
   let s = byCtx.get(ctx);
   if (!s) byCtx.set(ctx, (s = prepare(raw, ctx)));
   return s;
+}
+
+/** d0…d23 and l0…l23: the rollup's histogram columns (migration 5). */
+const ROLLUP_BINS = [
+  ...Array.from({ length: HISTOGRAM_BINS }, (_, k) => `d${k}`),
+  ...Array.from({ length: HISTOGRAM_BINS }, (_, k) => `l${k}`),
+];
+
+/**
+ * The run rollup of the attempts a batch ended, as the rows migration 5's trigger would have
+ * appended one by one, merged per (span, bucket, function, status): the bins of the stored,
+ * whole milliseconds (aggregates.ts), lateness for first attempts of jobs with an intended time.
+ * The batch is grouped per minute first; minutes nest in hours and days.
+ */
+function batchRollup(
+  completions: readonly JobCompletion[],
+  ended: ReadonlyMap<string, { fn: string | null; scheduled: number | null }>,
+): unknown[][] {
+  const minute = SPAN_MS.minute;
+  const groups = new Map<
+    string,
+    { minute: number; fn: string; status: string; d: number; l: number; n: number; ms: number }
+  >();
+  for (const c of completions) {
+    const job = ended.get(c.id);
+    const a = c.attempt;
+    if (!job || a.superseded) continue;
+    const elapsed = Math.round(a.elapsedMs);
+    const at = Math.floor(a.finishedAt.getTime() / minute) * minute;
+    const fn = job.fn ?? "";
+    const d = binOf(elapsed);
+    const l = a.attempt === 0 && job.scheduled !== null ? binOf(a.startedAt.getTime() - Number(job.scheduled)) : -1;
+    const key = `${at}|${fn}|${a.status}|${d}|${l}`;
+    const group = groups.get(key);
+    if (group) {
+      group.n++;
+      group.ms += elapsed;
+    } else groups.set(key, { minute: at, fn, status: a.status, d, l, n: 1, ms: elapsed });
+  }
+  const rows = new Map<string, { key: [number, number, string, string]; runs: number; ms: number; bins: number[] }>();
+  for (const g of groups.values()) {
+    for (const span of Object.values(SPAN_MS)) {
+      const bucket = Math.floor(g.minute / span) * span;
+      const id = `${span}|${bucket}|${g.fn}|${g.status}`;
+      let row = rows.get(id);
+      if (!row) {
+        row = {
+          key: [span, bucket, g.fn, g.status],
+          runs: 0,
+          ms: 0,
+          bins: new Array<number>(2 * HISTOGRAM_BINS).fill(0),
+        };
+        rows.set(id, row);
+      }
+      row.runs += g.n;
+      row.ms += g.ms;
+      row.bins[g.d]! += g.n;
+      if (g.l >= 0) row.bins[HISTOGRAM_BINS + g.l]! += g.n;
+    }
+  }
+  return [...rows.values()].map((row) => [...row.key, row.runs, row.ms, ...row.bins]);
 }
 
 export function sqliteHotPath(together: GroupCommit): HotPath {
@@ -207,14 +277,19 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
       );
       return together(async (raw, conn) => {
         const s = statements(raw, ctx);
-        const ended = new Set((s.complete.all({ completions: json }) as { id: string }[]).map((row) => row.id));
+        const endedRows = s.complete.all({ completions: json }) as {
+          id: string;
+          fn: string;
+          scheduled: number | null;
+        }[];
+        const ended = new Map(endedRows.map((row) => [row.id, row]));
         const stale = completions.filter((c) => !ended.has(c.id)).map((c) => c.id);
         // A stale run still leaves its trace, marked superseded, on a job that still exists.
         const traced =
           stale.length === 0
             ? ended
             : new Set([
-                ...ended,
+                ...ended.keys(),
                 ...(s.existing.all({ ids: JSON.stringify(stale) }) as { id: string }[]).map((row) => row.id),
               ]);
         const history = completions
@@ -235,6 +310,8 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
             ];
           });
         if (history.length > 0) s.history.run({ attempts: JSON.stringify(history) });
+        const rollup = batchRollup(completions, ended);
+        if (rollup.length > 0) s.rollup.run({ rows: JSON.stringify(rollup) });
         const retries = completions.filter((c) => ended.has(c.id) && c.status === "Idle");
         const due = dueSignal(retries.map((c) => ({ executionTime: c.retryAt ?? c.finishedAt })));
         if (due) signals.push(due);
