@@ -10,6 +10,7 @@ import { MIGRATIONS } from "../../src/store/sql/migrations/index.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
 import { at, completion, newJob } from "../contract/fixtures.js";
 import { checkMysql, mysqlScratch } from "../helpers/databases.js";
+import { FOREIGN_ATTEMPT, completeRollupWorkload, rollupComparison } from "../helpers/rollup.js";
 
 const server = await checkMysql();
 
@@ -224,6 +225,19 @@ describe.skipIf(!server.available)("mysql store", () => {
     // The rows and waiting children; the writes; each level of the skipped subtree; the commit.
     expect(counter.queries - before).toBe(5);
     expect((await store.jobGet({ id: "fails-grandchild" }))?.status).toBe("Skipped");
+  });
+
+  it("appends the run rollup migration 5's trigger would: a completion batch's with its writes, other writers' by the trigger (migration 8)", async () => {
+    const { store, url } = await fresh();
+    expect(await completeRollupWorkload(store)).toBe(225);
+    const conn = await mysql.createConnection({ uri: url });
+    cleanups.push(() => conn.end());
+    await conn.query(FOREIGN_ATTEMPT);
+    const { expected, actual } = rollupComparison("mysql");
+    const [want] = await conn.query(expected);
+    const [got] = await conn.query(actual);
+    expect((want as unknown[]).length).toBeGreaterThan(20);
+    expect(got).toEqual(want);
   });
 
   it("rolls a failed pipelined claim back: its rows are not left locked, and the connection serves the next claim", async () => {

@@ -252,7 +252,7 @@ describe.skipIf(!server.available)("postgres store", () => {
     const job = newJob({ function: "Kept" });
     await store.jobInsertMany({ jobs: [job] });
     await pool.query(`alter table ${t} drop column lease_token, drop column metadata`);
-    await pool.query(`alter table "${schema}".tickerq_attempts drop column superseded`);
+    await pool.query(`alter table "${schema}".tickerq_attempts drop column superseded, drop column rolled_up`);
     await pool.query(`delete from "${schema}".tickerq_migrations where version >= 2`);
     const old = postgresStore({ connectionString: PG_URL, schema, migrate: false });
     cleanups.push(() => old.close());

@@ -170,6 +170,7 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     // Back to version 5 with the jobs in it: no search table, no trigram index.
     await query(PG_URL, `drop function "${schema}".tickerq_jobs_search_fn() cascade`);
     await query(PG_URL, `drop table "${schema}".tickerq_job_search`);
+    await query(PG_URL, `alter table "${schema}".tickerq_attempts drop column rolled_up`);
     await query(PG_URL, `delete from "${schema}".tickerq_migrations where version >= 6`);
     const store = postgresStore({ connectionString: PG_URL, schema, poolSize: 2 });
     cleanups.push(() => store.close());

@@ -7,8 +7,8 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { runCli } from "../../src/cli.js";
 import { sqliteStore } from "../../src/sqlite.js";
-import { BIN_COLUMNS, rollupSelect } from "../../src/store/sql/migrations/005-aggregates.js";
-import { at, completion, newJob, nextSignal } from "../contract/fixtures.js";
+import { at, newJob, nextSignal } from "../contract/fixtures.js";
+import { FOREIGN_ATTEMPT, completeRollupWorkload, rollupComparison } from "../helpers/rollup.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tickerq-sqlite-"));
 let counter = 0;
@@ -65,75 +65,15 @@ describe("sqlite store", () => {
     const filename = file();
     const store = sqliteStore({ filename });
     await store.init();
-    const edges = [-5, 0, 0.4, 0.6, 1, 2, 3, 4, 7, 8, 1023, 1024, 2 ** 22 - 1, 2 ** 22, 2 ** 30];
-    const jobs = edges.flatMap((_, i) =>
-      edges.map((__, k) =>
-        newJob({ id: `j${i}-${k}`, function: ["Alpha", "Beta"][(i + k) % 2], retries: 1, executionTime: at(k) }),
-      ),
-    );
-    await store.jobInsertMany({ jobs });
-    const claimed = await store.jobClaimDue({
-      nodeId: "n",
-      now: at(100),
-      until: at(100),
-      limit: 1000,
-      longRunningLimit: 0,
-      startLimit: 1000,
-    });
-    expect(claimed).toHaveLength(jobs.length);
-    // Durations and latenesses on both sides of every bin edge, over minutes, hours and days; first
-    // attempts and retries, outcomes and a retry, a stale run; in three batches.
-    const completions = claimed.map((job, n) => {
-      const [i, k] = job.id.slice(1).split("-").map(Number) as [number, number];
-      const startedAt = new Date(job.scheduledFor!.getTime() + edges[k]!);
-      const finishedAt = new Date(at(200).getTime() + (n % 7) * 50_000_000 + (n % 5) * 61_000);
-      const status = (["Done", "Failed", "Cancelled", "Idle"] as const)[n % 4]!;
-      const c = completion(job.id, "n", status, finishedAt, {
-        startedAt,
-        attempt: n % 3 === 0 ? 1 : 0,
-        leaseToken: n % 13 === 0 ? 9 : 1,
-      });
-      return { ...c, elapsedMs: edges[i]!, attempt: { ...c.attempt, elapsedMs: edges[i]! } };
-    });
-    const third = Math.ceil(completions.length / 3);
-    for (const part of [
-      completions.slice(0, third),
-      completions.slice(third, 2 * third),
-      completions.slice(2 * third),
-    ]) {
-      await store.jobCompleteMany({ completions: part });
-    }
+    expect(await completeRollupWorkload(store)).toBe(225);
     await store.close();
     const db = new Database(filename);
-    // Another writer's attempt: the trigger rolls it up.
-    db.prepare(
-      `insert into tickerq_attempts (job_id, attempt, status, node_id, started_at, finished_at, elapsed_ms, superseded)
-      values ('j3-3', 0, 'Done', 'x', ?, ?, 5, 0)`,
-    ).run(at(3).getTime() + 9, at(300).getTime());
-    const keys = `span_ms, bucket, "function", status`;
-    const sums = ["runs", "duration_sum", ...BIN_COLUMNS].map((c) => `sum(${c}) as ${c}`).join(", ");
-    const env = {
-      kind: "sqlite" as const,
-      t: { jobs: "tickerq_jobs" } as never,
-      prefix: "tickerq_",
-      types: {} as never,
-    };
-    const named = `x (span_ms, bucket, "function", status, runs, duration_sum, ${BIN_COLUMNS.join(", ")})`;
-    const formula = rollupSelect(env, "tickerq_jobs", (c) => `a.${c}`, true, "tickerq_attempts a cross join ");
-    const expected = db
-      .prepare(`with ${named} as (${formula}) select ${keys}, ${sums} from x group by ${keys} order by ${keys}`)
-      .all();
-    const actual = db
-      .prepare(
-        `select ${keys}, ${sums} from (
-      select ${keys}, runs, duration_sum, ${BIN_COLUMNS.join(", ")} from tickerq_run_rollup
-      union all select ${keys}, runs, duration_sum, ${BIN_COLUMNS.join(", ")} from tickerq_run_rollup_deltas)
-      group by ${keys} order by ${keys}`,
-      )
-      .all();
+    db.exec(FOREIGN_ATTEMPT);
+    const { expected, actual } = rollupComparison("sqlite");
+    const rows = { expected: db.prepare(expected).all(), actual: db.prepare(actual).all() };
     db.close();
-    expect(expected.length).toBeGreaterThan(20);
-    expect(actual).toEqual(expected);
+    expect(rows.expected.length).toBeGreaterThan(20);
+    expect(rows.actual).toEqual(rows.expected);
   });
 
   it("refuses a schema newer than the code with SCHEMA_TOO_NEW", async () => {

@@ -13,6 +13,7 @@ import { childSettlement, settleChildren, skipSubtree, startChildren, waitingChi
 import type { SqlContext } from "./context.js";
 import { chunks, pipelined } from "./context.js";
 import { dueSignal as jobsDue } from "./jobs.js";
+import { ROLLUP_COLUMNS, batchRollup } from "./rollup.js";
 import { attemptToRow, toMs } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -178,7 +179,7 @@ export async function jobCompleteMany(
     const rowQueries = chunks(completions.map((c) => c.id)).map((part) => {
       const query = db
         .selectFrom(ctx.t.jobs)
-        .select(["id", "lock_holder", "status", "lease_token"])
+        .select(["id", "lock_holder", "status", "lease_token", "function", "scheduled_for"])
         .where("id", "in", part);
       return (ctx.dialect.skipLocked ? query.forUpdate() : query).compile();
     });
@@ -188,7 +189,13 @@ export async function jobCompleteMany(
     const rows = new Map(
       results
         .slice(0, rowQueries.length)
-        .flatMap((result) => result.rows as Pick<JobsTable, "id" | "lock_holder" | "status" | "lease_token">[])
+        .flatMap(
+          (result) =>
+            result.rows as Pick<
+              JobsTable,
+              "id" | "lock_holder" | "status" | "lease_token" | "function" | "scheduled_for"
+            >[],
+        )
         .map((row) => [row.id, row]),
     );
     const owns = (c: JobCompletion) => {
@@ -202,15 +209,28 @@ export async function jobCompleteMany(
     const ended = new Map(finals.map((c) => [c.id, { status: c.status as FinalStatus, at: c.finishedAt }]));
     const waiting = results.slice(rowQueries.length).flatMap((result) => result.rows as WaitingChild[]);
     const children = childSettlement(ctx, db, ended, waiting);
+    // The attempts come with their run rollup (migration 8: rolled_up, so the trigger skips them).
     const history = [
       ...owned.map((c) => attemptToRow(c.attempt)),
       ...stale.filter((c) => rows.has(c.id)).map((c) => attemptToRow({ ...c.attempt, superseded: true })),
-    ];
+    ].map((row) => ({ ...row, rolled_up: 1 }));
+    const rollup = batchRollup(
+      owned.map((c) => {
+        const row = rows.get(c.id);
+        return { attempt: c.attempt, function: row?.function ?? null, scheduledFor: row?.scheduled_for ?? null };
+      }),
+    ).map((values) => Object.fromEntries(ROLLUP_COLUMNS.map((column, i) => [column, values[i]])));
     const writes = [
       ...chunks(retries, 100).map((part) => completionUpdate(ctx, part, true)),
       ...chunks(finals, 100).map((part) => completionUpdate(ctx, part, false)),
       ...children.releases,
       ...chunks(history).map((part) => db.insertInto(ctx.t.attempts).values(part).compile()),
+      ...chunks(rollup, 100).map((part) =>
+        db
+          .insertInto(ctx.t.run_rollup_deltas)
+          .values(part as never)
+          .compile(),
+      ),
     ];
     await send(writes, { last: children.skip.size === 0 });
     for (const [at, ids] of children.skip) await skipSubtree(ctx, db, send, ids, at);

@@ -108,7 +108,7 @@ export function jobToRow(job: NewJob, occurrenceTime: number | null): JobsTable 
   };
 }
 
-export function attemptFromRow(row: Omit<AttemptsTable, "seq">): AttemptRecord {
+export function attemptFromRow(row: Omit<AttemptsTable, "seq" | "rolled_up">): AttemptRecord {
   return {
     jobId: row.job_id,
     attempt: Number(row.attempt),
@@ -123,7 +123,7 @@ export function attemptFromRow(row: Omit<AttemptsTable, "seq">): AttemptRecord {
   };
 }
 
-export function attemptToRow(attempt: AttemptRecord): Omit<AttemptsTable, "seq"> {
+export function attemptToRow(attempt: AttemptRecord): Omit<AttemptsTable, "seq" | "rolled_up"> {
   return {
     job_id: attempt.jobId,
     attempt: attempt.attempt,

@@ -64,7 +64,8 @@ export interface AttemptsTable {
   exception_details: string | null;
   /** 1: the run ended after its lease was taken over, and changed nothing (migration 3). */
   superseded: number;
-  // SQLite also has `rolled_up` (migration 8): 1 when the writer appended the run rollup itself.
+  /** 1: its writer appended its run rollup itself, so the trigger skips it (migration 8). */
+  rolled_up: Generated<number>;
 }
 
 export interface CronTickersTable {

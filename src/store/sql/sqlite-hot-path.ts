@@ -12,13 +12,13 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { Kysely } from "kysely";
 import type { FinalStatus } from "../../lifecycle.js";
-import { HISTOGRAM_BINS, SPAN_MS, binOf } from "../aggregates.js";
 import type { JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
 import { settleChildren } from "./children.js";
 import type { SqlContext } from "./context.js";
 import type { ClaimParams, HotPath } from "./dialect.js";
 import { dueSignal } from "./jobs.js";
 import { byClaimOrder } from "./claim.js";
+import { ROLLUP_COLUMNS, batchRollup } from "./rollup.js";
 import { jobFromRow } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
@@ -131,10 +131,8 @@ function prepare(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
       from json_each(@attempts)`),
     // @rows (JSON [[span, bucket, function, status, runs, duration, d0…d23, l0…l23], …]): a batch's run rollup.
     rollup: raw.prepare(`
-      insert into ${quoted(ctx.t.run_rollup_deltas)} (span_ms, bucket, "function", status, runs, duration_sum,
-        ${ROLLUP_BINS.join(", ")})
-      select ${Array.from({ length: 6 + ROLLUP_BINS.length }, (_, i) => `value ->> ${i}`).join(", ")}
-      from json_each(@rows)`),
+      insert into ${quoted(ctx.t.run_rollup_deltas)} (${ROLLUP_COLUMNS.map((c) => `"${c}"`).join(", ")})
+      select ${ROLLUP_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ")} from json_each(@rows)`),
   };
 }
 
@@ -147,67 +145,6 @@ function statements(raw: BetterSqlite3.Database, ctx: SqlContext): Statements {
   let s = byCtx.get(ctx);
   if (!s) byCtx.set(ctx, (s = prepare(raw, ctx)));
   return s;
-}
-
-/** d0…d23 and l0…l23: the rollup's histogram columns (migration 5). */
-const ROLLUP_BINS = [
-  ...Array.from({ length: HISTOGRAM_BINS }, (_, k) => `d${k}`),
-  ...Array.from({ length: HISTOGRAM_BINS }, (_, k) => `l${k}`),
-];
-
-/**
- * The run rollup of the attempts a batch ended, as the rows migration 5's trigger would have
- * appended one by one, merged per (span, bucket, function, status): the bins of the stored,
- * whole milliseconds (aggregates.ts), lateness for first attempts of jobs with an intended time.
- * The batch is grouped per minute first; minutes nest in hours and days.
- */
-function batchRollup(
-  completions: readonly JobCompletion[],
-  ended: ReadonlyMap<string, { fn: string | null; scheduled: number | null }>,
-): unknown[][] {
-  const minute = SPAN_MS.minute;
-  const groups = new Map<
-    string,
-    { minute: number; fn: string; status: string; d: number; l: number; n: number; ms: number }
-  >();
-  for (const c of completions) {
-    const job = ended.get(c.id);
-    const a = c.attempt;
-    if (!job || a.superseded) continue;
-    const elapsed = Math.round(a.elapsedMs);
-    const at = Math.floor(a.finishedAt.getTime() / minute) * minute;
-    const fn = job.fn ?? "";
-    const d = binOf(elapsed);
-    const l = a.attempt === 0 && job.scheduled !== null ? binOf(a.startedAt.getTime() - Number(job.scheduled)) : -1;
-    const key = `${at}|${fn}|${a.status}|${d}|${l}`;
-    const group = groups.get(key);
-    if (group) {
-      group.n++;
-      group.ms += elapsed;
-    } else groups.set(key, { minute: at, fn, status: a.status, d, l, n: 1, ms: elapsed });
-  }
-  const rows = new Map<string, { key: [number, number, string, string]; runs: number; ms: number; bins: number[] }>();
-  for (const g of groups.values()) {
-    for (const span of Object.values(SPAN_MS)) {
-      const bucket = Math.floor(g.minute / span) * span;
-      const id = `${span}|${bucket}|${g.fn}|${g.status}`;
-      let row = rows.get(id);
-      if (!row) {
-        row = {
-          key: [span, bucket, g.fn, g.status],
-          runs: 0,
-          ms: 0,
-          bins: new Array<number>(2 * HISTOGRAM_BINS).fill(0),
-        };
-        rows.set(id, row);
-      }
-      row.runs += g.n;
-      row.ms += g.ms;
-      row.bins[g.d]! += g.n;
-      if (g.l >= 0) row.bins[HISTOGRAM_BINS + g.l]! += g.n;
-    }
-  }
-  return [...rows.values()].map((row) => [...row.key, row.runs, row.ms, ...row.bins]);
 }
 
 export function sqliteHotPath(together: GroupCommit): HotPath {
@@ -310,7 +247,12 @@ export function sqliteHotPath(together: GroupCommit): HotPath {
             ];
           });
         if (history.length > 0) s.history.run({ attempts: JSON.stringify(history) });
-        const rollup = batchRollup(completions, ended);
+        const rollup = batchRollup(
+          completions.flatMap((c) => {
+            const job = ended.get(c.id);
+            return job ? [{ attempt: c.attempt, function: job.fn, scheduledFor: job.scheduled }] : [];
+          }),
+        );
         if (rollup.length > 0) s.rollup.run({ rows: JSON.stringify(rollup) });
         const retries = completions.filter((c) => ended.has(c.id) && c.status === "Idle");
         const due = dueSignal(retries.map((c) => ({ executionTime: c.retryAt ?? c.finishedAt })));

@@ -1,19 +1,19 @@
 /**
  * Migration 8: the run rollup (migration 5) costs a completion less, same rows.
  *
- * PostgreSQL: migration 5's statement trigger on `attempts` took, for every attempt of a batch,
- * three rows (one per span) and 48 range tests (a duration and a lateness bin each, as sums of
- * CASEs); in a drain that was a quarter of the completion statement's time. Here each
- * attempt's two bins are one width_bucket each (a binary search over the bins' lower bounds),
- * the batch is grouped per minute, function, status and bins, and only those few groups are
- * spread over the spans and the bin columns. Minutes nest in hours and days, so a group's
- * bucket at every span is its minute's.
+ * `attempts.rolled_up` (1) marks an attempt whose writer appended its rollup rows itself: a
+ * completion batch merges its attempts per minute, function, status and bins and appends the
+ * few rows that make (rollup.ts), in the statements it sends anyway. The triggers now roll up
+ * only the others (rolled_up 0, the default: an operator's insert, an older node).
  *
- * SQLite: its row trigger appended three delta rows of 54 columns per attempt, a fifth of a
- * drain's time. `attempts.rolled_up` (1) marks an attempt whose writer appended its rollup
- * itself: SQLite's completion (sqlite-hot-path.ts) adds a whole batch's, merged, in one
- * statement; the trigger now runs for the other writers only (rolled_up 0, the default).
- * MySQL keeps its row trigger.
+ * - MySQL and SQLite: their row triggers appended three delta rows of 54 columns per attempt,
+ *   a fifth of a SQLite drain's time; the portable completion and SQLite's hot path set
+ *   rolled_up.
+ * - PostgreSQL: its completion is one statement and keeps the statement trigger, whose SQL
+ *   does the same work for less: each attempt's two bins are one width_bucket each (a binary
+ *   search over the bins' lower bounds) instead of 48 range tests per span, and the batch is
+ *   grouped per minute before the few groups are spread over the spans and bin columns
+ *   (minutes nest in hours and days). Its trigger time per 100 attempts went 0.62 → 0.3 ms.
  */
 
 import type { Kysely } from "kysely";
@@ -36,7 +36,7 @@ export function rollupOfNewRows(jobs: string): string {
         case when a.attempt = 0 and j.scheduled_for is not null
           then width_bucket(a.started_at - j.scheduled_for, ${BOUNDS}) end as l
       from new_rows a left join ${jobs} j on j.id = a.job_id
-      where a.superseded = 0
+      where a.superseded = 0 and a.rolled_up = 0
     ), g as (
       select minute, fn, status, d, l, count(*) as n, sum(elapsed_ms) as duration from r
       group by minute, fn, status, d, l
@@ -47,26 +47,33 @@ export function rollupOfNewRows(jobs: string): string {
     group by s.span, (g.minute / s.span) * s.span, g.fn, g.status`;
 }
 
-async function sqlite(db: Kysely<any>, env: MigrationEnv): Promise<void> {
+/** MySQL and SQLite: the row trigger of migration 5, for attempts not rolled up by their writer. */
+async function rowTrigger(db: Kysely<any>, env: MigrationEnv): Promise<void> {
   const run = (text: string) => sql.raw(text).execute(db);
-  const { t, prefix } = env;
-  const jobs = quote(env, t.jobs);
-  const attempts = quote(env, t.attempts);
+  const { t, prefix, kind } = env;
+  const fn = kind === "mysql" ? "`function`" : '"function"';
   const trigger = quote(env, `${prefix}attempts_rollup`);
-  const columns = `span_ms, bucket, "function", status, runs, duration_sum, ${BIN_COLUMNS.join(", ")}`;
-  await run(`alter table ${attempts} add column rolled_up integer not null default 0`);
+  const columns = `span_ms, bucket, ${fn}, status, runs, duration_sum, ${BIN_COLUMNS.join(", ")}`;
+  const insert = `insert into ${quote(env, t.run_rollup_deltas)} (${columns})
+    ${rollupSelect(env, quote(env, t.jobs), (c) => `new.${c}`, false)};`;
   await run(`drop trigger if exists ${trigger}`);
-  await run(`create trigger ${trigger} after insert on ${attempts} for each row when new.rolled_up = 0
-    begin insert into ${quote(env, t.run_rollup_deltas)} (${columns}) ${rollupSelect(env, jobs, (c) => `new.${c}`, false)}; end`);
+  await run(
+    kind === "mysql"
+      ? `create trigger ${trigger} after insert on ${quote(env, t.attempts)} for each row
+          begin if new.rolled_up = 0 then ${insert} end if; end`
+      : `create trigger ${trigger} after insert on ${quote(env, t.attempts)} for each row when new.rolled_up = 0
+          begin ${insert} end`,
+  );
 }
 
 export const rollupBins: Migration = {
   version: 8,
   name: "run rollup: cheaper triggers",
   async up(db: Kysely<any>, env: MigrationEnv) {
-    if (env.kind === "sqlite") return sqlite(db, env);
-    if (env.kind !== "postgres") return;
     const { t, prefix } = env;
+    const int = env.kind === "postgres" ? "smallint" : "integer";
+    await sql.raw(`alter table ${quote(env, t.attempts)} add column rolled_up ${int} not null default 0`).execute(db);
+    if (env.kind !== "postgres") return rowTrigger(db, env);
     const schema = t.jobs.includes(".") ? `${t.jobs.split(".")[0]}.` : "";
     const columns = `span_ms, bucket, "function", status, runs, duration_sum, ${BIN_COLUMNS.join(", ")}`;
     await sql
