@@ -182,7 +182,7 @@ describe.skipIf(!server.available)("mysql store", () => {
     expect(counter.queries - nothing).toBe(2);
   });
 
-  it("completes a batch in two round trips, children released and a stale run kept; a skipped subtree adds one per level", async () => {
+  it("completes a batch in two round trips, children released and a stale run kept; a skipped subtree adds one per level; starts in two", async () => {
     const scratch = await mysqlScratch();
     const counter = await queryCounter(scratch.url);
     const url = new URL(scratch.url);
@@ -225,6 +225,22 @@ describe.skipIf(!server.available)("mysql store", () => {
     // The rows and waiting children; the writes; each level of the skipped subtree; the commit.
     expect(counter.queries - before).toBe(5);
     expect((await store.jobGet({ id: "fails-grandchild" }))?.status).toBe("Skipped");
+    // A start of jobs claimed ahead: the held rows; the UPDATE with the children it releases and COMMIT.
+    await store.jobInsertMany({
+      jobs: [
+        newJob({ id: "ahead", executionTime: at(5) }),
+        newJob({ id: "ahead-child", parentId: "ahead", runCondition: "InProgress", executionTime: null }),
+      ],
+    });
+    const claimedAhead = await store.jobClaimDue({ ...claimAll("n"), until: at(5), startLimit: 0 });
+    const ahead = claimedAhead.find((job) => job.id === "ahead");
+    before = counter.queries;
+    expect(
+      await store.jobStartMany({ leases: [ahead!, { id: "fails", leaseToken: 1 }], nodeId: "n", at: at(4) }),
+    ).toEqual(["ahead"]);
+    expect(counter.queries - before).toBe(2);
+    expect(await store.jobGet({ id: "ahead" })).toMatchObject({ status: "InProgress", executedAt: at(5) });
+    expect((await store.jobGet({ id: "ahead-child" }))?.executionTime).toEqual(at(4));
   });
 
   it("appends the run rollup migration 5's trigger would: a completion batch's with its writes, other writers' by the trigger (migration 8)", async () => {

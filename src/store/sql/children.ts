@@ -123,17 +123,3 @@ export function startChildrenQueries(
       .where("run_condition", "=", "InProgress"),
   );
 }
-
-/** Makes the `InProgress` children of started parents due at the start. */
-export async function startChildren(
-  ctx: SqlContext,
-  db: Kysely<Database>,
-  parentIds: readonly string[],
-  startedAt: Date,
-): Promise<StoreSignal | null> {
-  let released = 0;
-  for (const query of startChildrenQueries(ctx, db, parentIds, startedAt)) {
-    released += Number((await query.executeTakeFirst()).numUpdatedRows);
-  }
-  return released > 0 ? { type: "due", at: startedAt } : null;
-}

@@ -3,15 +3,21 @@
  * recovering jobs. Every write here checks that the job is still held by the writer.
  */
 
-import type { Kysely } from "kysely";
+import type { Kysely, QueryResult } from "kysely";
 import { sql } from "kysely";
 import type { FinalStatus } from "../../lifecycle.js";
 import { isFinal } from "../../lifecycle.js";
 import type { CancelResult, JobCompletion, JobLease, JobRecord, StoreSignal } from "../contract.js";
 import type { WaitingChild } from "./children.js";
-import { childSettlement, settleChildren, skipSubtree, startChildren, waitingChildrenQuery } from "./children.js";
+import {
+  childSettlement,
+  settleChildren,
+  skipSubtree,
+  startChildrenQueries,
+  waitingChildrenQuery,
+} from "./children.js";
 import type { SqlContext } from "./context.js";
-import { chunks, pipelined } from "./context.js";
+import { chunks, pipelined, sequentially } from "./context.js";
 import { dueSignal as jobsDue } from "./jobs.js";
 import { ROLLUP_COLUMNS, batchRollup } from "./rollup.js";
 import { attemptToRow, toMs } from "./rows.js";
@@ -21,6 +27,33 @@ type Signals = StoreSignal[];
 
 const HELD = ["Queued", "InProgress"];
 
+/** The SELECTs of the rows `nodeId` holds (locked until the transaction ends), lease tokens not yet checked (heldUnder). */
+function heldQueries(
+  ctx: SqlContext,
+  db: Kysely<Database>,
+  leases: readonly JobLease[],
+  nodeId: string,
+  statuses: string[],
+) {
+  return chunks(leases.map((lease) => lease.id)).map((part) => {
+    const query = db
+      .selectFrom(ctx.t.jobs)
+      .selectAll()
+      .where("id", "in", part)
+      .where("lock_holder", "=", nodeId)
+      .where("status", "in", statuses);
+    return (ctx.dialect.skipLocked ? query.forUpdate() : query).compile();
+  });
+}
+
+/** The rows of heldQueries' results that still carry the lease token they were claimed under. */
+function heldUnder(leases: readonly JobLease[], results: readonly QueryResult<unknown>[]): JobsTable[] {
+  const tokens = new Map(leases.map((lease) => [lease.id, lease.leaseToken]));
+  return results
+    .flatMap((result) => result.rows as JobsTable[])
+    .filter((row) => Number(row.lease_token) === tokens.get(row.id));
+}
+
 /** The rows that `nodeId` holds under these leases, locked until the transaction ends. */
 async function held(
   ctx: SqlContext,
@@ -29,19 +62,7 @@ async function held(
   nodeId: string,
   statuses: string[],
 ) {
-  const tokens = new Map(leases.map((lease) => [lease.id, lease.leaseToken]));
-  const rows: JobsTable[] = [];
-  for (const part of chunks([...tokens.keys()])) {
-    let query = tx
-      .selectFrom(ctx.t.jobs)
-      .selectAll()
-      .where("id", "in", part)
-      .where("lock_holder", "=", nodeId)
-      .where("status", "in", statuses);
-    if (ctx.dialect.skipLocked) query = query.forUpdate();
-    rows.push(...(await query.execute()));
-  }
-  return rows.filter((row) => Number(row.lease_token) === tokens.get(row.id));
+  return heldUnder(leases, await sequentially(tx)(heldQueries(ctx, tx, leases, nodeId, statuses)));
 }
 
 /**
@@ -76,12 +97,15 @@ export async function jobStartMany(
     return started;
   }
   if (ctx.dialect.hotPath) return ctx.dialect.hotPath.startMany(ctx, leases, nodeId, at, signals);
-  const ids = leases.map((lease) => lease.id);
-  return ctx.dialect.writeTx(async (tx) => {
-    const started = (await held(ctx, tx, leases, nodeId, ["Queued"])).map((row) => row.id);
-    const ms = at.getTime();
-    for (const part of chunks(started)) {
-      await tx
+  const { db } = ctx.dialect;
+  const ms = at.getTime();
+  // Two round trips where the dialect pipelines them (MySQL): the held rows, then the UPDATE
+  // with the InProgress children it makes due, and the commit.
+  return pipelined(ctx.dialect)(async (send) => {
+    const started = heldUnder(leases, await send(heldQueries(ctx, db, leases, nodeId, ["Queued"]))).map((r) => r.id);
+    if (started.length === 0) return [];
+    const updates = chunks(started).map((part) =>
+      db
         .updateTable(ctx.t.jobs)
         .set({
           status: "InProgress",
@@ -90,11 +114,15 @@ export async function jobStartMany(
           updated_at: ms,
         })
         .where("id", "in", part)
-        .execute();
+        .compile(),
+    );
+    const children = startChildrenQueries(ctx, db, started, at).map((query) => query.compile());
+    const results = await send([...updates, ...children], { last: true });
+    if (results.slice(updates.length).some((result) => Number(result.numAffectedRows ?? 0) > 0)) {
+      signals.push({ type: "due", at });
     }
-    const due = await startChildren(ctx, tx, started, at);
-    if (due) signals.push(due);
-    return ids.filter((id) => started.includes(id));
+    const ids = new Set(started);
+    return leases.map((lease) => lease.id).filter((id) => ids.has(id));
   });
 }
 
