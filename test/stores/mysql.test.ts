@@ -19,8 +19,10 @@ const server = await checkMysql();
  * text query, however many statements it carries (the MySQL protocol frames each packet with
  * a 3-byte length and a sequence byte; a command packet has sequence 0 and its type first).
  */
-async function queryCounter(target: string): Promise<{ port: number; queries: number; close(): Promise<void> }> {
-  const counter = { port: 0, queries: 0, close: async () => {} };
+async function queryCounter(
+  target: string,
+): Promise<{ port: number; queries: number; texts: string[]; close(): Promise<void> }> {
+  const counter = { port: 0, queries: 0, texts: [] as string[], close: async () => {} };
   const proxy: Server = createServer((client) => {
     const upstream = connect(Number(new URL(target).port || 3306), new URL(target).hostname);
     let pending = Buffer.alloc(0);
@@ -29,7 +31,10 @@ async function queryCounter(target: string): Promise<{ port: number; queries: nu
       while (pending.length >= 5) {
         const length = pending.readUIntLE(0, 3);
         if (pending.length < 4 + length) break;
-        if (pending[3] === 0 && pending[4] === 0x03) counter.queries++;
+        if (pending[3] === 0 && pending[4] === 0x03) {
+          counter.queries++;
+          counter.texts.push(pending.subarray(5, Math.min(4 + length, 205)).toString("latin1"));
+        }
         pending = pending.subarray(4 + length);
       }
       upstream.write(chunk);
@@ -180,6 +185,30 @@ describe.skipIf(!server.available)("mysql store", () => {
     const nothing = counter.queries;
     expect(await store.jobClaimDue(claimAll("n"))).toEqual([]);
     expect(counter.queries - nothing).toBe(2);
+  });
+
+  it("pipelines on a caller's pool created with multipleStatements, each transaction at READ COMMITTED, the session left as it was", async () => {
+    const scratch = await mysqlScratch();
+    const counter = await queryCounter(scratch.url);
+    const url = new URL(scratch.url);
+    url.host = `127.0.0.1:${counter.port}`;
+    const pool = mysql.createPool({ uri: url.toString(), connectionLimit: 1, multipleStatements: true });
+    const store = mysqlStore({ pool });
+    cleanups.push(
+      () => scratch.drop(),
+      () => counter.close(),
+      () => pool.end(),
+      () => store.close(),
+    );
+    await store.init();
+    await store.jobInsertMany({ jobs: [newJob({ id: "theirs" })] });
+    const before = counter.queries;
+    expect((await store.jobClaimDue(claimAll("n"))).map((job) => job.id)).toEqual(["theirs"]);
+    expect(counter.queries - before).toBe(2);
+    expect(counter.texts[before]).toMatch(/^set transaction isolation level read committed;\s*start transaction;/);
+    // SET TRANSACTION applies to the next transaction only: the session keeps the server's default.
+    const [rows] = await pool.query("select @@tx_isolation as level");
+    expect(rows).toEqual([{ level: "REPEATABLE-READ" }]);
   });
 
   it("completes a batch in two round trips, children released and a stale run kept; a skipped subtree adds one per level; starts in two", async () => {
