@@ -76,6 +76,19 @@ describe.skipIf(!server.available)("mysql store", () => {
     return { store, url: scratch.url };
   }
 
+  /** A fresh database reached through a query counter: its URL through the counter, and the counter. */
+  async function counted() {
+    const scratch = await mysqlScratch();
+    const counter = await queryCounter(scratch.url);
+    cleanups.push(
+      () => scratch.drop(),
+      () => counter.close(),
+    );
+    const url = new URL(scratch.url);
+    url.host = `127.0.0.1:${counter.port}`;
+    return { url: url.toString(), counter };
+  }
+
   it("fails fast with STORE_UNAVAILABLE naming host and port", async () => {
     const store = mysqlStore({ uri: "mysql://root@127.0.0.1:1/test", connectTimeoutMs: 2000 });
     await expect(store.init()).rejects.toMatchObject({
@@ -158,16 +171,9 @@ describe.skipIf(!server.available)("mysql store", () => {
   });
 
   it("claims in two round trips on its own pool: BEGIN with the candidates, the UPDATE and its children with COMMIT", async () => {
-    const scratch = await mysqlScratch();
-    const counter = await queryCounter(scratch.url);
-    const url = new URL(scratch.url);
-    url.host = `127.0.0.1:${counter.port}`;
-    const store = mysqlStore({ uri: url.toString(), poolSize: 1 });
-    cleanups.push(
-      () => scratch.drop(),
-      () => counter.close(),
-      () => store.close(),
-    );
+    const { url, counter } = await counted();
+    const store = mysqlStore({ uri: url, poolSize: 1 });
+    cleanups.push(() => store.close());
     await store.init();
     const parent = newJob({ id: "parent" });
     const child = newJob({ id: "child", parentId: "parent", runCondition: "InProgress", executionTime: null });
@@ -188,15 +194,10 @@ describe.skipIf(!server.available)("mysql store", () => {
   });
 
   it("pipelines on a caller's pool created with multipleStatements, each transaction at READ COMMITTED, the session left as it was", async () => {
-    const scratch = await mysqlScratch();
-    const counter = await queryCounter(scratch.url);
-    const url = new URL(scratch.url);
-    url.host = `127.0.0.1:${counter.port}`;
-    const pool = mysql.createPool({ uri: url.toString(), connectionLimit: 1, multipleStatements: true });
+    const { url, counter } = await counted();
+    const pool = mysql.createPool({ uri: url, connectionLimit: 1, multipleStatements: true });
     const store = mysqlStore({ pool });
     cleanups.push(
-      () => scratch.drop(),
-      () => counter.close(),
       () => pool.end(),
       () => store.close(),
     );
@@ -212,16 +213,9 @@ describe.skipIf(!server.available)("mysql store", () => {
   });
 
   it("completes a batch in two round trips, children released and a stale run kept; a skipped subtree adds one per level; starts in two", async () => {
-    const scratch = await mysqlScratch();
-    const counter = await queryCounter(scratch.url);
-    const url = new URL(scratch.url);
-    url.host = `127.0.0.1:${counter.port}`;
-    const store = mysqlStore({ uri: url.toString(), poolSize: 1 });
-    cleanups.push(
-      () => scratch.drop(),
-      () => counter.close(),
-      () => store.close(),
-    );
+    const { url, counter } = await counted();
+    const store = mysqlStore({ uri: url, poolSize: 1 });
+    cleanups.push(() => store.close());
     await store.init();
     await store.jobInsertMany({
       jobs: [

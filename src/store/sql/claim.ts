@@ -15,7 +15,7 @@ import { jobFromRow, toMs } from "./rows.js";
 import type { Database, JobsTable } from "./schema.js";
 
 /** A candidate row, and whether a child waits for it to start (0/1; MySQL may answer a string). */
-export type Candidate = JobsTable & { waiting_children: number | string };
+type Candidate = JobsTable & { waiting_children: number | string };
 
 /**
  * Candidates of one priority rank, oldest first, locked against other claimers, each with
@@ -46,7 +46,7 @@ function rankQuery(ctx: SqlContext, db: Kysely<Database>, rank: number, until: n
  * LOCKED, so the cost does not grow with the number of jobs. A rank may lock up to `limit` rows
  * that a higher rank's make unnecessary; pickCandidates leaves them, and the commit unlocks them.
  */
-export function candidatesQuery(ctx: SqlContext, db: Kysely<Database>, params: ClaimParams) {
+function candidatesQuery(ctx: SqlContext, db: Kysely<Database>, params: ClaimParams) {
   const until = params.until.getTime();
   const parts = [];
   if (params.limit > 0) for (const rank of [0, 1, 2]) parts.push(rankQuery(ctx, db, rank, until, params.limit));
@@ -61,14 +61,14 @@ export const byClaimOrder = (a: JobsTable, b: JobsTable): number =>
   (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** What the claim takes of the candidates: the first `limit` slotted ones in claim order, and every LongRunning one. */
-export function pickCandidates(rows: readonly Candidate[], limit: number): Candidate[] {
+function pickCandidates(rows: readonly Candidate[], limit: number): Candidate[] {
   const ordered = [...rows].sort(byClaimOrder);
   const longRunning = (row: JobsTable) => Number(row.priority_rank) === 3;
   return [...ordered.filter((row) => !longRunning(row)).slice(0, limit), ...ordered.filter(longRunning)];
 }
 
 /** Which claimed rows start at once: the first `startLimit` slotted ones due by now, and every LongRunning one. */
-export function startsAtClaim(
+function startsAtClaim(
   picked: readonly Pick<JobsTable, "id" | "priority_rank" | "execution_time">[],
   now: number,
   startLimit: number,
@@ -88,7 +88,7 @@ export function startsAtClaim(
  * the parents among the started ones whose children wait for their start, and the records the
  * claim returns once the UPDATE is done.
  */
-export function claimWrite(ctx: SqlContext, db: Kysely<Database>, picked: readonly Candidate[], params: ClaimParams) {
+function claimWrite(ctx: SqlContext, db: Kysely<Database>, picked: readonly Candidate[], params: ClaimParams) {
   const now = params.now.getTime();
   const { nodeId } = params;
   const starting = startsAtClaim(picked, now, params.startLimit ?? 0);

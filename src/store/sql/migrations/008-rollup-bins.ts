@@ -26,7 +26,7 @@ import type { Migration, MigrationEnv } from "./index.js";
 const BOUNDS = `array[${Array.from({ length: BINS - 1 }, (_, k) => 2 ** k).join(", ")}]::bigint[]`;
 
 /** The rollup rows of the attempts in `new_rows`, as migration 5's rollupSelect grouped them. */
-export function rollupOfNewRows(jobs: string): string {
+function rollupOfNewRows(jobs: string): string {
   const spans = SPANS.map((span, i) => (i === 0 ? `select ${span} as span` : `select ${span}`)).join(" union all ");
   const bins = (column: string) =>
     Array.from({ length: BINS }, (_, k) => `sum(case when g.${column} = ${k} then g.n else 0 end)`);
