@@ -36,18 +36,19 @@ export function batchRollup(attempts: readonly RolledAttempt[]): (string | numbe
     string,
     { minute: number; fn: string; status: string; d: number; l: number; n: number; ms: number }
   >();
-  for (const { attempt: a, function: fn = "", scheduledFor } of attempts) {
+  for (const { attempt: a, function: name, scheduledFor } of attempts) {
     if (a.superseded) continue;
+    const fn = name ?? "";
     const elapsed = Math.round(a.elapsedMs);
     const at = Math.floor(a.finishedAt.getTime() / minute) * minute;
     const d = binOf(elapsed);
     const l = a.attempt === 0 && scheduledFor !== null ? binOf(a.startedAt.getTime() - Number(scheduledFor)) : -1;
-    const key = `${at}|${fn ?? ""}|${a.status}|${d}|${l}`;
+    const key = `${at}|${fn}|${a.status}|${d}|${l}`;
     const group = groups.get(key);
     if (group) {
       group.n++;
       group.ms += elapsed;
-    } else groups.set(key, { minute: at, fn: fn ?? "", status: a.status, d, l, n: 1, ms: elapsed });
+    } else groups.set(key, { minute: at, fn, status: a.status, d, l, n: 1, ms: elapsed });
   }
   const rows = new Map<string, { key: [number, number, string, string]; runs: number; ms: number; bins: number[] }>();
   for (const g of groups.values()) {
