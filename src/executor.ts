@@ -1,7 +1,7 @@
 /**
  * The executor: runs one claimed job. It marks the job InProgress (the handler starts only
  * once the store has that, so every run is in the history even if this node dies at once),
- * builds the handler's context and AbortSignal, calls the handler, and turns the outcome into
+ * builds the handler's context (its AbortSignal made only when asked for), calls the handler, and turns the outcome into
  * a completion under the job's lease: DueDone/Done, a retry, Failed, Cancelled, Skipped, or a
  * release back to Idle on shutdown. A completion the store finds stale (the lease was taken
  * over) is kept in the history as superseded and announced as such, never as the job's end.
@@ -19,6 +19,7 @@ import { InFlight } from "./in-flight.js";
 import type { LeaseBook } from "./lease-book.js";
 import type { Reporter } from "./reporter.js";
 import type { MiddlewareChain } from "./middleware.js";
+import { RUN_STOP, RunStop, withSignal } from "./run-stop.js";
 
 /** What onException and onCancelled receive about the job. */
 export interface JobInfo {
@@ -81,7 +82,7 @@ interface AttemptOutcome {
 
 export class Executor {
   /** Jobs running here, for cancel by id and shutdown. */
-  private readonly running = new Map<string, { controller: AbortController; reason: StopReason | null }>();
+  private readonly running = new Map<string, { stop: RunStop; reason: StopReason | null }>();
   /** Ended attempts whose outcome is not yet handed to the store. */
   private readonly writing = new InFlight();
   /** The instant each job claimed ahead waits for before its handler starts. */
@@ -98,9 +99,7 @@ export class Executor {
     const run = this.running.get(id);
     if (!run) return false;
     if (run.reason === null) run.reason = reason;
-    if (!run.controller.signal.aborted) {
-      run.controller.abort(new TickerQError(STOP_CODES[reason], this.stopMessage(id, reason)));
-    }
+    if (!run.stop.aborted) run.stop.abort(new TickerQError(STOP_CODES[reason], this.stopMessage(id, reason)));
     return true;
   }
 
@@ -126,8 +125,8 @@ export class Executor {
   /** Runs `job`; with `stop`, it is stopped before its handler starts (a job the claim started, cancelled while held). */
   async run(job: JobRecord, stop?: StopReason): Promise<void> {
     const { deps } = this;
-    const controller = new AbortController();
-    const run = { controller, reason: null as StopReason | null };
+    const halt = new RunStop();
+    const run = { stop: halt, reason: null as StopReason | null };
     // This run's lease: the token its claim returned. Its writes name it, so a run that goes on
     // after its lease was recovered writes as superseded even once this node claimed the job
     // again (the book then holds the newer token, which is the newer run's).
@@ -157,7 +156,7 @@ export class Executor {
     const due = job.executionTime?.getTime() ?? 0;
     if (due > deps.clock.now()) {
       this.fires.set(job.id, due);
-      await this.until(due, controller.signal);
+      await this.until(due, halt);
       this.fires.delete(job.id);
     }
     if (!(await recorded)) {
@@ -176,18 +175,21 @@ export class Executor {
     let threw = false;
     let started = false;
     try {
-      if (controller.signal.aborted) throw controller.signal.reason;
+      if (halt.error) throw halt.error;
       const fn = deps.functions.get(job.function);
       if (!fn)
         throw new TickerQError(
           "UNKNOWN_FUNCTION",
           `function ${JSON.stringify(job.function)} is not registered on node ${deps.nodeId}`,
         );
-      const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, controller);
+      const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, halt);
       started = true;
       await deps.middleware.run(ctx, async () => {
         if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
-        await fn.handler(ctx, controller.signal);
+        // A handler that declares only `ctx` is not handed a signal it would never read.
+        await (fn.handler.length === 1
+          ? (fn.handler as (c: typeof ctx) => unknown)(ctx)
+          : fn.handler(ctx, halt.signal));
       });
     } catch (caught) {
       threw = true;
@@ -213,7 +215,7 @@ export class Executor {
   }
 
   /** `run` ended; a newer run of the same job on this node (claimed again) keeps its entry. */
-  private ended(run: { controller: AbortController }, id: string): void {
+  private ended(run: { stop: RunStop }, id: string): void {
     if (this.running.get(id) === run) this.running.delete(id);
   }
 
@@ -224,17 +226,17 @@ export class Executor {
    * last stretch is checked on each turn of the event loop, which starts the job within the
    * millisecond it is due. A test clock fires exactly.
    */
-  private until(due: number, signal: AbortSignal): Promise<void> {
+  private until(due: number, stop: RunStop): Promise<void> {
     const { clock } = this.deps;
     const early = clock === systemClock ? 1 : 0;
     return new Promise<void>((resolve) => {
       const check = () => {
-        if (signal.aborted) return;
+        if (stop.aborted) return;
         if (clock.now() >= due) resolve();
         else setImmediate(check);
       };
       const timer = clock.setTimeout(early ? check : resolve, due - clock.now() - early);
-      signal.addEventListener("abort", () => (clock.clearTimeout(timer), resolve()), { once: true });
+      stop.onAbort(() => (clock.clearTimeout(timer), resolve()));
     });
   }
 
@@ -433,10 +435,10 @@ export class Executor {
     scheduledFor: Date,
     startedAt: Date,
     isDue: boolean,
-    controller: AbortController,
+    stop: RunStop,
   ): TickerContext<unknown> {
     const { deps } = this;
-    return {
+    return withSignal({
       id: job.id,
       type: job.type,
       functionName: fn.name,
@@ -447,7 +449,7 @@ export class Executor {
       metadata: job.metadata ?? {},
       isDue,
       request: job.request === null ? undefined : JSON.parse(job.request),
-      signal: controller.signal,
+      [RUN_STOP]: stop,
       cronTickerId: job.cronTickerId,
       parentId: job.parentId,
       nodeId: deps.nodeId,
@@ -466,7 +468,7 @@ export class Executor {
           throw new TerminateExecutionError(`skipped: another run of ${what} is in progress`);
         }
       },
-    };
+    });
   }
 
   /** The fields every lifecycle line of a job carries. */

@@ -25,6 +25,7 @@ import {
 import { TerminateExecutionError, TickerQError } from "./errors.js";
 import { VERSION } from "./tickerq.js";
 import type { EnqueueJob, Middleware, MiddlewareNode } from "./middleware.js";
+import { stopError } from "./run-stop.js";
 import type { TickerContext } from "./functions.js";
 
 export interface OtelMiddlewareOptions {
@@ -47,7 +48,7 @@ const metadataCarrier = {
 
 /** The status an attempt ends with, as the executor will record it (`Idle`: a retry follows). */
 function statusOf(ctx: TickerContext<unknown>, error: unknown): string {
-  const reason: unknown = ctx.signal.aborted ? ctx.signal.reason : null;
+  const reason = stopError(ctx);
   const stop = reason instanceof TickerQError ? reason.code : null;
   if (error === null) return stop === "CANCELLED" ? "Cancelled" : ctx.isDue ? "DueDone" : "Done";
   if (error instanceof TerminateExecutionError) return "Skipped";

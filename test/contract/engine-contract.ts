@@ -315,6 +315,34 @@ export function describeEngineContract(
       expect(cancelled).toEqual([job.id]);
     });
 
+    it("gives a handler that declares only ctx its signal through ctx.signal, read before or after a cancel", async () => {
+      // Such a handler is not handed a signal; ctx.signal makes it on first read, in either state.
+      const seen: unknown[][] = [];
+      const first = defineFunction("ReadsFirst", async (ctx: TickerContext<undefined>) => {
+        const signal = ctx.signal;
+        const aborted = new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+        ctx.requestCancellation();
+        await aborted;
+        seen.push(["first", signal.aborted, signal === ctx.signal, { ...ctx }.signal === signal]);
+      });
+      const late = defineFunction("ReadsLate", async (ctx: TickerContext<undefined>) => {
+        ctx.requestCancellation();
+        const reason = ctx.signal.reason as { code?: string };
+        seen.push(["late", ctx.signal.aborted, reason.code]);
+        ctx.signal.throwIfAborted();
+      });
+      const tq = await start(node(store, clock, [first, late]));
+      const a = await tq.timeTickers.add({ function: "ReadsFirst" });
+      await runDue(tq);
+      const b = await tq.timeTickers.add({ function: "ReadsLate" });
+      await runDue(tq);
+      expect(seen).toEqual([
+        ["first", true, true, true],
+        ["late", true, "CANCELLED"],
+      ]);
+      for (const job of [a, b]) expect((await tq.timeTickers.get(job.id))!.status).toBe("Cancelled");
+    });
+
     it("cancels by id: an Idle job at once, a running one through its signal", async () => {
       const started = gate();
       const fn = defineFunction("Wait", async (_ctx, signal) => {
