@@ -133,15 +133,15 @@ export class Executor {
     const lease: JobLease = { id: job.id, leaseToken: job.leaseToken };
     this.running.set(job.id, run);
     if (stop) this.cancel(job.id, stop);
-    let startedAt = new Date(deps.clock.now());
     // The store has this attempt as InProgress at once when the claim started it; a job held
     // Queued is started by a batched write (issued a moment before it is due when claimed
     // ahead), and its handler waits for that write. Should it find the job cancelled, deleted
     // or recovered meanwhile, the job does not run here and leaves no trace.
     let recorded: Promise<boolean>;
     const startedByClaim = job.status === "InProgress" && job.lockHolder === deps.nodeId && job.executedAt !== null;
+    let startedAt = startedByClaim ? job.executedAt! : new Date(deps.clock.now());
     if (startedByClaim) {
-      startedAt = job.executedAt!;
+      // Awaited all the same: the handler starts after the pool has placed the whole claim.
       recorded = Promise.resolve(true);
       this.emitChange(job, "InProgress");
     } else {
@@ -164,7 +164,8 @@ export class Executor {
       deps.leases.forget(lease);
       return;
     }
-    startedAt = new Date(Math.max(startedAt.getTime(), deps.clock.now()));
+    const now = deps.clock.now();
+    if (now > startedAt.getTime()) startedAt = new Date(now);
     const scheduledFor = job.scheduledFor ?? job.executionTime ?? startedAt;
     const latenessMs = startedAt.getTime() - scheduledFor.getTime();
     const isDue = job.retryCount === 0 && latenessMs <= deps.dueToleranceMs;
@@ -184,13 +185,16 @@ export class Executor {
         );
       const ctx = this.context(job, fn, scheduledFor, startedAt, isDue, halt);
       started = true;
-      await deps.middleware.run(ctx, async () => {
-        if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
-        // A handler that declares only `ctx` is not handed a signal it would never read.
-        await (fn.handler.length === 1
-          ? (fn.handler as (c: typeof ctx) => unknown)(ctx)
-          : fn.handler(ctx, halt.signal));
-      });
+      if (deps.middleware.wrapsRun || fn.options.skipIfAlreadyRunning) {
+        await deps.middleware.run(ctx, async () => {
+          if (fn.options.skipIfAlreadyRunning) await ctx.skipIfAlreadyRunning();
+          await call(fn, ctx, halt);
+        });
+      } else {
+        // Awaited only if it returned a promise: a synchronous handler costs no extra turn.
+        const result = call(fn, ctx, halt);
+        if (isThenable(result)) await result;
+      }
     } catch (caught) {
       threw = true;
       error = caught;
@@ -414,19 +418,18 @@ export class Executor {
         error: run.error,
       });
     }
-    const info: JobInfo = {
+    const info = (): JobInfo => ({
       id: job.id,
       type: job.type,
       functionName: job.function,
       retryCount: job.retryCount,
       cronTickerId: job.cronTickerId,
       nodeId: deps.nodeId,
-    };
-    const failed = status === "Idle" || status === "Failed";
-    if (failed && deps.onException) {
-      this.callHook("onException", () => deps.onException!(run.error, { ...info, willRetry: status === "Idle" }));
+    });
+    if (failedAttempt && deps.onException) {
+      this.callHook("onException", () => deps.onException!(run.error, { ...info(), willRetry: status === "Idle" }));
     }
-    if (status === "Cancelled" && deps.onCancelled) this.callHook("onCancelled", () => deps.onCancelled!(info));
+    if (status === "Cancelled" && deps.onCancelled) this.callHook("onCancelled", () => deps.onCancelled!(info()));
   }
 
   private context(
@@ -495,6 +498,17 @@ export class Executor {
       this.deps.reporter.error(error, name);
     }
   }
+}
+
+/** Calls the handler; one that declares only `ctx` is not handed a signal it would never read. */
+function call(fn: AnyFunctionDefinition, ctx: TickerContext<unknown>, stop: RunStop): unknown {
+  return fn.handler.length === 1
+    ? (fn.handler as (c: TickerContext<unknown>) => unknown)(ctx)
+    : fn.handler(ctx, stop.signal);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 function errorMessage(error: unknown): string {

@@ -9,10 +9,8 @@ export class InFlight {
   /** Tracks `promise` until it settles, whether it resolves or rejects. */
   add(promise: Promise<unknown>): void {
     this.pending.add(promise);
-    promise.then(
-      () => this.pending.delete(promise),
-      () => this.pending.delete(promise),
-    );
+    const settled = () => this.pending.delete(promise);
+    promise.then(settled, settled);
   }
 
   /** Resolves once every promise added, including those added while waiting, has settled. */

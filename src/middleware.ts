@@ -154,6 +154,10 @@ export class MiddlewareChain {
     return this.storeHooks.length > 0;
   }
 
+  get wrapsRun(): boolean {
+    return this.runHooks.length > 0;
+  }
+
   get wrapsEnqueue(): boolean {
     return this.enqueueHooks.length > 0;
   }

@@ -283,19 +283,15 @@ export class WorkerPool {
     if (longRunning) this.activeLongRunning++;
     else this.active++;
     this.adaptive?.started();
-    this.running.add(
-      this.hooks
-        .run(job)
-        .catch(() => {})
-        .finally(() => {
-          if (longRunning) this.activeLongRunning--;
-          else this.active--;
-          this.pump();
-          // Claiming asks for more while half the window still waits, so the next claim's
-          // round trip overlaps the runs instead of leaving slots idle.
-          if (this.ready.length === 0 || (this.window > 0 && this.startedWaiting * 2 <= this.window))
-            this.hooks.onCapacity();
-        }),
-    );
+    const ended = () => {
+      if (longRunning) this.activeLongRunning--;
+      else this.active--;
+      this.pump();
+      // Claiming asks for more while half the window still waits, so the next claim's
+      // round trip overlaps the runs instead of leaving slots idle.
+      if (this.ready.length === 0 || (this.window > 0 && this.startedWaiting * 2 <= this.window))
+        this.hooks.onCapacity();
+    };
+    this.running.add(this.hooks.run(job).then(ended, ended));
   }
 }
