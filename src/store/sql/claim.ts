@@ -112,20 +112,19 @@ function claimWrite(ctx: SqlContext, db: Kysely<Database>, picked: readonly Cand
       picked.map((row) => row.id),
     );
   const parents = picked.filter((row) => starting.has(row.id) && Number(row.waiting_children) > 0).map((r) => r.id);
-  const records: JobRecord[] = picked.map((row) => ({
-    ...jobFromRow(row),
-    status: starting.has(row.id) ? "InProgress" : "Queued",
-    executedAt: starting.has(row.id)
-      ? new Date(now)
-      : row.executed_at === null
-        ? null
-        : new Date(toMs(row.executed_at)),
-    lockHolder: nodeId,
-    lockedAt: new Date(now),
-    leaseToken: Number(row.lease_token) + 1,
-    updatedAt: new Date(now),
-    scheduledFor: new Date(toMs(row.scheduled_for ?? row.execution_time)),
-  }));
+  // The rows as the UPDATE leaves them (written over in place: the driver's rows are ours and
+  // read no more), then records once: one object and its Dates per job.
+  const records: JobRecord[] = picked.map((row) => {
+    const starts = starting.has(row.id);
+    row.status = starts ? "InProgress" : "Queued";
+    if (starts) row.executed_at = now;
+    row.lock_holder = nodeId;
+    row.locked_at = now;
+    row.lease_token = Number(row.lease_token) + 1;
+    row.updated_at = now;
+    row.scheduled_for ??= row.execution_time;
+    return jobFromRow(row);
+  });
   return { update, parents, records };
 }
 
