@@ -119,6 +119,29 @@ export function describeEngineContract(
       expect((await tq.timeTickers.list({ parentId: added[3]!.id })).items).toHaveLength(1);
     });
 
+    it("ends a synchronous handler's run by what it returns or throws, and awaits a thenable that is not a Promise", async () => {
+      const order: string[] = [];
+      const syncOk = defineFunction("SyncOk", (ctx: TickerContext<string>) => void order.push(`ok ${ctx.request}`));
+      const syncThrow = defineFunction("SyncThrow", () => {
+        throw new Error("thrown at once");
+      });
+      // A bare thenable: its end comes in a later turn, and the run waits for it.
+      const thenable = defineFunction("Thenable", () => ({
+        then(resolve: (value: unknown) => void, reject: (error: unknown) => void) {
+          setImmediate(() => (order.push("thenable settled"), reject(new Error("rejected later"))));
+        },
+      }));
+      const tq = await start(node(store, clock, [syncOk, syncThrow, thenable]));
+      const a = await tq.timeTickers.add({ function: "SyncOk", request: "a" });
+      const b = await tq.timeTickers.add({ function: "SyncThrow" });
+      const c = await tq.timeTickers.add({ function: "Thenable" });
+      await runDue(tq);
+      expect(await tq.timeTickers.get(a.id)).toMatchObject({ status: "DueDone" });
+      expect(await tq.timeTickers.get(b.id)).toMatchObject({ status: "Failed", exceptionMessage: "thrown at once" });
+      expect(await tq.timeTickers.get(c.id)).toMatchObject({ status: "Failed", exceptionMessage: "rejected later" });
+      expect(order.sort()).toEqual(["ok a", "thenable settled"]);
+    });
+
     it("does not run a ticker before its time, and runs it when the clock gets there", async () => {
       const tq = await start(node(store, clock, [ok]));
       const job = await tq.timeTickers.add({ function: "Ok", executionTime: new Date(T0.getTime() + 60_000) });
