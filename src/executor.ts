@@ -1,10 +1,11 @@
 /**
  * The executor: runs one claimed job. It marks the job InProgress (the handler starts only
  * once the store has that, so every run is in the history even if this node dies at once),
- * builds the handler's context (its AbortSignal made only when asked for), calls the handler, and turns the outcome into
- * a completion under the job's lease: DueDone/Done, a retry, Failed, Cancelled, Skipped, or a
- * release back to Idle on shutdown. A completion the store finds stale (the lease was taken
- * over) is kept in the history as superseded and announced as such, never as the job's end.
+ * builds the handler's context (its AbortSignal made only when asked for, run-stop.ts), calls
+ * the handler, and turns the outcome into a completion under the job's lease: DueDone/Done, a
+ * retry, Failed, Cancelled, Skipped, or a release back to Idle on shutdown. A completion the
+ * store finds stale (the lease was taken over) is kept in the history as superseded and
+ * announced as such, never as the job's end.
  */
 
 import { TerminateExecutionError, TickerQError } from "./errors.js";
