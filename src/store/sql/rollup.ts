@@ -7,7 +7,7 @@
  * and days.
  */
 
-import { HISTOGRAM_BINS, SPAN_MS, binOf } from "../aggregates.js";
+import { HISTOGRAM_BINS, SPAN_MS, binOf, bucketOf, type RollupSpan } from "../aggregates.js";
 import type { AttemptRecord } from "../contract.js";
 
 /** The columns of a rollup row, in the order batchRollup gives their values. */
@@ -31,7 +31,6 @@ export interface RolledAttempt {
 
 /** The rollup rows of these attempts, each a list of values in ROLLUP_COLUMNS order. */
 export function batchRollup(attempts: readonly RolledAttempt[]): (string | number)[][] {
-  const minute = SPAN_MS.minute;
   const groups = new Map<
     string,
     { minute: number; fn: string; status: string; d: number; l: number; n: number; ms: number }
@@ -40,7 +39,7 @@ export function batchRollup(attempts: readonly RolledAttempt[]): (string | numbe
     if (a.superseded) continue;
     const fn = name ?? "";
     const elapsed = Math.round(a.elapsedMs);
-    const at = Math.floor(a.finishedAt.getTime() / minute) * minute;
+    const at = bucketOf("minute", a.finishedAt.getTime());
     const d = binOf(elapsed);
     const l = a.attempt === 0 && scheduledFor !== null ? binOf(a.startedAt.getTime() - Number(scheduledFor)) : -1;
     const key = `${at}|${fn}|${a.status}|${d}|${l}`;
@@ -52,8 +51,9 @@ export function batchRollup(attempts: readonly RolledAttempt[]): (string | numbe
   }
   const rows = new Map<string, { key: [number, number, string, string]; runs: number; ms: number; bins: number[] }>();
   for (const g of groups.values()) {
-    for (const span of Object.values(SPAN_MS)) {
-      const bucket = Math.floor(g.minute / span) * span;
+    for (const unit of Object.keys(SPAN_MS) as RollupSpan[]) {
+      const span = SPAN_MS[unit];
+      const bucket = bucketOf(unit, g.minute);
       const id = `${span}|${bucket}|${g.fn}|${g.status}`;
       let row = rows.get(id);
       if (!row) {
