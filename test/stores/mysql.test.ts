@@ -89,6 +89,15 @@ describe.skipIf(!server.available)("mysql store", () => {
     return { url: url.toString(), counter };
   }
 
+  /** A store on its own one-connection pool, reaching a fresh database through a query counter. */
+  async function countedStore() {
+    const { url, counter } = await counted();
+    const store = mysqlStore({ uri: url, poolSize: 1 });
+    cleanups.push(() => store.close());
+    await store.init();
+    return { store, counter };
+  }
+
   it("fails fast with STORE_UNAVAILABLE naming host and port", async () => {
     const store = mysqlStore({ uri: "mysql://root@127.0.0.1:1/test", connectTimeoutMs: 2000 });
     await expect(store.init()).rejects.toMatchObject({
@@ -171,10 +180,7 @@ describe.skipIf(!server.available)("mysql store", () => {
   });
 
   it("claims in two round trips on its own pool: BEGIN with the candidates, the UPDATE and its children with COMMIT", async () => {
-    const { url, counter } = await counted();
-    const store = mysqlStore({ uri: url, poolSize: 1 });
-    cleanups.push(() => store.close());
-    await store.init();
+    const { store, counter } = await countedStore();
     const parent = newJob({ id: "parent" });
     const child = newJob({ id: "child", parentId: "parent", runCondition: "InProgress", executionTime: null });
     await store.jobInsertMany({ jobs: [parent, child, newJob({ id: "other" })] });
@@ -213,10 +219,7 @@ describe.skipIf(!server.available)("mysql store", () => {
   });
 
   it("completes a batch in two round trips, children released and a stale run kept; a skipped subtree adds one per level; starts in two", async () => {
-    const { url, counter } = await counted();
-    const store = mysqlStore({ uri: url, poolSize: 1 });
-    cleanups.push(() => store.close());
-    await store.init();
+    const { store, counter } = await countedStore();
     await store.jobInsertMany({
       jobs: [
         newJob({ id: "ok" }),
