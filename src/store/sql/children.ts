@@ -43,7 +43,9 @@ export function childSettlement(
     const condition = (child.run_condition ?? "OnSuccess") as RunCondition;
     const target = childRuns(condition, parent.status) ? release : skip;
     const at = parent.at.getTime();
-    target.set(at, [...(target.get(at) ?? []), child.id]);
+    const ids = target.get(at);
+    if (ids) ids.push(child.id);
+    else target.set(at, [child.id]);
   }
   const releases = [...release].flatMap(([at, ids]) =>
     chunks(ids).map((part) =>
