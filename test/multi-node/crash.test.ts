@@ -62,6 +62,40 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
+/**
+ * Resolves once the victim's last transaction has ended on the server. A process that is gone
+ * can still commit: MySQL runs a completion whose COMMIT travelled in one packet with its
+ * writes, PostgreSQL a statement it had received. A locking read of the victim's rows waits
+ * behind such a transaction, so a snapshot taken after it sees its outcome. (A dead SQLite
+ * process commits nothing more.)
+ */
+async function afterVictimsLastTransaction(url: string, schema: string): Promise<void> {
+  const locking = "select id from tickerq_jobs where lock_holder = 'victim' for update";
+  if (url.startsWith("mysql")) {
+    const mysql = (await import("mysql2/promise")).default;
+    const conn = await mysql.createConnection({ uri: url });
+    try {
+      await conn.query("start transaction");
+      await conn.query(locking);
+      await conn.query("rollback");
+    } finally {
+      await conn.end();
+    }
+  } else if (url.startsWith("postgres")) {
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`set search_path to "${schema}"`);
+      await client.query("begin");
+      await client.query(locking);
+      await client.query("rollback");
+    } finally {
+      await client.end();
+    }
+  }
+}
+
 const finalCount = async (store: Store) => {
   const counts = await store.jobCountByStatus({ function: "Work" });
   return FINAL.reduce((sum, status) => sum + counts[status], 0);
@@ -98,6 +132,7 @@ async function crashRun(url: string, schema: string, redis: RedisSpec = null): P
     const killedAt = Date.now();
     // kill() only sends the signal: a write the victim sent just before may still commit.
     await died;
+    await afterVictimsLastTransaction(url, schema);
     // What it held as it died: nothing moves these until the lease times out.
     const running = await store.jobList({ status: "InProgress", limit: 1000 });
     heldByVictim.push(...running.items.filter((j) => j.lockHolder === "victim").map((j) => j.id));
