@@ -355,6 +355,30 @@ export function describeEngineMiddleware(name: string, makeStore: StoreFactory):
       expect((await tq.timeTickers.list()).total).toBe(1);
     });
 
+    it("fails a batch whose enqueue middleware returns before its job is stored, storing nothing", async () => {
+      const firstId = "00000000-0000-4000-8000-00000000000a";
+      const hasty: Middleware = {
+        name: "hasty",
+        async enqueue(job, next) {
+          if (job.id === firstId) {
+            void next(); // not awaited: this hook is done before the batch is written
+            return;
+          }
+          // The other job's hook calls next() only after the first one has returned.
+          await new Promise((resolve) => setImmediate(resolve));
+          await next();
+        },
+      };
+      const fn = defineFunction("Work", async () => {});
+      const tq = await start(node(store, clock, [fn], { middleware: [hasty] }));
+      const error = await rejection(tq.timeTickers.addMany([{ function: "Work", id: firstId }, { function: "Work" }]));
+      expect(error).toMatchObject({
+        code: "MIDDLEWARE",
+        message: `the enqueue of job ${firstId} ended before it was stored`,
+      });
+      expect((await tq.timeTickers.list()).total).toBe(0);
+    });
+
     it("wraps the engine's claim, start and completion calls with store hooks", async () => {
       const calls: StoreCall["operation"][] = [];
       const spy: Middleware = {
