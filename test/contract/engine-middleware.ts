@@ -338,6 +338,23 @@ export function describeEngineMiddleware(name: string, makeStore: StoreFactory):
       });
     });
 
+    it("rejects an add whose enqueue middleware throws after next(), the batch stored whole", async () => {
+      const late: Middleware = {
+        name: "late",
+        async enqueue(job, next) {
+          await next();
+          if (job.functionName === "Loud") throw new Error("audit log unreachable");
+        },
+      };
+      const quiet = defineFunction("Quiet", async () => {});
+      const loud = defineFunction("Loud", async () => {});
+      const tq = await start(node(store, clock, [quiet, loud], { middleware: [late] }));
+      const error = await rejection(tq.timeTickers.addMany([{ function: "Quiet" }, { function: "Loud" }]));
+      expect((error as Error).message).toBe("audit log unreachable");
+      // next() resolved once the batch was stored: a later throw cannot take it back, nor half of it.
+      expect((await tq.timeTickers.list()).items.map((job) => job.function).sort()).toEqual(["Loud", "Quiet"]);
+    });
+
     it("fails an add whose enqueue middleware calls next() twice, with code MIDDLEWARE", async () => {
       const twice: Middleware = {
         name: "twice",
