@@ -102,16 +102,34 @@ function nameOf(middleware: Middleware, index: number): string {
 /**
  * Runs `inner` through the hooks, the first outermost; each hook must call next() once. Per
  * hook: one guard closure and one promise (no async frame), since this runs for every job.
+ *
+ * With `settle`, a hook that returns while its next() is still pending (called, not awaited)
+ * has its chain wait for that next() and then fail with MIDDLEWARE: a handler or store call
+ * never outlives the step that ran it, and its rejection is never left unhandled. Enqueue
+ * chains go without: their next() waits for the whole batch, which MiddlewareChain.enqueue
+ * abandons instead when a hook ends early.
  */
-function through<T>(hooks: readonly [Hook<T>, string][], arg: T, inner: () => Promise<void>): Promise<void> {
+function through<T>(
+  hooks: readonly [Hook<T>, string][],
+  arg: T,
+  inner: () => Promise<void>,
+  settle: boolean,
+): Promise<void> {
   const step = (i: number): Promise<void> => {
     if (i === hooks.length) return inner();
     const [hook, name] = hooks[i]!;
     let called = false;
+    let pending: Promise<void> | null = null;
     const next = (): Promise<void> => {
       if (called) return Promise.reject(new TickerQError("MIDDLEWARE", `middleware ${name} called next() twice`));
       called = true;
-      return step(i + 1);
+      const downstream = step(i + 1);
+      if (settle) {
+        // Registered before the hook's own await on it, so a hook that awaits finds it cleared.
+        const cleared = () => void (pending = null);
+        pending = downstream.then(cleared, cleared);
+      }
+      return downstream;
     };
     let result: Promise<void>;
     try {
@@ -121,6 +139,10 @@ function through<T>(hooks: readonly [Hook<T>, string][], arg: T, inner: () => Pr
     }
     return Promise.resolve(result).then(() => {
       if (!called) throw new TickerQError("MIDDLEWARE", `middleware ${name} returned without calling next()`);
+      if (pending === null) return;
+      return pending.then(() => {
+        throw new TickerQError("MIDDLEWARE", `middleware ${name} returned before its next() had settled`);
+      });
     });
   };
   return step(0);
@@ -164,16 +186,21 @@ export class MiddlewareChain {
 
   /** Runs a handler (`inner`) through the `run` hooks. */
   run(ctx: TickerContext<unknown>, inner: () => Promise<void>): Promise<void> {
-    return this.runHooks.length === 0 ? inner() : through(this.runHooks, ctx, inner);
+    return this.runHooks.length === 0 ? inner() : through(this.runHooks, ctx, inner, true);
   }
 
   /** Runs a store call through the `store` hooks; returns its result. */
   store<R>(call: StoreCall, inner: () => Promise<R>): Promise<R> {
     if (this.storeHooks.length === 0) return inner();
     let result: R;
-    return through(this.storeHooks, call, async () => {
-      result = await inner();
-    }).then(() => result);
+    return through(
+      this.storeHooks,
+      call,
+      async () => {
+        result = await inner();
+      },
+      true,
+    ).then(() => result);
   }
 
   /**
@@ -221,10 +248,15 @@ export class MiddlewareChain {
     });
     stored.catch(() => {}); // every chain awaiting it sees the rejection
     const chains = views.map((view) =>
-      through(this.enqueueHooks, view, () => {
-        if (++arrived === views.length) begin();
-        return stored;
-      }).then(
+      through(
+        this.enqueueHooks,
+        view,
+        () => {
+          if (++arrived === views.length) begin();
+          return stored;
+        },
+        false,
+      ).then(
         // Made only when it matters: an error's stack costs microseconds, and this runs per job.
         () =>
           begun || abandon(new TickerQError("MIDDLEWARE", `the enqueue of job ${view.id} ended before it was stored`)),

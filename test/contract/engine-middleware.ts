@@ -242,6 +242,30 @@ export function describeEngineMiddleware(name: string, makeStore: StoreFactory):
       expect(row.exceptionMessage).toBe('middleware "lazy" returned without calling next()');
     });
 
+    it("fails an attempt whose middleware returns before next() settles, once the handler has ended", async () => {
+      let ended = false;
+      const hasty: Middleware = {
+        name: "hasty",
+        run(_ctx, next) {
+          void next(); // not awaited: the hook is done while the handler still runs
+          return Promise.resolve();
+        },
+      };
+      const fn = defineFunction("Work", async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        ended = true;
+        throw new Error("the handler's own failure");
+      });
+      const tq = await start(node(store, clock, [fn], { middleware: [hasty] }));
+      const job = await tq.timeTickers.add({ function: "Work" });
+      await runDue(tq);
+      expect(ended).toBe(true);
+      expect(await tq.timeTickers.get(job.id)).toMatchObject({
+        status: "Failed",
+        exceptionMessage: 'middleware "hasty" returned before its next() had settled',
+      });
+    });
+
     it("fails the whole add when enqueue middleware throws or skips next(), storing nothing", async () => {
       const picky: Middleware = {
         async enqueue(job, next) {
