@@ -14,7 +14,7 @@ export type JobMetadata = Record<string, string>;
 
 /** Metadata is at most this many bytes as JSON, with at most 32 keys of at most 64 characters. */
 export const MAX_METADATA_BYTES = 4096;
-const MAX_METADATA_KEYS = 32;
+export const MAX_METADATA_KEYS = 32;
 const MAX_KEY_LENGTH = 64;
 
 /** A job about to be stored, as `enqueue` middleware sees it. Only `metadata` is written to. */

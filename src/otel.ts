@@ -24,7 +24,13 @@ import {
 } from "@opentelemetry/api";
 import { TerminateExecutionError, TickerQError } from "./errors.js";
 import { VERSION } from "./tickerq.js";
-import type { EnqueueJob, Middleware, MiddlewareNode } from "./middleware.js";
+import {
+  MAX_METADATA_BYTES,
+  MAX_METADATA_KEYS,
+  type EnqueueJob,
+  type Middleware,
+  type MiddlewareNode,
+} from "./middleware.js";
 import { stopError } from "./run-stop.js";
 import type { TickerContext } from "./functions.js";
 
@@ -200,11 +206,13 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
       if (job.cronTickerId) attributes["tickerq.cron_ticker_id"] = job.cronTickerId;
       const span = tracer.startSpan(fn.send, { kind: SpanKind.PRODUCER, attributes }, parent);
       const active = trace.setSpan(parent, span);
-      propagation.inject(active, job.metadata, metadataCarrier);
+      const carried: Record<string, string> = {};
+      propagation.inject(active, carried, metadataCarrier);
+      carry(job.metadata, carried);
       // The W3C propagator is the default, but with no SDK there is none: carry the span anyway.
       if (job.metadata.traceparent === undefined && span.spanContext().traceId !== INVALID_TRACE_ID) {
         const { traceId, spanId, traceFlags } = span.spanContext();
-        job.metadata.traceparent = `00-${traceId}-${spanId}-0${traceFlags.toString(16)}`;
+        carry(job.metadata, { traceparent: `00-${traceId}-${spanId}-0${traceFlags.toString(16)}` });
       }
       try {
         await context.with(active, next);
@@ -281,6 +289,22 @@ export function otelMiddleware(options: OtelMiddlewareOptions = {}): Middleware 
     };
   }
   return middleware;
+}
+
+/**
+ * Copies what the propagators wrote (traceparent, tracestate, baggage…) into the job's
+ * metadata, leaving out a field that would take it over its limits (a baggage of several KB):
+ * tracing never makes an add fail.
+ */
+function carry(metadata: Record<string, string>, fields: Record<string, string>): void {
+  for (const key in fields) {
+    const previous = metadata[key];
+    metadata[key] = fields[key]!;
+    const keys = Object.keys(metadata).length;
+    if (keys <= MAX_METADATA_KEYS && Buffer.byteLength(JSON.stringify(metadata)) <= MAX_METADATA_BYTES) continue;
+    if (previous === undefined) delete metadata[key];
+    else metadata[key] = previous;
+  }
 }
 
 /** The enqueuing span's context from the job's metadata, or a new trace. */

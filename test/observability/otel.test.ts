@@ -6,7 +6,8 @@
  */
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { context, SpanKind, SpanStatusCode, ValueType } from "@opentelemetry/api";
+import { context, propagation, SpanKind, SpanStatusCode, ValueType } from "@opentelemetry/api";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   BasicTracerProvider,
@@ -322,6 +323,37 @@ describe("otelMiddleware", () => {
     await runDue(plain);
     await plain.stop();
     expect(exporter.getFinishedSpans().filter((s) => s.name.startsWith("tickerq "))).toEqual([]);
+  });
+
+  it("never fails an add over the context it carries: a baggage too large for metadata is left out", async () => {
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    );
+    try {
+      const seen: Record<string, string>[] = [];
+      const work = defineFunction("Work", async (ctx) => void seen.push({ ...ctx.metadata }));
+      const { tq } = setup([work]);
+      await tq.start();
+      // About 6 KB as a baggage header: within W3C's 8 KB, over a job's 4 KB of metadata.
+      const entries = Array.from({ length: 40 }, (_, i) => [`key${i}`, { value: "v".repeat(150) }] as const);
+      const large = propagation.createBaggage(Object.fromEntries(entries));
+      const small = propagation.createBaggage({ tenant: { value: "acme" } });
+      const addWith = (baggage: typeof large) =>
+        context.with(propagation.setBaggage(context.active(), baggage), () =>
+          tracer.startActiveSpan("request", (span) =>
+            tq.timeTickers.add({ function: "Work" }).finally(() => span.end()),
+          ),
+        );
+      const withLarge = await addWith(large);
+      const withSmall = await addWith(small);
+      expect(Object.keys(withLarge.metadata ?? {})).toEqual(["traceparent"]);
+      expect(withSmall.metadata).toMatchObject({ traceparent: expect.stringMatching(/^00-/), baggage: "tenant=acme" });
+      await runDue(tq);
+      expect(seen).toHaveLength(2);
+      await tq.stop();
+    } finally {
+      propagation.disable();
+    }
   });
 
   it("changes nothing when no SDK is installed", async () => {
