@@ -42,7 +42,13 @@ export class Log {
     if (!logger) return false;
     if (this.console) return level !== "debug";
     if (level !== "warn" && level !== "error" && typeof logger[level] !== "function") return false;
-    return typeof logger.isLevelEnabled === "function" ? logger.isLevelEnabled(level) : true;
+    if (typeof logger.isLevelEnabled !== "function") return true;
+    try {
+      return logger.isLevelEnabled(level);
+    } catch {
+      // A logger that throws never breaks the engine: its warnings and errors are still tried.
+      return level !== "debug";
+    }
   }
 
   debug(fields: LogFields, message: string): void {

@@ -238,6 +238,28 @@ describe("structured logging", () => {
     await a.stop({ timeoutMs: 0 });
   });
 
+  it("runs, retries and fails jobs as usual under a logger whose every method throws", async () => {
+    const broken = () => {
+      throw new Error("log sink down");
+    };
+    const logger: Logger = { debug: broken, info: broken, warn: broken, error: broken, isLevelEnabled: broken };
+    const ok = defineFunction("Ok", async () => {});
+    const bad = defineFunction("Bad", { retries: 1, retryIntervals: [1] }, async () => {
+      throw new Error("handler failed");
+    });
+    const clock = new TestClock(T0);
+    const tq = node(memoryStore(), clock, [ok, bad], { logger });
+    await tq.start();
+    const done = await tq.timeTickers.add({ function: "Ok" });
+    const failed = await tq.timeTickers.add({ function: "Bad" });
+    await runDue(tq);
+    await clock.advance(1000);
+    await runDue(tq);
+    expect((await tq.timeTickers.get(done.id))!.status).toBe("DueDone");
+    expect(await tq.timeTickers.get(failed.id)).toMatchObject({ status: "Failed", retryCount: 1 });
+    await tq.stop();
+  });
+
   it("still takes a console: message first, no debug lines", () => {
     let out = "";
     const sink = new Writable({ write: (chunk, _enc, done) => ((out += String(chunk)), done()) });
