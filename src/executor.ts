@@ -21,6 +21,7 @@ import type { LeaseBook } from "./lease-book.js";
 import type { Reporter } from "./reporter.js";
 import type { MiddlewareChain } from "./middleware.js";
 import { RUN_STOP, RunStop, withSignal } from "./run-stop.js";
+import { storableText } from "./validation.js";
 
 /** What onException and onCancelled receive about the job. */
 export interface JobInfo {
@@ -513,7 +514,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
+  return storableText(messageOf(error));
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return String(error.message || error.name);
   if (typeof error === "string") return error;
   try {
     return JSON.stringify(error) ?? String(error);
@@ -524,10 +529,10 @@ function errorMessage(error: unknown): string {
 
 function errorDetails(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
-  let details = error.stack ?? `${error.name}: ${error.message}`;
+  let details = String(error.stack ?? `${error.name}: ${error.message}`);
   let cause = error.cause;
   for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause) {
     details += `\nCaused by: ${cause.stack ?? cause.message}`;
   }
-  return details;
+  return storableText(details);
 }

@@ -130,6 +130,8 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /**
  * Refuses text with a lone UTF-16 surrogate. It is not Unicode: a database stores it as
  * U+FFFD (so the row would no longer match what add() returned) and UTF-8 cannot encode it.
+ * Refuses NUL (U+0000) too, which PostgreSQL's text cannot hold at all: every store keeps
+ * the same texts.
  */
 export function validateUnicode(field: string, value: string): string {
   const at = value.search(LONE_SURROGATE);
@@ -137,7 +139,23 @@ export function validateUnicode(field: string, value: string): string {
     const unit = value.charCodeAt(at).toString(16).toUpperCase();
     throw invalid(field, value, `well-formed Unicode text; it has a lone surrogate U+${unit} at index ${at}`);
   }
+  const nul = value.indexOf("\0");
+  if (nul >= 0)
+    throw invalid(field, value, `text without NUL (U+0000), which PostgreSQL cannot store; it has one at index ${nul}`);
   return value;
+}
+
+/** Lone surrogates and NUL, which validateUnicode() refuses at the call that received them. */
+const UNSTORABLE = /[\0\uD800-\uDFFF]/;
+const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text the engine writes that nobody validated (a handler error's message and stack), made
+ * storable as validateUnicode() would have it: a lone surrogate or a NUL becomes U+FFFD. On
+ * PostgreSQL either one failed the write of every completion in the batch, again and again.
+ */
+export function storableText(text: string): string {
+  return UNSTORABLE.test(text) ? text.replace(LONE_SURROGATES, "\uFFFD").replace(/\0/g, "\uFFFD") : text;
 }
 
 /**

@@ -676,6 +676,33 @@ describe("dates, text, cron and retry bounds", () => {
     await refuses(() => createTickerQ({ functions: [anything], nodeId: lone }), "INVALID_ARGUMENT", "nodeId");
   });
 
+  it("refuses a NUL character in stored text, naming the field, before anything is written", async () => {
+    const { tq, count } = setup();
+    await refuses(
+      () => tq.timeTickers.add({ function: "Anything", id: "a\u0000b" }),
+      "INVALID_ARGUMENT",
+      "id",
+      "NUL (U+0000)",
+    );
+    await refuses(
+      () => tq.timeTickers.addMany([{ function: "Anything" }, { function: "Anything", description: "x\u0000" }]),
+      "INVALID_ARGUMENT",
+      "tickers[1].description",
+    );
+    await refuses(
+      () => tq.cronTickers.add({ function: "Anything", expression: "* * * * *", description: "\u0000" }),
+      "INVALID_ARGUMENT",
+      "description",
+    );
+    await refuses(() => tq.timeTickers.get("a\u0000b"), "INVALID_ARGUMENT", "id");
+    await refuses(() => defineFunction("Nul\u0000", async () => {}), "INVALID_ARGUMENT", "name");
+    await refuses(() => createTickerQ({ functions: [anything], nodeId: "n\u0000" }), "INVALID_ARGUMENT", "nodeId");
+    expect(await count()).toBe(0);
+    // Inside a request it is JSON's escape, which every store keeps.
+    const job = await tq.timeTickers.add({ function: "Anything", request: { text: "a\u0000b" } });
+    expect((await tq.timeTickers.get(job.id))!.request).toEqual({ text: "a\u0000b" });
+  });
+
   it("refuses a cron that can never fire, and keeps 29 February", async () => {
     const { tq, count } = setup();
     for (const expression of ["0 0 30 2 *", "0 0 31 4 *", "0 0 0 31 2,4,6 *"]) {

@@ -1127,6 +1127,27 @@ export function describeEngineContract(
       await expect(tq.retry("missing-id")).rejects.toMatchObject({ code: "NOT_FOUND" });
     });
 
+    it("keeps a handler error with a NUL or a lone surrogate as U+FFFD, the batch's other jobs completed", async () => {
+      const messages = ["nul\u0000byte", "lone\uD800surrogate", "pair \uD83D\uDE00 kept"];
+      const fns = messages.map((message, i) =>
+        defineFunction(`Odd${i}`, async () => {
+          throw new Error(message);
+        }),
+      );
+      const tq = await start(node(store, clock, [...fns, ok]));
+      const odd = await Promise.all(fns.map((fn) => tq.timeTickers.add({ function: fn.name })));
+      const fine = await tq.timeTickers.add({ function: "Ok" });
+      await runDue(tq);
+      expect((await tq.timeTickers.get(fine.id))!.status).toBe("DueDone");
+      const stored = ["nul\uFFFDbyte", "lone\uFFFDsurrogate", "pair \uD83D\uDE00 kept"];
+      for (const [i, job] of odd.entries()) {
+        expect(await tq.timeTickers.get(job.id)).toMatchObject({ status: "Failed", exceptionMessage: stored[i] });
+        const [attempt] = await tq.attempts(job.id);
+        expect(attempt).toMatchObject({ status: "Failed", exceptionMessage: stored[i] });
+        expect(attempt!.exceptionDetails).toContain(stored[i]);
+      }
+    });
+
     it("an onException that throws never breaks execution", async () => {
       const errors: string[] = [];
       const tq = await start(

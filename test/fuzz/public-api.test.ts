@@ -185,6 +185,7 @@ function judge(field: string, value: unknown, outcome: Outcome<Record<string, un
   }
   if ((field === "id" || field === "description") && typeof value === "string") {
     expect(LONE_SURROGATE.test(value)).toBe(false);
+    expect(value.includes("\u0000")).toBe(false);
     expect(record[field]).toBe(value);
   }
   if (field === "retryIntervals" && value !== undefined && value !== null) {
