@@ -513,8 +513,24 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
+/**
+ * The most of a handler error's message and details (its stack, with its causes') stored with
+ * an attempt, in UTF-16 units: a longer text is cut, saying how much more there was. An error
+ * carrying a whole response body (megabytes) made a completion batch too big for MySQL's
+ * max_allowed_packet, and every job in it stayed InProgress while the write was retried.
+ */
+export const MAX_EXCEPTION_MESSAGE = 4_000;
+export const MAX_EXCEPTION_DETAILS = 32_000;
+
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  // Never between the two halves of a surrogate pair.
+  const cut = /[\uD800-\uDBFF]/.test(text[max - 1]!) ? max - 1 : max;
+  return `${text.slice(0, cut)}… [cut: ${(text.length - cut).toLocaleString("en")} more characters]`;
+}
+
 function errorMessage(error: unknown): string {
-  return storableText(messageOf(error));
+  return storableText(clip(messageOf(error), MAX_EXCEPTION_MESSAGE));
 }
 
 function messageOf(error: unknown): string {
@@ -534,5 +550,5 @@ function errorDetails(error: unknown): string | null {
   for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause) {
     details += `\nCaused by: ${cause.stack ?? cause.message}`;
   }
-  return storableText(details);
+  return storableText(clip(details, MAX_EXCEPTION_DETAILS));
 }

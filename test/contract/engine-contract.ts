@@ -14,6 +14,7 @@ import {
   type TickerStatus,
 } from "../../src/index.js";
 import { heartbeat, runDue, settle, TestClock } from "../../src/testing/index.js";
+import { MAX_EXCEPTION_DETAILS, MAX_EXCEPTION_MESSAGE } from "../../src/executor.js";
 import {
   addRunning,
   gate,
@@ -1146,6 +1147,28 @@ export function describeEngineContract(
         expect(attempt).toMatchObject({ status: "Failed", exceptionMessage: stored[i] });
         expect(attempt!.exceptionDetails).toContain(stored[i]);
       }
+    });
+
+    it("stores at most MAX_EXCEPTION_MESSAGE and _DETAILS of a huge handler error, saying how much was cut", async () => {
+      const body = "<html>" + "x".repeat(300_000);
+      const huge = defineFunction("Huge", async () => {
+        throw new Error(`upstream answered 502: ${body}`, { cause: new Error(body) });
+      });
+      const tq = await start(node(store, clock, [huge, ok]));
+      const job = await tq.timeTickers.add({ function: "Huge" });
+      const fine = await tq.timeTickers.add({ function: "Ok" });
+      await runDue(tq);
+      expect((await tq.timeTickers.get(fine.id))!.status).toBe("DueDone");
+      const failed = (await tq.timeTickers.get(job.id))!;
+      expect(failed.status).toBe("Failed");
+      const message = failed.exceptionMessage!;
+      expect(message.startsWith("upstream answered 502: <html>xxx")).toBe(true);
+      const cut = `upstream answered 502: ${body}`.length - MAX_EXCEPTION_MESSAGE;
+      expect(message.endsWith(`… [cut: ${cut.toLocaleString("en")} more characters]`)).toBe(true);
+      expect(message.length).toBeLessThan(MAX_EXCEPTION_MESSAGE + 50);
+      expect(failed.exceptionDetails!.length).toBeLessThan(MAX_EXCEPTION_DETAILS + 50);
+      expect(failed.exceptionDetails).toMatch(/more characters\]$/);
+      expect((await tq.attempts(job.id))[0]!.exceptionMessage).toBe(message);
     });
 
     it("an onException that throws never breaks execution", async () => {
