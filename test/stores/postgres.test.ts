@@ -40,6 +40,28 @@ describe.skipIf(!server.available)("postgres store", () => {
     return { store, schema };
   }
 
+  it("runs a job whose stored retry intervals and metadata were edited into text that is not JSON", async () => {
+    const { store, schema } = await fresh();
+    const ran: string[] = [];
+    const work = defineFunction("Work", { retries: 1, retryIntervals: [5] }, async (ctx) => void ran.push(ctx.id));
+    const tq = createTickerQ({ functions: [work], store, closeStoreOnStop: false });
+    const [broken, fine] = await tq.timeTickers.addMany([{ function: "Work" }, { function: "Work" }]);
+    // A hand edit: a row that failed to parse would fail every claim that returned it, on every node.
+    await pool.query(
+      `update "${schema}".tickerq_jobs set retry_intervals = '[5,', metadata = '{"a": 1}' where id = $1`,
+      [broken!.id],
+    );
+    await tq.start();
+    await settle(tq);
+    expect(ran.sort()).toEqual([broken!.id, fine!.id].sort());
+    expect(await tq.timeTickers.get(broken!.id)).toMatchObject({
+      status: "DueDone",
+      retryIntervals: null,
+      metadata: null,
+    });
+    await tq.stop();
+  });
+
   it("fails fast with STORE_UNAVAILABLE naming host and port", async () => {
     const store = postgresStore({ connectionString: "postgres://postgres@127.0.0.1:1/test", connectTimeoutMs: 2000 });
     await expect(store.init()).rejects.toMatchObject({

@@ -30,8 +30,32 @@ export function msOrNull(date: Date | null | undefined): number | null {
   return date ? date.getTime() : null;
 }
 
+/**
+ * A JSON column read back, or null when its text is not what tickerq writes there (a hand
+ * edit, a bad restore). A row that threw here would fail every claim that returned it, and
+ * the claims of every node would stall on it: the job runs instead, without that field.
+ */
+function parsedOrNull<T>(text: string | null | undefined, accepts: (value: unknown) => value is T): T | null {
+  if (text === null || text === undefined) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return accepts(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+const isIntervals = (value: unknown): value is number[] =>
+  Array.isArray(value) && value.every((n) => typeof n === "number");
+
+const isMetadata = (value: unknown): value is Record<string, string> =>
+  typeof value === "object" &&
+  value !== null &&
+  !Array.isArray(value) &&
+  Object.values(value).every((v) => typeof v === "string");
+
 function intervalsOut(text: string | null): number[] | null {
-  return text === null ? null : (JSON.parse(text) as number[]);
+  return parsedOrNull(text, isIntervals);
 }
 
 export function intervalsIn(intervals: readonly number[] | null | undefined): string | null {
@@ -39,7 +63,7 @@ export function intervalsIn(intervals: readonly number[] | null | undefined): st
 }
 
 function metadataOut(text: string | null | undefined): Record<string, string> | null {
-  return text === null || text === undefined ? null : (JSON.parse(text) as Record<string, string>);
+  return parsedOrNull(text, isMetadata);
 }
 
 export function jobFromRow(row: JobsTable): JobRecord {
