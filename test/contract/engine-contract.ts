@@ -405,6 +405,30 @@ export function describeEngineContract(
       expect((await a.timeTickers.get(job.id))!.status).toBe("Cancelled");
     });
 
+    it("fails on a node without the job's function with UNKNOWN_FUNCTION; its retry runs where it is registered", async () => {
+      const common = defineFunction("Common", async () => {});
+      const added = defineFunction("AddedInV2", { retries: 1, retryIntervals: [1] }, async () => {});
+      const older = await start(node(store, clock, [common], { nodeId: "v1" }));
+      const newer = await start(node(store, clock, [common, added], { nodeId: "v2" }));
+      newer.pause(); // only the older node claims, as one might in a rolling deploy
+      const job = await newer.timeTickers.add({ function: "AddedInV2" });
+      await runDue(older);
+      expect(await newer.timeTickers.get(job.id)).toMatchObject({
+        status: "Idle",
+        retryCount: 1,
+        exceptionMessage: 'function "AddedInV2" is not registered on node v1',
+      });
+      older.pause();
+      newer.resume();
+      await clock.advance(1000);
+      await runDue(newer);
+      expect((await newer.timeTickers.get(job.id))!.status).toBe("Done");
+      expect((await newer.attempts(job.id)).map((a) => [a.nodeId, a.status])).toEqual([
+        ["v1", "Failed"],
+        ["v2", "Done"],
+      ]);
+    });
+
     it("deletes finished jobs and their history after retentionDays, keeping the rest", async () => {
       const tq = await start(
         node(store, clock, [ok], { retentionDays: 1, pollIntervalMs: 3_600_000, heartbeatIntervalMs: 3_600_000 }),
