@@ -10,6 +10,7 @@ import type { TickerStatus } from "./lifecycle.js";
 import {
   readFields,
   validateId,
+  validateListQuery,
   validatePriority,
   validateRetries,
   validateRetryIntervals,
@@ -111,8 +112,9 @@ export class CronTickerManager<M> {
 
   async list(query: CronTickerListQuery = {}): Promise<Page<CronTicker>> {
     await this.core.ready();
-    const limit = checkLimit(query.limit);
-    const page = await this.core.store.cronTickerList({ ...query, limit });
+    const limit = checkLimit(query?.limit);
+    const { function: fn, enabled, offset } = validateListQuery(query);
+    const page = await this.core.store.cronTickerList({ function: fn, enabled, offset, limit });
     const now = new Date(this.core.clock.now());
     return { items: page.items.map((record) => toCronTicker(record, now)), total: page.total };
   }
@@ -155,11 +157,16 @@ export class CronTickerManager<M> {
   /** The occurrences (runs) of one cron ticker, newest first by default. */
   async occurrences(cronTickerId: string, query: OccurrenceQuery = {}): Promise<Page<CronTickerOccurrence>> {
     await this.core.ready();
+    const { status, from, to, order, offset } = validateListQuery(query);
     const page = await this.core.store.jobList({
-      ...query,
+      status,
+      from,
+      to,
+      order,
+      offset,
       cronTickerId: validateId("cronTickerId", cronTickerId),
       type: "CronTickerOccurrence",
-      limit: checkLimit(query.limit),
+      limit: checkLimit(query?.limit),
     });
     return { items: page.items.map((job) => toTimeTicker(job)), total: page.total };
   }

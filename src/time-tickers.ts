@@ -10,6 +10,7 @@ import type { TickerStatus } from "./lifecycle.js";
 import {
   validateDate,
   validateId,
+  validateListQuery,
   validatePriority,
   validateRetries,
   validateRetryIntervals,
@@ -104,10 +105,11 @@ export class TimeTickerManager<M> {
 
   async list(query: TimeTickerQuery = {}): Promise<Page<TimeTicker>> {
     await this.core.ready();
-    const limit = query.limit ?? 50;
+    const limit = query?.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw invalid("limit", limit, "an integer from 1 to 1000");
-    const page = await this.core.store.jobList({ ...query, type: "TimeTicker", limit });
+    const filters = validateListQuery(query);
+    const page = await this.core.store.jobList({ ...filters, type: "TimeTicker", limit });
     return { items: page.items.map((job) => toTimeTicker(job)), total: page.total };
   }
 

@@ -4,7 +4,14 @@
  */
 
 import { invalid, objectKind, show, TickerQError } from "./errors.js";
-import { PRIORITIES, RUN_CONDITIONS, type Priority, type RunCondition } from "./lifecycle.js";
+import {
+  PRIORITIES,
+  RUN_CONDITIONS,
+  TICKER_STATUSES,
+  type Priority,
+  type RunCondition,
+  type TickerStatus,
+} from "./lifecycle.js";
 import type { RequestSchema } from "./functions.js";
 import { MAX_RETRY_INTERVAL_SECONDS } from "./retry.js";
 
@@ -156,6 +163,78 @@ const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])
  */
 export function storableText(text: string): string {
   return UNSTORABLE.test(text) ? text.replace(LONE_SURROGATES, "\uFFFD").replace(/\0/g, "\uFFFD") : text;
+}
+
+/** What a list call may filter and sort by, as checked by validateListQuery(). */
+export interface ListQuery {
+  status?: TickerStatus | TickerStatus[];
+  function?: string;
+  parentId?: string | null;
+  cronTickerId?: string;
+  from?: Date;
+  to?: Date;
+  search?: string;
+  orderBy?: "executionTime" | "updatedAt" | "createdAt";
+  order?: "asc" | "desc";
+  offset?: number;
+  enabled?: boolean;
+}
+
+const ORDER_BY = ["executionTime", "updatedAt", "createdAt"] as const;
+const ORDERS = ["asc", "desc"] as const;
+
+function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    throw invalid(field, value, `one of ${allowed.join(", ")}`);
+  }
+  return value as T;
+}
+
+/**
+ * The filters of a list call (time tickers, cron tickers, occurrences), each checked and named
+ * in its error: unchecked, a `from` that was not a Date failed inside the SQL store, where a
+ * second query already in flight was left with an unhandled rejection that ended the process.
+ * Returns only the fields given.
+ */
+export function validateListQuery(query: unknown): ListQuery {
+  if (query === undefined) return {};
+  if (typeof query !== "object" || query === null || Array.isArray(query)) {
+    throw invalid("query", query, "an object of filters");
+  }
+  const q = query as Record<string, unknown>;
+  const out: ListQuery = {};
+  if (q.status !== undefined) {
+    out.status = Array.isArray(q.status)
+      ? q.status.map((status, i) => oneOf(`status[${i}]`, status, TICKER_STATUSES))
+      : oneOf("status", q.status, TICKER_STATUSES);
+  }
+  if (q.function !== undefined) {
+    if (typeof q.function !== "string" || q.function === "" || q.function.length > 200) {
+      throw invalid("function", q.function, "a function name");
+    }
+    out.function = validateUnicode("function", q.function);
+  }
+  if (q.parentId !== undefined) out.parentId = q.parentId === null ? null : validateId("parentId", q.parentId);
+  if (q.cronTickerId !== undefined) out.cronTickerId = validateId("cronTickerId", q.cronTickerId);
+  if (q.from !== undefined) out.from = validateDate("from", q.from);
+  if (q.to !== undefined) out.to = validateDate("to", q.to);
+  if (q.search !== undefined) {
+    const search = validateText("search", q.search, 500);
+    if (search) out.search = search;
+  }
+  if (q.orderBy !== undefined) out.orderBy = oneOf("orderBy", q.orderBy, ORDER_BY);
+  if (q.order !== undefined) out.order = oneOf("order", q.order, ORDERS);
+  if (q.offset !== undefined) {
+    if (typeof q.offset !== "number" || !Number.isSafeInteger(q.offset) || q.offset < 0) {
+      throw invalid("offset", q.offset, "an integer from 0");
+    }
+    out.offset = q.offset;
+  }
+  if (q.enabled !== undefined) {
+    if (typeof q.enabled !== "boolean") throw invalid("enabled", q.enabled, "true or false");
+    out.enabled = q.enabled;
+  }
+  return out;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type TickerContext,
 } from "../src/index.js";
 import { show } from "../src/errors.js";
+import { sqliteStore } from "../src/sqlite.js";
 import { retryAt } from "../src/retry.js";
 
 const welcome = defineFunction(
@@ -701,6 +702,43 @@ describe("dates, text, cron and retry bounds", () => {
     // Inside a request it is JSON's escape, which every store keeps.
     const job = await tq.timeTickers.add({ function: "Anything", request: { text: "a\u0000b" } });
     expect((await tq.timeTickers.get(job.id))!.request).toEqual({ text: "a\u0000b" });
+  });
+
+  it("refuses bad list filters at the call, naming each field, on every list", async () => {
+    const { tq } = setup();
+    const cron = await tq.cronTickers.add({ function: "Anything", expression: "* * * * *" });
+    const cases: [Record<string, unknown> | null, string][] = [
+      [{ from: "yesterday" }, "from"],
+      [{ to: new Date("x") }, "to"],
+      [{ status: "Bogus" }, "status"],
+      [{ status: ["Done", 5] }, "status[1]"],
+      [{ orderBy: "id; drop table" }, "orderBy"],
+      [{ order: "sideways" }, "order"],
+      [{ offset: -1 }, "offset"],
+      [{ offset: 1.5 }, "offset"],
+      [{ function: 5 }, "function"],
+      [{ search: { a: 1 } }, "search"],
+      [{ search: "a\u0000b" }, "search"],
+      [{ parentId: 7 }, "parentId"],
+      [null, "query"],
+    ];
+    for (const [query, field] of cases) {
+      await refuses(() => tq.timeTickers.list(query as never), "INVALID_ARGUMENT", `${field} must be`);
+    }
+    await refuses(() => tq.cronTickers.list({ enabled: "yes" } as never), "INVALID_ARGUMENT", "enabled must be");
+    await refuses(() => tq.cronTickers.occurrences(cron.id, { from: "soon" } as never), "INVALID_ARGUMENT", "from");
+    // What a Date would be is taken as one, as executionTime is: an ISO string or epoch milliseconds.
+    await tq.timeTickers.add({ function: "Anything", executionTime: "2030-01-01T00:00:00Z" });
+    const window = (from: unknown, to: unknown) => tq.timeTickers.list({ from, to } as never).then((p) => p.total);
+    expect(await window("2020-01-01", Date.UTC(2100, 0, 1))).toBe(1);
+    expect(await window("2031-01-01", Date.UTC(2100, 0, 1))).toBe(0);
+  });
+
+  it("rejects a bad filter given to a SQL store directly, with no query left unhandled beside it", async () => {
+    const store = sqliteStore({ filename: ":memory:" });
+    await store.init();
+    await expect(store.jobList({ from: "yesterday" as never })).rejects.toThrow(TypeError);
+    await store.close();
   });
 
   it("refuses a cron that can never fire, and keeps 29 February", async () => {

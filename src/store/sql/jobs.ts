@@ -154,7 +154,8 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
   // Only a child waiting for its parent lacks an executionTime (and a time bound excludes it):
   // the other lists and sort keys never meet a NULL and order by the column, from an index.
   const nullable = column === "execution_time" && filter.parentId !== null && !filter.from && !filter.to;
-  const count = () =>
+  // async: a filter that throws rejects this promise, never leaves the page query beside it unawaited.
+  const count = async () =>
     filter.withTotal === false
       ? Promise.resolve({ n: -1 })
       : applyFilters(
