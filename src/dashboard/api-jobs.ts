@@ -7,7 +7,7 @@ import type { DashboardQueries } from "./queries.js";
 import { BulkOperations } from "./bulk.js";
 import { TICKER_STATUSES, type TickerStatus } from "../lifecycle.js";
 import { HttpError, notFound } from "./http-errors.js";
-import { jsonBody, onlyEditable, queryDate, queryEnum, queryInt, queryStatuses } from "./query.js";
+import { jsonBody, onlyEditable, queryDate, queryEnum, queryInt, queryStatuses, queryText } from "./query.js";
 import { attemptView, jobView } from "./views.js";
 
 type AnyTickerQ = TickerQ<any>;
@@ -25,15 +25,15 @@ export function jobRoutes(tq: AnyTickerQ, queries: DashboardQueries, onChange: (
     const query: JobQuery = {
       type: queryEnum(c, "type", ["TimeTicker", "CronTickerOccurrence"] as const) ?? "TimeTicker",
       status: queryStatuses(c),
-      function: c.req.query("function") || undefined,
-      cronTickerId: c.req.query("cronTickerId") || undefined,
+      function: queryText(c, "function"),
+      cronTickerId: queryText(c, "cronTickerId"),
       from: queryDate(c, "from"),
       to: queryDate(c, "to"),
-      search: c.req.query("search")?.trim() || undefined,
+      search: queryText(c, "search")?.trim() || undefined,
       searchRequest: c.req.query("searchRequest") === "1" || undefined,
     };
-    const parentId = c.req.query("parentId");
-    if (parentId !== undefined && parentId !== "") query.parentId = parentId;
+    const parentId = queryText(c, "parentId");
+    if (parentId !== undefined) query.parentId = parentId;
     else if (c.req.query("topLevel") === "1") query.parentId = null;
     const orderBy = queryEnum(c, "orderBy", ["attention", "executionTime", "updatedAt", "createdAt"] as const);
     const order = queryEnum(c, "order", ["asc", "desc"] as const) ?? "desc";
@@ -220,8 +220,13 @@ function bulkFilter(raw: unknown): Omit<JobQuery, "orderBy" | "order" | "after" 
   const text = (name: string): string | undefined => {
     const value = f[name];
     if (value === undefined || value === null || value === "") return undefined;
-    if (typeof value !== "string" || value.length > 1000)
-      throw new HttpError(400, "INVALID_ARGUMENT", `filter.${name} must be a string`, `filter.${name}`);
+    if (typeof value !== "string" || value.length > 1000 || value.includes("\0"))
+      throw new HttpError(
+        400,
+        "INVALID_ARGUMENT",
+        `filter.${name} must be a string of at most 1000 characters without NUL`,
+        `filter.${name}`,
+      );
     return value;
   };
   const date = (name: string): Date | undefined => {

@@ -19,6 +19,16 @@ export function queryDate(c: Context, name: string): Date | undefined {
   return date;
 }
 
+/** A text parameter, or undefined when absent or empty; a NUL (`%00`), which PostgreSQL cannot compare against, is a 400. */
+export function queryText(c: Context, name: string): string | undefined {
+  const value = c.req.query(name);
+  if (value === undefined || value === "") return undefined;
+  if (value.includes("\0")) {
+    throw new HttpError(400, "INVALID_ARGUMENT", `${name} must be text without NUL (U+0000)`, name);
+  }
+  return value;
+}
+
 export function queryInt(c: Context, name: string, fallback: number, min: number, max: number): number {
   const value = c.req.query(name);
   if (value === undefined || value === "") return fallback;

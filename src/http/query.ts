@@ -50,9 +50,12 @@ export function queryBool(query: URLSearchParams, name: string): boolean | undef
   return raw === "true";
 }
 
+/** Text as the stores keep it: no NUL (`%00`), which PostgreSQL cannot compare against. */
 export function queryText(query: URLSearchParams, name: string): string | undefined {
   const raw = query.get(name);
-  return raw === null || raw === "" ? undefined : raw;
+  if (raw === null || raw === "") return undefined;
+  if (raw.includes("\0")) throw bad(name, raw, "text without NUL (U+0000)");
+  return raw;
 }
 
 /** The keyset cursor: the sort value (epoch ms or null) and id of the previous page's last job. */

@@ -93,6 +93,13 @@ describe("dashboard API: jobs", () => {
       code: "INVALID_ARGUMENT",
       field: "status",
     });
+    // A NUL, which PostgreSQL cannot compare against, is refused here rather than by the database.
+    for (const name of ["search", "function", "parentId", "cronTickerId"]) {
+      expect((await t.api.get(`/jobs?${name}=a%00b`)).body.error, name).toMatchObject({
+        code: "INVALID_ARGUMENT",
+        field: name,
+      });
+    }
     expect((await t.api.get("/jobs?limit=0")).status).toBe(400);
   });
 

@@ -152,6 +152,12 @@ describe("reading and acting on jobs", () => {
       expect(res.body.field).toBe(field);
       expect(res.body.value).toBe(query!.split("=")[1]);
     }
+    // A NUL, which PostgreSQL cannot compare against, is a 400 too rather than a database error.
+    for (const name of ["search", "function", "parentId"]) {
+      const nul = await ctx.call("GET", `/jobs?${name}=a%00b`);
+      expect(nul.status, name).toBe(400);
+      expect(nul.body).toMatchObject({ field: name, value: "a\u0000b" });
+    }
   });
 
   it("cancel, retry, run-now, PATCH and DELETE", async () => {
