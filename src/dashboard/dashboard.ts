@@ -119,6 +119,13 @@ export function createDashboard(tq: AnyTickerQ, options: DashboardOptions): Dash
   api.use("*", requireAuth(auth, { sessions, throttle }));
   api.use("*", requireSafeAction(readOnly));
   api.use("*", bodyGuard(maxBodyBytes));
+  // A NUL in a path parameter (%00) cannot reach PostgreSQL, which would refuse it with an error of its own.
+  api.use("*", async (c, next) => {
+    if (/%00/i.test(new URL(c.req.url).pathname)) {
+      return c.json({ error: { code: "INVALID_ARGUMENT", message: "the path holds a NUL (%00)", field: "path" } }, 400);
+    }
+    await next();
+  });
   api.get("/stream", (c) => hub.stream(c.req.raw.signal));
   // Which of these jobs still exist: a list drops the rows of jobs deleted by other processes,
   // whose deletions leave no changed row for the stream to carry.

@@ -93,6 +93,7 @@ describe("dashboard API: jobs", () => {
       code: "INVALID_ARGUMENT",
       field: "status",
     });
+    expect(await t.api.get("/jobs/a%00b")).toMatchObject({ status: 400, body: { error: { field: "path" } } });
     // A NUL, which PostgreSQL cannot compare against, is refused here rather than by the database.
     for (const name of ["search", "function", "parentId", "cronTickerId"]) {
       expect((await t.api.get(`/jobs?${name}=a%00b`)).body.error, name).toMatchObject({
