@@ -137,13 +137,17 @@ function through<T>(
     } catch (error) {
       return Promise.reject(error);
     }
-    return Promise.resolve(result).then(() => {
-      if (!called) throw new TickerQError("MIDDLEWARE", `middleware ${name} returned without calling next()`);
-      if (pending === null) return;
-      return pending.then(() => {
-        throw new TickerQError("MIDDLEWARE", `middleware ${name} returned before its next() had settled`);
-      });
-    });
+    return Promise.resolve(result).then(
+      () => {
+        if (!called) throw new TickerQError("MIDDLEWARE", `middleware ${name} returned without calling next()`);
+        if (pending === null) return;
+        return pending.then(() => {
+          throw new TickerQError("MIDDLEWARE", `middleware ${name} returned before its next() had settled`);
+        });
+      },
+      // A hook that threw with its next() still pending: its error, once that next() is over.
+      (error: unknown) => (pending === null ? Promise.reject(error) : pending.then(() => Promise.reject(error))),
+    );
   };
   return step(0);
 }

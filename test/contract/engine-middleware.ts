@@ -266,6 +266,26 @@ export function describeEngineMiddleware(name: string, makeStore: StoreFactory):
       });
     });
 
+    it("fails an attempt with the error of a middleware that threw while its next() ran, once the handler has ended", async () => {
+      let ended = false;
+      const rash: Middleware = {
+        name: "rash",
+        run(_ctx, next) {
+          void next();
+          return Promise.reject(new Error("gave up early"));
+        },
+      };
+      const fn = defineFunction("Work", async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        ended = true;
+      });
+      const tq = await start(node(store, clock, [fn], { middleware: [rash] }));
+      const job = await tq.timeTickers.add({ function: "Work" });
+      await runDue(tq);
+      expect(ended).toBe(true);
+      expect(await tq.timeTickers.get(job.id)).toMatchObject({ status: "Failed", exceptionMessage: "gave up early" });
+    });
+
     it("fails the whole add when enqueue middleware throws or skips next(), storing nothing", async () => {
       const picky: Middleware = {
         async enqueue(job, next) {
