@@ -141,6 +141,13 @@ export function jobsContract(get: CurrentStore): void {
     await expect(store.jobInsertMany({ jobs: [...again, newJob({ id: jobs[3]!.id })] })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",
       field: "id",
+      message: `id ${JSON.stringify(jobs[3]!.id)} already exists; nothing was inserted`,
+    });
+    const twice = newJob();
+    await expect(store.jobInsertMany({ jobs: [...again, twice, { ...twice }] })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      field: "id",
+      message: `id ${JSON.stringify(twice.id)} appears twice in the batch; nothing was inserted`,
     });
     expect(await store.jobGet({ id: again[0]!.id })).toBeNull();
     expect((await store.jobList({ limit: 1 })).total).toBe(151);

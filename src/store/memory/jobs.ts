@@ -10,7 +10,8 @@ export function jobInsertMany(s: MemoryState, { jobs }: Params<"jobInsertMany">)
   const seen = new Set<string>();
   for (const job of jobs) {
     if (s.jobs.has(job.id) || seen.has(job.id)) {
-      throw new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(job.id)} already exists`, {
+      const what = seen.has(job.id) ? "appears twice in the batch" : "already exists";
+      throw new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(job.id)} ${what}; nothing was inserted`, {
         field: "id",
       });
     }

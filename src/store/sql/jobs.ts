@@ -66,15 +66,49 @@ export async function jobInsert(
       });
     }
   } catch (error) {
-    if (dialect.isUniqueViolation(error)) {
-      throw new TickerQError(
-        "INVALID_ARGUMENT",
-        "jobs[].id must be unique; the batch repeats an id or reuses an existing one, so nothing was inserted",
-        { cause: error, field: "id" },
-      );
-    }
+    if (dialect.isUniqueViolation(error)) throw await duplicateIdError(ctx, jobs, error);
     throw error;
   }
+}
+
+/** Up to this many ids, a refused batch is looked up to name the id that exists already. */
+const NAMED_DUPLICATE_LOOKUP = 1000;
+
+/**
+ * The error for a batch the unique key refused, naming the id as the memory store does: one
+ * the batch repeats, else one stored already (looked up outside the batch's transaction, so an
+ * id the caller's own transaction inserted earlier is not found, and the message says less).
+ */
+async function duplicateIdError(ctx: SqlContext, jobs: readonly NewJob[], cause: unknown): Promise<TickerQError> {
+  const seen = new Set<string>();
+  let found: string | null = null;
+  for (const job of jobs) {
+    if (seen.has(job.id)) return duplicate(job.id, "appears twice in the batch", cause);
+    seen.add(job.id);
+  }
+  if (jobs.length <= NAMED_DUPLICATE_LOOKUP) {
+    const row = await ctx.dialect.db
+      .selectFrom(ctx.t.jobs)
+      .select("id")
+      .where("id", "in", [...seen])
+      .limit(1)
+      .executeTakeFirst()
+      .catch(() => undefined);
+    found = row?.id ?? null;
+  }
+  if (found !== null) return duplicate(found, "already exists", cause);
+  return new TickerQError(
+    "INVALID_ARGUMENT",
+    "jobs[].id must be unique; the batch repeats an id or reuses an existing one, so nothing was inserted",
+    { cause, field: "id" },
+  );
+}
+
+function duplicate(id: string, what: string, cause: unknown): TickerQError {
+  return new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(id)} ${what}; nothing was inserted`, {
+    cause,
+    field: "id",
+  });
 }
 
 export async function jobGet(ctx: SqlContext, db: Kysely<Database>, id: string): Promise<JobRecord | null> {
