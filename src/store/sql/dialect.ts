@@ -86,6 +86,8 @@ export interface SqlDialect {
   readonly binaryCollation: string;
   /** Claims lock candidate rows with FOR UPDATE SKIP LOCKED (servers) or rely on the write lock (SQLite). */
   readonly skipLocked: boolean;
+  /** An upsert can return the row it leaves (RETURNING after ON CONFLICT): PostgreSQL and SQLite, not MySQL. */
+  readonly upsertReturns: boolean;
 
   /** Checks the database answers; throws STORE_UNAVAILABLE naming where it looked. */
   connect(): Promise<void>;

@@ -196,6 +196,7 @@ export function mysqlDialect(options: MysqlConnectionOptions): SqlDialect & { bu
     columnTypes: { key: "varchar(255)", longText: "longtext", millis: "bigint", int: "integer" },
     binaryCollation: "",
     skipLocked: true,
+    upsertReturns: false,
     ...(pipelines ? { pipelinedTx } : {}),
     async connect() {
       try {

@@ -15,8 +15,13 @@ export async function nodeHeartbeat(
   const insert = db
     .insertInto(ctx.t.nodes)
     .values({ node_id: nodeId, started_at: ms, heartbeat_at: ms, paused: 0, info: JSON.stringify(info) });
-  await ctx.dialect.upsert(insert, "node_id", { heartbeat_at: ms, info: JSON.stringify(info) }).execute();
-  const row = await db.selectFrom(ctx.t.nodes).select("paused").where("node_id", "=", nodeId).executeTakeFirst();
+  const upsert = ctx.dialect.upsert(insert, "node_id", { heartbeat_at: ms, info: JSON.stringify(info) });
+  // One round trip where the upsert can hand back the paused flag (each heartbeat, and a node's start).
+  const row = ctx.dialect.upsertReturns
+    ? await upsert.returning("paused").executeTakeFirst()
+    : await upsert
+        .execute()
+        .then(() => db.selectFrom(ctx.t.nodes).select("paused").where("node_id", "=", nodeId).executeTakeFirst());
   return { paused: Number(row?.paused ?? 0) === 1 };
 }
 

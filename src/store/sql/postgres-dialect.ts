@@ -258,6 +258,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     columnTypes: { key: "text", longText: "text", millis: "bigint", int: "integer" },
     binaryCollation: ' collate "C"',
     skipLocked: true,
+    upsertReturns: true,
     hotPath: postgresHotPath,
     // A Kysely the caller passed lends no pool: its batches take the INSERT.
     insertJobs: (table, jobs, caller, notify) =>

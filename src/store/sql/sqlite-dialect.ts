@@ -255,6 +255,7 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
     columnTypes: { key: "text", longText: "text", millis: "integer", int: "integer" },
     binaryCollation: "",
     skipLocked: false,
+    upsertReturns: true,
     async connect() {
       await sql`select 1`.execute(db);
     },
