@@ -139,6 +139,18 @@ function errorName(value: object): string {
   return typeof name === "string" && /^[A-Za-z]{1,40}$/.test(name) ? name : "Error";
 }
 
+/** A batch of jobs refused for an id it repeats or that is stored already; nothing of it was inserted. */
+export function duplicateId(
+  id: string,
+  how: "appears twice in the batch" | "already exists",
+  cause?: unknown,
+): TickerQError {
+  return new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(id)} ${how}; nothing was inserted`, {
+    field: "id",
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
 export function invalid(field: string, value: unknown, expected: string): TickerQError {
   return new TickerQError("INVALID_ARGUMENT", `${field} must be ${expected}; got ${show(value)}`, { field });
 }

@@ -10,7 +10,7 @@ import {
   validateRetries,
   validateRetryIntervals,
   validateText,
-  validateUnicode,
+  validateFunctionName,
 } from "./validation.js";
 import { CronSchedule } from "./cron.js";
 
@@ -131,10 +131,7 @@ export function defineFunction(
 ): AnyFunctionDefinition {
   const options = typeof optionsOrHandler === "function" ? {} : (optionsOrHandler ?? {});
   const handler = typeof optionsOrHandler === "function" ? optionsOrHandler : maybeHandler;
-  if (typeof name !== "string" || name.trim() === "" || name.length > 200) {
-    throw invalid("name", name, "a non-empty string of at most 200 characters");
-  }
-  validateUnicode("name", name);
+  validateFunctionName("name", name);
   if (typeof handler !== "function") throw invalid(`handler of ${name}`, handler, "a function");
   if (options.cron !== undefined) new CronSchedule(options.cron, options.timeZone ?? null);
   if (options.retries !== undefined) validateRetries(`${name}.retries`, options.retries);

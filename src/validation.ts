@@ -105,16 +105,28 @@ function isLeapYear(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
 
+/** `value` if it is one of `allowed`, else INVALID_ARGUMENT listing them. */
+function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    throw invalid(field, value, `one of ${allowed.join(", ")}`);
+  }
+  return value as T;
+}
+
 export function validatePriority(field: string, value: unknown): Priority {
-  if (!PRIORITIES.includes(value as Priority)) throw invalid(field, value, `one of ${PRIORITIES.join(", ")}`);
-  return value as Priority;
+  return oneOf(field, value, PRIORITIES);
 }
 
 export function validateRunCondition(field: string, value: unknown): RunCondition {
-  if (!RUN_CONDITIONS.includes(value as RunCondition)) {
-    throw invalid(field, value, `one of ${RUN_CONDITIONS.join(", ")}`);
+  return oneOf(field, value, RUN_CONDITIONS);
+}
+
+/** A function's name: what defineFunction() accepts, and what a list may filter by. */
+export function validateFunctionName(field: string, value: unknown): string {
+  if (typeof value !== "string" || value.trim() === "" || value.length > 200) {
+    throw invalid(field, value, "a non-empty string of at most 200 characters");
   }
-  return value as RunCondition;
+  return validateUnicode(field, value);
 }
 
 export function validateText(field: string, value: unknown, max = 2000): string | null {
@@ -183,13 +195,6 @@ export interface ListQuery {
 const ORDER_BY = ["executionTime", "updatedAt", "createdAt"] as const;
 const ORDERS = ["asc", "desc"] as const;
 
-function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    throw invalid(field, value, `one of ${allowed.join(", ")}`);
-  }
-  return value as T;
-}
-
 /**
  * The filters of a list call (time tickers, cron tickers, occurrences), each checked and named
  * in its error: unchecked, a `from` that was not a Date failed inside the SQL store, where a
@@ -208,12 +213,7 @@ export function validateListQuery(query: unknown): ListQuery {
       ? q.status.map((status, i) => oneOf(`status[${i}]`, status, TICKER_STATUSES))
       : oneOf("status", q.status, TICKER_STATUSES);
   }
-  if (q.function !== undefined) {
-    if (typeof q.function !== "string" || q.function === "" || q.function.length > 200) {
-      throw invalid("function", q.function, "a function name");
-    }
-    out.function = validateUnicode("function", q.function);
-  }
+  if (q.function !== undefined) out.function = validateFunctionName("function", q.function);
   if (q.parentId !== undefined) out.parentId = q.parentId === null ? null : validateId("parentId", q.parentId);
   if (q.cronTickerId !== undefined) out.cronTickerId = validateId("cronTickerId", q.cronTickerId);
   if (q.from !== undefined) out.from = validateDate("from", q.from);

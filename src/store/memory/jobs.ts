@@ -1,6 +1,6 @@
 /** Jobs outside the lease path: insert, read, list, count, edit, requeue, delete, purge, history. */
 
-import { TickerQError } from "../../errors.js";
+import { duplicateId } from "../../errors.js";
 import { isFinal, TICKER_STATUSES, type TickerStatus } from "../../lifecycle.js";
 import type { AttemptRecord, JobCount, JobQuery, JobRecord, Page, UpdateResult } from "../contract.js";
 import { clone, earlier, paged, type MemoryState, type Params } from "./context.js";
@@ -9,12 +9,8 @@ import { clone, earlier, paged, type MemoryState, type Params } from "./context.
 export function jobInsertMany(s: MemoryState, { jobs }: Params<"jobInsertMany">): void {
   const seen = new Set<string>();
   for (const job of jobs) {
-    if (s.jobs.has(job.id) || seen.has(job.id)) {
-      const what = seen.has(job.id) ? "appears twice in the batch" : "already exists";
-      throw new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(job.id)} ${what}; nothing was inserted`, {
-        field: "id",
-      });
-    }
+    if (seen.has(job.id)) throw duplicateId(job.id, "appears twice in the batch");
+    if (s.jobs.has(job.id)) throw duplicateId(job.id, "already exists");
     seen.add(job.id);
   }
   let earliest: Date | null = null;

@@ -2,7 +2,7 @@
 
 import type { Kysely, RawBuilder, SelectQueryBuilder } from "kysely";
 import { sql } from "kysely";
-import { TickerQError } from "../../errors.js";
+import { duplicateId, TickerQError } from "../../errors.js";
 import { FINAL_STATUSES, PRIORITY_RANK, TICKER_STATUSES } from "../../lifecycle.js";
 import type { TickerStatus } from "../../lifecycle.js";
 import type {
@@ -81,34 +81,26 @@ const NAMED_DUPLICATE_LOOKUP = 1000;
  */
 async function duplicateIdError(ctx: SqlContext, jobs: readonly NewJob[], cause: unknown): Promise<TickerQError> {
   const seen = new Set<string>();
-  let found: string | null = null;
   for (const job of jobs) {
-    if (seen.has(job.id)) return duplicate(job.id, "appears twice in the batch", cause);
+    if (seen.has(job.id)) return duplicateId(job.id, "appears twice in the batch", cause);
     seen.add(job.id);
   }
-  if (jobs.length <= NAMED_DUPLICATE_LOOKUP) {
-    const row = await ctx.dialect.db
-      .selectFrom(ctx.t.jobs)
-      .select("id")
-      .where("id", "in", [...seen])
-      .limit(1)
-      .executeTakeFirst()
-      .catch(() => undefined);
-    found = row?.id ?? null;
-  }
-  if (found !== null) return duplicate(found, "already exists", cause);
+  const stored =
+    jobs.length <= NAMED_DUPLICATE_LOOKUP
+      ? await ctx.dialect.db
+          .selectFrom(ctx.t.jobs)
+          .select("id")
+          .where("id", "in", [...seen])
+          .limit(1)
+          .executeTakeFirst()
+          .catch(() => undefined)
+      : undefined;
+  if (stored) return duplicateId(stored.id, "already exists", cause);
   return new TickerQError(
     "INVALID_ARGUMENT",
     "jobs[].id must be unique; the batch repeats an id or reuses an existing one, so nothing was inserted",
     { cause, field: "id" },
   );
-}
-
-function duplicate(id: string, what: string, cause: unknown): TickerQError {
-  return new TickerQError("INVALID_ARGUMENT", `id ${JSON.stringify(id)} ${what}; nothing was inserted`, {
-    cause,
-    field: "id",
-  });
 }
 
 export async function jobGet(ctx: SqlContext, db: Kysely<Database>, id: string): Promise<JobRecord | null> {
@@ -191,7 +183,7 @@ export async function jobList(ctx: SqlContext, filter: JobQuery): Promise<Page<J
   // async: a filter that throws rejects this promise, never leaves the page query beside it unawaited.
   const count = async () =>
     filter.withTotal === false
-      ? Promise.resolve({ n: -1 })
+      ? { n: -1 }
       : applyFilters(
           ctx,
           db.selectFrom(ctx.t.jobs).select((eb) => eb.fn.countAll().as("n")),
