@@ -2,12 +2,13 @@
 
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTickerQ, defineFunction } from "../../src/index.js";
 import { postgresStore } from "../../src/postgres.js";
 import type { SqlContext } from "../../src/store/sql/context.js";
 import { BIN_COLUMNS, rollupSelect } from "../../src/store/sql/migrations/005-aggregates.js";
 import { LATEST_VERSION, MIGRATIONS } from "../../src/store/sql/migrations/index.js";
+import { STANDING_CONNECTIONS } from "../../src/store/sql/postgres-dialect.js";
 import type { SqlStoreHandle } from "../../src/sqlite.js";
 import { settle } from "../../src/testing/index.js";
 import { at, newJob, nextSignal } from "../contract/fixtures.js";
@@ -225,6 +226,45 @@ describe.skipIf(!server.available)("postgres store", () => {
     expect(await stores[2]?.jobGet({ id: "shared" })).not.toBeNull();
     await Promise.all(stores.map((s) => s.close()));
     expect((await pool.query("select 1 as ok")).rows).toEqual([{ ok: 1 }]);
+  });
+
+  it("after its first claim, opens its standing connections with the hot statements planned on each", async () => {
+    // A start write that had to open a connection and plan the claim cold took ~40 ms, and the
+    // jobs due behind it started that late (W4's p99 on PostgreSQL was 3-25 ms).
+    const scratch = await postgresScratch();
+    const own = new pg.Pool({ connectionString: PG_URL, max: 8 });
+    const store = postgresStore({ pool: own }, { schema: scratch.schema, listen: false });
+    cleanups.push(
+      () => own.end(),
+      () => scratch.drop(),
+      () => store.close(),
+    );
+    const tq = createTickerQ({ functions: [defineFunction("Work", {}, () => {})], store, closeStoreOnStop: false });
+    cleanups.push(() => tq.stop());
+    await tq.timeTickers.add({ function: "Work" });
+    await tq.start();
+    await settle(tq);
+    // The node needed one or two; the first claim opens the rest in the background.
+    await vi.waitFor(() => expect(own.idleCount).toBeGreaterThanOrEqual(STANDING_CONNECTIONS), { timeout: 5000 });
+    await tq.stop();
+    // Every connection at once, each asked what it has prepared: those the warm-up opened
+    // have all four hot statements (the one or two the node had opened may lack some).
+    const clients = await Promise.all(Array.from({ length: own.totalCount }, () => own.connect()));
+    const prepared = await Promise.all(
+      clients.map(async (client) => {
+        const { rows } = await client.query<{ statement: string }>("select statement from pg_prepared_statements");
+        return rows.map((row) => row.statement);
+      }),
+    );
+    for (const client of clients) client.release();
+    const hot = (statements: string[]) =>
+      [/with slotted as/, /with started as/, /with recursive v as/, /order by execution_time limit 1/].every((shape) =>
+        statements.some((s) => shape.test(s)),
+      );
+    expect(prepared.filter(hot).length).toBeGreaterThanOrEqual(STANDING_CONNECTIONS - 2);
+    // Planned with values that match nothing: the job ran once, and nothing else was written.
+    const { rows } = await own.query(`select status from "${scratch.schema}".tickerq_jobs`);
+    expect(rows).toEqual([{ status: "DueDone" }]);
   });
 
   it("indexes only what each query can match: Idle jobs to claim, children, cron occurrences", async () => {

@@ -131,6 +131,13 @@ export interface SqlDialect {
    */
   prepared?<R>(text: string, values: readonly unknown[]): Promise<R[]>;
   /**
+   * Opens the pool's standing connections and runs each of `statements` (as `prepared`) once
+   * on every one, so that a burst of hot-path calls finds them connected and the statements
+   * planned. On PostgreSQL a new connection costs 10-25 ms and its first plan of the claim
+   * about 13: a start write that paid both made the jobs due behind it start 30-45 ms late.
+   */
+  warm?(statements: readonly { text: string; values: readonly unknown[] }[]): Promise<void>;
+  /**
    * The signal as an SQL expression to select inside a write statement, so it is sent with
    * that statement's commit and costs no round trip of its own (PostgreSQL's pg_notify).
    */

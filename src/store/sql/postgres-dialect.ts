@@ -41,6 +41,12 @@ export interface PostgresConnectionOptions {
 }
 
 const RETRYABLE = new Set(["40P01", "40001"]);
+/**
+ * Pooled connections the hot path keeps open and warm (see SqlDialect.warm): a claim, a start
+ * write, a completion write and a heartbeat or look-ahead can be in flight at once. The pool
+ * the store creates keeps this many while idle (pg's `min`) instead of closing them after 10 s.
+ */
+export const STANDING_CONNECTIONS = 4;
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 30_000;
 /** How often the LISTEN connection is asked `select 1`: a silently dead socket raises no error. */
@@ -91,6 +97,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
         connectionString: options.connectionString,
         connectionTimeoutMillis: options.connectTimeoutMs,
         max: options.poolSize,
+        min: Math.min(STANDING_CONNECTIONS, options.poolSize),
         ...(options.applicationName
           ? { application_name: options.applicationName }
           : { fallback_application_name: "tickerq" }),
@@ -131,6 +138,14 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     new Kysely<Database>({ dialect: new PostgresDialect({ pool: getPool }) });
   /** Named statements by text: each pool connection parses and plans one once, then only binds it. */
   const statementNames = new Map<string, string>();
+  const statementName = (text: string): string => {
+    let name = statementNames.get(text);
+    if (!name) {
+      name = `tickerq_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+      statementNames.set(text, name);
+    }
+    return name;
+  };
   const channel = channelName(options.schema, options.tablePrefix);
   const database = options.connectionString
     ? new URL(options.connectionString).pathname.slice(1)
@@ -326,13 +341,35 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       if (options.kysely && !options.pool) {
         return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows;
       }
-      let name = statementNames.get(text);
-      if (!name) {
-        name = `tickerq_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
-        statementNames.set(text, name);
-      }
-      const result = await (await getPool()).query({ name, text, values: [...values] });
+      const result = await (await getPool()).query({ name: statementName(text), text, values: [...values] });
       return result.rows as R[];
+    },
+    async warm(statements) {
+      if (options.kysely && !options.pool) return;
+      const pool = await getPool();
+      const internals = pool as unknown as { options?: { max?: number }; _clients?: Client[] };
+      const open = new Set(internals._clients ?? []);
+      const missing = Math.min(STANDING_CONNECTIONS, (internals.options?.max ?? 10) - 1) - open.size;
+      if (missing <= 0) return;
+      // Checked out side by side with the idle ones, so that the pool opens what it lacks; a
+      // connection it had already goes back at once, to the engine's next call.
+      const results = await Promise.allSettled(
+        Array.from({ length: pool.idleCount + missing }, async () => {
+          const client = await pool.connect();
+          if (open.has(client as unknown as Client)) return client.release();
+          try {
+            for (const { text, values } of statements) {
+              await client.query({ name: statementName(text), text, values: [...values] });
+            }
+            client.release();
+          } catch (error) {
+            client.release(error as Error); // a broken connection leaves the pool
+            throw error;
+          }
+        }),
+      );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
     },
     notifyExpression: (signal, origin) => sql`pg_notify(${channel}, ${encodeSignal(signal, origin)})`,
     async broadcast(signal, origin, executor) {

@@ -170,6 +170,31 @@ function run<R>(ctx: SqlContext, text: string, values: readonly unknown[]): Prom
   return ctx.dialect.prepared!<R>(text, values);
 }
 
+/** Stores whose pool is warm, or being warmed: see warmPool. */
+const warmed = new WeakSet<SqlContext>();
+
+/**
+ * After a store's first claim, in the background: opens the pool's standing connections and
+ * plans the hot statements on each, with values that match no row. A burst of jobs later (the
+ * first due instant, a backlog after a quiet spell) then finds them ready instead of paying for
+ * a new connection and a cold plan in the middle of its start writes. Best effort: if it fails
+ * (the database went away meanwhile), a later claim tries again, and until then the pool opens
+ * connections on demand as before.
+ */
+function warmPool(ctx: SqlContext): void {
+  if (warmed.has(ctx) || !ctx.dialect.warm) return;
+  warmed.add(ctx);
+  const s = statements(ctx);
+  ctx.dialect
+    .warm([
+      { text: s.claim, values: ["", 0, 0, 0, 0, 0] },
+      { text: s.start, values: [[], "", 0, []] },
+      { text: s.complete, values: ["[]"] },
+      { text: s.nextDue, values: [] },
+    ])
+    .catch(() => warmed.delete(ctx));
+}
+
 async function pgClaimDue(ctx: SqlContext, params: ClaimParams, signals: StoreSignal[]): Promise<JobRecord[]> {
   const rows = await run<JobsTable & { children: string }>(ctx, statements(ctx).claim, [
     params.nodeId,
@@ -179,6 +204,7 @@ async function pgClaimDue(ctx: SqlContext, params: ClaimParams, signals: StoreSi
     params.longRunningLimit,
     params.startLimit ?? 0,
   ]);
+  warmPool(ctx);
   if (rows.some((row) => Number(row.children) > 0)) signals.push({ type: "due", at: params.now });
   // RETURNING has no order: hand them back best first, as the contract says.
   const order = (r: JobsTable) => [r.priority_rank, Number(r.execution_time), r.id] as const;
