@@ -98,7 +98,10 @@ export class Engine {
     // Writes and claims wait out a job start due within a few ms: their work on the event loop
     // (all of it on SQLite, whose driver is synchronous) would otherwise delay that start.
     // On a test clock time stands still until the test moves it, so nothing waits for it.
-    const clearOfStarts = o.clock === systemClock ? () => this.executor.clearOfStarts(START_MARGIN_MS) : async () => {};
+    const clearOfStarts =
+      o.clock === systemClock
+        ? (own?: readonly string[]) => this.executor.clearOfStarts(START_MARGIN_MS, own)
+        : async () => {};
     const call = (operation: StoreCall["operation"], count: number): StoreCall => ({
       operation,
       store: store.name,
@@ -108,7 +111,7 @@ export class Engine {
     const lag = new StoreLag(o.clock, o.adaptiveLookahead);
     this.starts = new WriteBatcher(
       async (leases) => {
-        await clearOfStarts();
+        await clearOfStarts(leases.map((lease) => lease.id));
         const at = new Date(o.clock.now());
         const started = await o.middleware.store(call("start", leases.length), async () => {
           const ids = await store.jobStartMany({ leases, nodeId, at });

@@ -250,15 +250,18 @@ export class Executor {
    * Resolves once no handler is due to start within `marginMs`: store work, which holds the
    * event loop for a moment (all of it on SQLite, whose driver is synchronous), waits until
    * the start has happened. Gives up after a few starts in a row, so a dense schedule delays
-   * writes but never starves them.
+   * writes but never starves them. A start write names its own jobs (`own`): their handlers
+   * wait for it, so it waits only for starts due well before theirs.
    */
-  async clearOfStarts(marginMs: number): Promise<void> {
+  async clearOfStarts(marginMs: number, own: readonly string[] = []): Promise<void> {
     const { clock } = this.deps;
+    // A job of the write with no instant ahead is due now, and so is the write.
+    let deadline = Number.POSITIVE_INFINITY;
+    for (const id of own) deadline = Math.min(deadline, this.fires.get(id) ?? Number.NEGATIVE_INFINITY);
     for (let round = 0; round < 4; round++) {
       const now = clock.now();
-      let next = Number.POSITIVE_INFINITY;
-      for (const at of this.fires.values()) if (at >= now && at < next) next = at;
-      if (next - now > marginMs) return;
+      const next = startToWaitOut(this.fires.values(), now, marginMs, deadline);
+      if (next === null) return;
       // One millisecond past the start, so that its timer runs first.
       await new Promise<void>((resolve) => clock.setTimeout(() => resolve(), next - now + 1));
     }
@@ -507,6 +510,17 @@ function call(fn: AnyFunctionDefinition, ctx: TickerContext<unknown>, stop: RunS
   return fn.handler.length === 1
     ? (fn.handler as (c: TickerContext<unknown>) => unknown)(ctx)
     : fn.handler(ctx, stop.signal);
+}
+
+/**
+ * The instant of the next handler start (of `fires`) that store work due `now` should wait
+ * out, or null: the soonest start within `marginMs`, unless it is not at least `marginMs`
+ * before `deadline`, the instant by which the work must be done (its own jobs' start).
+ */
+function startToWaitOut(fires: Iterable<number>, now: number, marginMs: number, deadline: number): number | null {
+  let next = Number.POSITIVE_INFINITY;
+  for (const at of fires) if (at >= now && at < next) next = at;
+  return next - now <= marginMs && next <= deadline - marginMs ? next : null;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
