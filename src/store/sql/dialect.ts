@@ -158,7 +158,15 @@ export interface SqlDialect {
   /** Sends a signal to other processes, on `executor` when given (so it commits with it). */
   broadcast?(signal: StoreSignal, origin: string, executor?: CallerExecutor): Promise<void>;
   /** Starts receiving other processes' signals. */
-  listen?(onSignal: (signal: StoreSignal, origin: string) => void, options?: { background?: boolean }): Promise<void>;
+  listen?(
+    onSignal: (signal: StoreSignal, origin: string) => void,
+    options?: {
+      /** Not awaited: a failed first try is retried, and the first success signals "look again". */
+      background?: boolean;
+      /** In the background, wait for this first (PostgreSQL: the node's first claim; see SqlStore). */
+      after?: Promise<unknown>;
+    },
+  ): Promise<void>;
   /** Where the dialect reports a dropped connection and the like (Store.setLogger). */
   setLogger?(logger: StoreLogger): void;
   close(): Promise<void>;

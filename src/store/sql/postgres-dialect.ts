@@ -282,8 +282,10 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       try {
         // One connection: a node's start runs its store calls one after the other on it. (Each
         // connection is a new server process; opened side by side on a small machine they slow
-        // each other down more than a second connection saves.)
-        await sql`select 1`.execute(db);
+        // each other down more than a second connection saves.) Opened, not queried: the
+        // schema check that follows is the first statement.
+        if (options.kysely && !options.pool) await sql`select 1`.execute(db);
+        else (await (await getPool()).connect()).release();
       } catch (error) {
         throw unavailable("PostgreSQL", where, error);
       }
@@ -377,7 +379,8 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       if (executor) await executor(query);
       else await db.executeQuery(query);
     },
-    async listen(onSignal, { background = false } = {}) {
+    async listen(onSignal, { background = false, after } = {}) {
+      if (background && after) await after;
       if (!config || !options.listen || listener || closing) return;
       // In the background a failed first try is retried like a lost connection, and the first
       // success, like a reconnection, tells the node to look for what it may have missed.
