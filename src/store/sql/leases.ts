@@ -347,6 +347,19 @@ export async function jobRecoverLeases(
   if (params.deadNodes.length === 0 && params.orphanedBefore === null) return [];
   const orphanedBefore = params.orphanedBefore?.getTime() ?? Number.NEGATIVE_INFINITY;
   const named = new Map(params.deadNodes.map((dead) => [dead.nodeId, dead.heartbeatAt?.getTime() ?? null]));
+  if (params.orphanedBefore === null) {
+    // Named nodes only (a node's start names itself): when they hold nothing, one read instead
+    // of a transaction of four statements. What they lease after this read, the transaction
+    // run at this instant would not have recovered either.
+    const held = await ctx.dialect.db
+      .selectFrom(ctx.t.jobs)
+      .select("id")
+      .where("status", "in", HELD)
+      .where("lock_holder", "in", [...named.keys()])
+      .limit(1)
+      .execute();
+    if (held.length === 0) return [];
+  }
   return ctx.dialect.writeTx(async (tx) => {
     const nodes = await tx.selectFrom(ctx.t.nodes).select(["node_id", "heartbeat_at"]).execute();
     const heartbeats = new Map(nodes.map((n) => [n.node_id, toMs(n.heartbeat_at)]));
