@@ -1,12 +1,16 @@
 /**
  * httpFunction: the built-in job that calls a URL, so a service in any language can schedule
  * "call me back at 09:00". Hosts must be allow-listed by name, and the addresses a name resolves
- * to are checked before each call: private, loopback, link-local (cloud metadata) and other
- * non-public ranges are refused unless `allowAddresses` lets them through.
+ * to are checked as the connection is made, on the very answer it connects to (a name that
+ * answers a public address to a check and a private one to the call, DNS rebinding, gets
+ * nowhere): private, loopback, link-local (cloud metadata) and other non-public ranges are
+ * refused unless `allowAddresses` lets them through.
  */
 
-import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import { lookup as dnsLookup } from "node:dns/promises";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { defineFunction, type FunctionDefinition, type RequestSchema, type TickerContext } from "../functions.js";
 import { invalid } from "../errors.js";
 
@@ -62,6 +66,12 @@ export interface HttpFunctionOptions {
    * to record it); an unexpected status fails the attempt and is kept in its exception message.
    */
   onResponse?: (response: HttpJobResponse, ctx: TickerContext<HttpJobRequest>) => void;
+  /**
+   * Resolves a host name to the addresses a call may connect to (a service registry, pinned
+   * names). Asked once per call, as it connects; every address it answers is checked.
+   * @default the system resolver (node:dns lookup, with /etc/hosts)
+   */
+  lookup?: (hostname: string) => Promise<readonly { address: string; family: number }[]>;
 }
 
 /** Ranges that are not the public internet: refused unless allowed. */
@@ -212,20 +222,45 @@ export class HttpJobError extends Error {
   }
 }
 
-async function readExcerpt(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+/**
+ * One call: resolves with the response once its head arrived (redirects are not followed).
+ * `lookup` resolves the host as the socket connects.
+ */
+function send(
+  url: URL,
+  method: string,
+  headers: Headers,
+  body: string | undefined,
+  lookup: LookupFunction,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const plain: Record<string, string> = {};
+    headers.forEach((value, name) => (plain[name] = value));
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
+      method,
+      headers: plain,
+      lookup,
+      signal,
+    });
+    request.once("response", resolve);
+    request.once("error", reject);
+    request.end(body);
+  });
+}
+
+/** The start of a response body, up to `maxBytes`; the rest is not read (the socket is closed). */
+async function readExcerpt(response: IncomingMessage, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
   let size = 0;
   try {
-    while (size < maxBytes) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      if (size >= maxBytes) break;
+      chunks.push(chunk);
+      size += chunk.byteLength;
     }
   } finally {
-    await reader.cancel().catch(() => {});
+    if (!response.complete) response.destroy();
   }
   const bytes = Buffer.concat(chunks).subarray(0, maxBytes);
   // A multi-byte character cut at the end decodes to U+FFFD: dropped rather than shown.
@@ -256,6 +291,8 @@ function checkOptions(options: HttpFunctionOptions) {
     throw invalid("maxExcerptBytes", maxExcerptBytes, "an integer from 0 to 1000000");
   if (options.onResponse !== undefined && typeof options.onResponse !== "function")
     throw invalid("onResponse", options.onResponse, "a function");
+  if (options.lookup !== undefined && typeof options.lookup !== "function")
+    throw invalid("lookup", options.lookup, "a function");
   return { hosts, allowed, timeoutMs, maxExcerptBytes };
 }
 
@@ -270,19 +307,37 @@ export function httpFunction(options: HttpFunctionOptions): FunctionDefinition<s
   const { hosts, allowed, timeoutMs, maxExcerptBytes } = checkOptions(options);
   const schema = requestSchema(hosts);
 
-  /** The addresses the host resolves to, refused if any is not public and not allowed. */
-  async function checkAddresses(host: string): Promise<void> {
-    const addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
-    for (const address of addresses) {
-      const type = isIP(address) === 6 ? "ipv6" : "ipv4";
-      if (blocked.check(address, type) && !allowed.check(address, type))
-        throw new HttpJobError(
-          `host ${JSON.stringify(host)} resolves to ${address}, a private, loopback or link-local address; add its range to allowAddresses to allow it`,
-          null,
-          "",
-        );
-    }
+  /** `address` (of `host`) refused unless it is public or allowed. */
+  function checkAddress(host: string, address: string): void {
+    const type = isIP(address) === 6 ? "ipv6" : "ipv4";
+    if (blocked.check(address, type) && !allowed.check(address, type))
+      throw new HttpJobError(
+        `host ${JSON.stringify(host)} resolves to ${address}, a private, loopback or link-local address; add its range to allowAddresses to allow it`,
+        null,
+        "",
+      );
   }
+
+  /**
+   * The socket's own lookup: the addresses it connects to are the ones checked. (Checked
+   * before the call and resolved again by the call, a name could answer differently.)
+   */
+  const checkedLookup: LookupFunction = (hostname, options, callback) => {
+    resolve(hostname)
+      .then((answers) => {
+        const usable = answers.filter((a) => !options.family || a.family === options.family);
+        if (usable.length === 0) throw Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" });
+        for (const { address } of usable) checkAddress(hostname, address);
+        if (options.all)
+          callback(
+            null,
+            usable.map(({ address, family }) => ({ address, family })),
+          );
+        else callback(null, usable[0]!.address, usable[0]!.family);
+      })
+      .catch((error: NodeJS.ErrnoException) => callback(error, "", 0));
+  };
+  const resolve = options.lookup ?? ((hostname: string) => dnsLookup(hostname, { all: true }));
 
   return defineFunction<HttpJobRequest, string>(
     options.name ?? "http",
@@ -302,7 +357,9 @@ export function httpFunction(options: HttpFunctionOptions): FunctionDefinition<s
         );
       const request = ctx.request;
       const url = new URL(request.url);
-      await checkAddresses(bareHost(url));
+      const host = bareHost(url);
+      // An IP in the URL is connected to without a lookup: checked here.
+      if (isIP(host)) checkAddress(host, host);
       const method = request.method ?? (request.body === undefined ? "GET" : "POST");
       const headers = new Headers(request.headers ?? {});
       let body: string | undefined;
@@ -310,26 +367,22 @@ export function httpFunction(options: HttpFunctionOptions): FunctionDefinition<s
         body = typeof request.body === "string" ? request.body : JSON.stringify(request.body);
         if (typeof request.body !== "string" && !headers.has("content-type"))
           headers.set("content-type", "application/json");
+        if (!headers.has("content-length")) headers.set("content-length", String(Buffer.byteLength(body)));
       }
       const limit = request.timeoutMs ?? timeoutMs;
       const timeout = AbortSignal.timeout(limit);
       const shown = `${method} ${url.origin}${url.pathname}`;
-      let response: Response;
+      let response: IncomingMessage;
       try {
-        response = await fetch(url, {
-          method,
-          headers,
-          body,
-          redirect: "manual",
-          signal: AbortSignal.any([signal, timeout]),
-        });
+        response = await send(url, method, headers, body, checkedLookup, AbortSignal.any([signal, timeout]));
       } catch (error) {
         if (signal.aborted) throw signal.reason ?? error;
+        if (error instanceof HttpJobError) throw error; // an address refused as the call connected
         if (timeout.aborted)
           throw new HttpJobError(`${shown} did not answer within ${limit} ms`, null, "", { cause: error });
-        const reason = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
-        throw new HttpJobError(`${shown} failed: ${reason}`, null, "", { cause: error });
+        throw new HttpJobError(`${shown} failed: ${(error as Error).message}`, null, "", { cause: error });
       }
+      const status = response.statusCode ?? 0;
       let excerpt: string;
       try {
         excerpt = await readExcerpt(response, maxExcerptBytes);
@@ -337,24 +390,24 @@ export function httpFunction(options: HttpFunctionOptions): FunctionDefinition<s
         if (signal.aborted) throw signal.reason ?? error;
         if (timeout.aborted)
           throw new HttpJobError(
-            `${shown} answered ${response.status} but its body did not arrive within ${limit} ms`,
-            response.status,
+            `${shown} answered ${status} but its body did not arrive within ${limit} ms`,
+            status,
             "",
             { cause: error },
           );
         excerpt = "";
       }
       const expected = request.expectStatus === undefined ? null : [request.expectStatus].flat();
-      const ok = expected ? expected.includes(response.status) : response.status >= 200 && response.status < 300;
+      const ok = expected ? expected.includes(status) : status >= 200 && status < 300;
       if (!ok) {
         const short = excerpt.length > 200 ? `${excerpt.slice(0, 200)}...` : excerpt;
         throw new HttpJobError(
-          `${shown} answered ${response.status}, expected ${expected ? expected.join(" or ") : "2xx"}${short ? `: ${short}` : ""}`,
-          response.status,
+          `${shown} answered ${status}, expected ${expected ? expected.join(" or ") : "2xx"}${short ? `: ${short}` : ""}`,
+          status,
           excerpt,
         );
       }
-      const result: HttpJobResponse = { status: response.status, excerpt };
+      const result: HttpJobResponse = { status, excerpt };
       options.onResponse?.(result, ctx);
       return result;
     },

@@ -25,6 +25,7 @@ beforeAll(async () => {
     req.on("end", () => {
       hits.push({ method: req.method!, path: req.url!, headers: req.headers, body });
       if (req.url === "/ok") res.writeHead(200, { "content-type": "text/plain" }).end(`got ${body}`);
+      else if (req.url === "/close") res.writeHead(200, { connection: "close" }).end("closed");
       else if (req.url === "/down") res.writeHead(503).end("down for maintenance");
       else if (req.url === "/big") res.writeHead(500).end("x".repeat(10_000));
       else if (req.url === "/gone") res.writeHead(404).end("no such thing");
@@ -204,7 +205,39 @@ describe("httpFunction", () => {
     }
   });
 
+  it("checks the very addresses a call connects to: one lookup per call, refused when a name turns private (DNS rebinding)", async () => {
+    // The name answers a loopback address the function allows, then one it does not. Checked
+    // before the call and resolved again by it, the second answer went unchecked. (The server
+    // closes each connection, so the second call connects anew rather than reusing the first's.)
+    const answers = ["127.0.0.1", "10.0.0.1"];
+    const asked: string[] = [];
+    const n = await node({
+      allowHosts: ["billing.test"],
+      lookup: async (hostname) => {
+        asked.push(hostname);
+        return [{ address: answers[Math.min(asked.length, answers.length) - 1]!, family: 4 }];
+      },
+    });
+    try {
+      const url = `http://billing.test:${new URL(base).port}/close`;
+      const before = hits.length;
+      const first = await n.run({ url });
+      expect(["Done", "DueDone"]).toContain(first.job.status);
+      expect(hits.at(-1)!.headers.host).toBe(`billing.test:${new URL(base).port}`);
+      const second = await n.run({ url });
+      expect(second.job.status).toBe("Failed");
+      expect(second.attempts[0]!.exceptionMessage).toMatch(
+        /^host "billing\.test" resolves to 10\.0\.0\.1, a private, loopback or link-local address/,
+      );
+      expect(asked).toEqual(["billing.test", "billing.test"]);
+      expect(hits.length).toBe(before + 1);
+    } finally {
+      await n.stop();
+    }
+  });
+
   it("refuses bad options, naming the field and the value", () => {
+    expect(() => httpFunction({ allowHosts: ["*"], lookup: "8.8.8.8" as never })).toThrow(/lookup/);
     expect(() => httpFunction({ allowHosts: [] })).toThrow(/allowHosts/);
     expect(() => httpFunction({ allowHosts: ["a b"] })).toThrow(/allowHosts\[0\]/);
     expect(() => httpFunction({ allowHosts: ["*"], allowAddresses: ["10.0.0.0/33"] })).toThrow(
