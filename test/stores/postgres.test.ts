@@ -1,5 +1,10 @@
 /** PostgreSQL specifics: caller transactions, NOTIFY across connections and its reconnect, pools, migrations. */
 
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -242,6 +247,34 @@ describe.skipIf(!server.available)("postgres store", () => {
     expect(listenedAtFirstClaim).toEqual([0]);
     expect(await listening()).toBe(1);
   });
+
+  it("lets a script that only adds jobs end: the idle connections it keeps do not hold the process", async () => {
+    const scratch = await postgresScratch();
+    cleanups.push(() => scratch.drop());
+    const dir = await mkdtemp(join(tmpdir(), "tickerq-exit-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const script = join(dir, "add.mts");
+    const src = (file: string) => JSON.stringify(pathToFileURL(resolve(`src/${file}`)).href);
+    await writeFile(
+      script,
+      `import { createTickerQ, defineFunction } from ${src("index.ts")};
+      import { postgresStore } from ${src("postgres.ts")};
+      const store = postgresStore({ connectionString: ${JSON.stringify(PG_URL)}, schema: ${JSON.stringify(scratch.schema)}, listen: false });
+      const tq = createTickerQ({ functions: [defineFunction("Work", {}, () => {})], store });
+      await tq.timeTickers.add({ function: "Work" });
+      console.log("added");`,
+    );
+    // No stop(), no close(): before the pool kept its standing connections it closed them
+    // after 10 s idle; kept and holding the process, the script never ended.
+    const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "inherit"] });
+    cleanups.push(async () => void child.kill("SIGKILL")); // should it hang, the test's timeout ends it
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect({ code, out: out.trim() }).toEqual({ code: 0, out: "added" });
+    const { rows } = await pool.query(`select count(*)::int as n from "${scratch.schema}".tickerq_jobs`);
+    expect(rows).toEqual([{ n: 1 }]);
+  }, 20_000);
 
   it("survives the server dropping its connections, and carries on", async () => {
     const { store, schema } = await fresh();

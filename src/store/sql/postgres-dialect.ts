@@ -98,6 +98,9 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
         connectionTimeoutMillis: options.connectTimeoutMs,
         max: options.poolSize,
         min: Math.min(STANDING_CONNECTIONS, options.poolSize),
+        // Idle connections, kept by `min`, do not hold the process open: a script that only adds
+        // jobs ends when its work does (a started node stays up on its own timers).
+        allowExitOnIdle: true,
         ...(options.applicationName
           ? { application_name: options.applicationName }
           : { fallback_application_name: "tickerq" }),
