@@ -228,15 +228,14 @@ describe.skipIf(!server.available)("postgres store", () => {
     const running = new Promise<void>((resolve) => (ran = resolve));
     const work = defineFunction("Work", async () => ran());
     const listenedAtFirstClaim: number[] = [];
-    // The first claim: when it is back, no LISTEN connection yet; a job added then sends its
-    // NOTIFY to nobody on this node.
+    // As the first claim begins, no LISTEN connection yet. A job added as it ends sends its
+    // NOTIFY while that connection is still being opened, most likely to nobody.
     const store: SqlStoreHandle = Object.create(inner);
     store.jobClaimDue = async (params) => {
+      const first = listenedAtFirstClaim.length === 0;
+      if (first) listenedAtFirstClaim.push(await listening());
       const claimed = await inner.jobClaimDue(params);
-      if (listenedAtFirstClaim.length === 0) {
-        listenedAtFirstClaim.push(await listening());
-        await createTickerQ({ store: writer, functions: [work] }).timeTickers.add({ function: "Work" });
-      }
+      if (first) await createTickerQ({ store: writer, functions: [work] }).timeTickers.add({ function: "Work" });
       return claimed;
     };
     // No poll for an hour: only the look-again of the LISTEN connection's first success finds it.
@@ -303,50 +302,63 @@ describe.skipIf(!server.available)("postgres store", () => {
     expect((await pool.query("select 1 as ok")).rows).toEqual([{ ok: 1 }]);
   });
 
-  it("after its first claim, opens its standing connections with the hot statements planned on each", async () => {
+  it("opens its standing connections with the hot statements planned on each, after its first claim and after they were dropped", async () => {
     // A start write that had to open a connection and plan the claim cold took ~40 ms, and the
     // jobs due behind it started that late (W4's p99 on PostgreSQL was 3-25 ms).
     const scratch = await postgresScratch();
-    const own = new pg.Pool({ connectionString: PG_URL, max: 8 });
+    const own = new pg.Pool({ connectionString: PG_URL, max: 8, application_name: scratch.schema });
+    own.on("error", () => {}); // the idle connections this test has the server drop
     const store = postgresStore({ pool: own }, { schema: scratch.schema, listen: false });
     cleanups.push(
       () => own.end(),
       () => scratch.drop(),
       () => store.close(),
     );
-    const tq = createTickerQ({ functions: [defineFunction("Work", {}, () => {})], store, closeStoreOnStop: false });
+    const work = defineFunction("Work", {}, () => {});
+    const tq = createTickerQ({ functions: [work], store, closeStoreOnStop: false });
     cleanups.push(() => tq.stop());
+    const warm = () =>
+      vi.waitFor(
+        () => {
+          expect(own.totalCount).toBeGreaterThanOrEqual(STANDING_CONNECTIONS);
+          expect(own.idleCount).toBe(own.totalCount);
+        },
+        { timeout: 5000 },
+      );
+    /** How many connections have all four hot statements (asked of every connection at once). */
+    const hot = async () => {
+      const clients = await Promise.all(Array.from({ length: own.totalCount }, () => own.connect()));
+      const prepared = await Promise.all(
+        clients.map(async (client) => {
+          const { rows } = await client.query<{ statement: string }>("select statement from pg_prepared_statements");
+          return rows.map((row) => row.statement);
+        }),
+      );
+      for (const client of clients) client.release();
+      const shapes = [/with slotted as/, /with started as/, /with recursive v as/, /order by execution_time limit 1/];
+      return prepared.filter((statements) => shapes.every((shape) => statements.some((s) => shape.test(s)))).length;
+    };
     await tq.start();
     // The start used one connection; its first claim (of nothing) opens the rest in the background.
-    await vi.waitFor(
-      () => {
-        expect(own.totalCount).toBeGreaterThanOrEqual(STANDING_CONNECTIONS);
-        expect(own.idleCount).toBe(own.totalCount);
-      },
-      { timeout: 5000 },
-    );
+    await warm();
+    expect(await hot()).toBeGreaterThanOrEqual(STANDING_CONNECTIONS - 1);
+    // The server drops them all (a restart, an idle timeout in between): the next claim opens
+    // them again, warm.
+    await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1", [
+      scratch.schema,
+    ]);
+    await vi.waitFor(() => expect(own.totalCount).toBe(0), { timeout: 5000 });
+    await tq.timeTickers.add({ function: "Work" });
+    await settle(tq);
+    await warm();
     await tq.stop();
-    // Every connection at once, each asked what it has prepared: those the warm-up opened
-    // have all four hot statements.
-    const clients = await Promise.all(Array.from({ length: own.totalCount }, () => own.connect()));
-    const prepared = await Promise.all(
-      clients.map(async (client) => {
-        const { rows } = await client.query<{ statement: string }>("select statement from pg_prepared_statements");
-        return rows.map((row) => row.statement);
-      }),
-    );
-    for (const client of clients) client.release();
-    const hot = (statements: string[]) =>
-      [/with slotted as/, /with started as/, /with recursive v as/, /order by execution_time limit 1/].every((shape) =>
-        statements.some((s) => shape.test(s)),
-      );
-    expect(prepared.filter(hot).length).toBeGreaterThanOrEqual(STANDING_CONNECTIONS - 1);
-    // Run with values that match no row: nothing was written.
+    expect(await hot()).toBeGreaterThanOrEqual(STANDING_CONNECTIONS - 1);
+    // Run with values that match no row: only the job that was added is there, and it ran once.
     const { rows } = await own.query(
       `select (select count(*) from "${scratch.schema}".tickerq_jobs) as jobs,
         (select count(*) from "${scratch.schema}".tickerq_attempts) as attempts`,
     );
-    expect(rows).toEqual([{ jobs: "0", attempts: "0" }]);
+    expect(rows).toEqual([{ jobs: "1", attempts: "1" }]);
   });
 
   it("indexes only what each query can match: Idle jobs to claim, children, cron occurrences", async () => {

@@ -268,6 +268,35 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     if (reconnected) onSignal({ type: "due", at: new Date(0) }, "");
   }
 
+  let warming: Promise<void> | null = null;
+  /** See SqlDialect.warm: opens the standing connections the pool lacks, and plans `statements` on each. */
+  const warmPool = async (statements: Parameters<NonNullable<SqlDialect["warm"]>>[0]): Promise<void> => {
+    const pool = await getPool();
+    const internals = pool as unknown as { options?: { max?: number }; _clients?: Client[] };
+    const open = new Set(internals._clients ?? []);
+    const missing = Math.min(STANDING_CONNECTIONS, (internals.options?.max ?? 10) - 1) - open.size;
+    if (missing <= 0) return;
+    // Checked out side by side with the idle ones, so that the pool opens what it lacks; a
+    // connection it had already goes back at once, to the engine's next call.
+    const results = await Promise.allSettled(
+      Array.from({ length: pool.idleCount + missing }, async () => {
+        const client = await pool.connect();
+        if (open.has(client as unknown as Client)) return client.release();
+        try {
+          for (const { text, values } of statements) {
+            await client.query({ name: statementName(text), text, values: [...values] });
+          }
+          client.release();
+        } catch (error) {
+          client.release(error as Error); // a broken connection leaves the pool
+          throw error;
+        }
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  };
+
   return {
     kind: "postgres",
     db,
@@ -349,32 +378,11 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       const result = await (await getPool()).query({ name: statementName(text), text, values: [...values] });
       return result.rows as R[];
     },
-    async warm(statements) {
-      if (options.kysely && !options.pool) return;
-      const pool = await getPool();
-      const internals = pool as unknown as { options?: { max?: number }; _clients?: Client[] };
-      const open = new Set(internals._clients ?? []);
-      const missing = Math.min(STANDING_CONNECTIONS, (internals.options?.max ?? 10) - 1) - open.size;
-      if (missing <= 0) return;
-      // Checked out side by side with the idle ones, so that the pool opens what it lacks; a
-      // connection it had already goes back at once, to the engine's next call.
-      const results = await Promise.allSettled(
-        Array.from({ length: pool.idleCount + missing }, async () => {
-          const client = await pool.connect();
-          if (open.has(client as unknown as Client)) return client.release();
-          try {
-            for (const { text, values } of statements) {
-              await client.query({ name: statementName(text), text, values: [...values] });
-            }
-            client.release();
-          } catch (error) {
-            client.release(error as Error); // a broken connection leaves the pool
-            throw error;
-          }
-        }),
-      );
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
+    warm(statements) {
+      // Asked after every claim: cheap when a warm-up runs or no standing connection is missing.
+      if (warming || (options.kysely && !options.pool)) return warming ?? Promise.resolve();
+      warming = warmPool(statements).finally(() => (warming = null));
+      return warming;
     },
     notifyExpression: (signal, origin) => sql`pg_notify(${channel}, ${encodeSignal(signal, origin)})`,
     async broadcast(signal, origin, executor) {

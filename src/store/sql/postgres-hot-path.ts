@@ -19,6 +19,8 @@ interface Statements {
   start: string;
   complete: string;
   nextDue: string;
+  /** Each of the four with values that match no row, as a pool's warm-up runs them. */
+  warmUp: { text: string; values: unknown[] }[];
 }
 
 const cache = new WeakMap<SqlContext, Statements>();
@@ -161,7 +163,14 @@ function statements(ctx: SqlContext): Statements {
       select execution_time from ${jobs}
       where status = 'Idle' and execution_time is not null
       order by execution_time limit 1`,
+    warmUp: [],
   };
+  s.warmUp = [
+    { text: s.claim, values: ["", 0, 0, 0, 0, 0] },
+    { text: s.start, values: [[], "", 0, []] },
+    { text: s.complete, values: ["[]"] },
+    { text: s.nextDue, values: [] },
+  ];
   cache.set(ctx, s);
   return s;
 }
@@ -170,29 +179,17 @@ function run<R>(ctx: SqlContext, text: string, values: readonly unknown[]): Prom
   return ctx.dialect.prepared!<R>(text, values);
 }
 
-/** Stores whose pool is warm, or being warmed: see warmPool. */
-const warmed = new WeakSet<SqlContext>();
-
 /**
- * After a store's first claim, in the background: opens the pool's standing connections and
- * plans the hot statements on each, with values that match no row. A burst of jobs later (the
- * first due instant, a backlog after a quiet spell) then finds them ready instead of paying for
- * a new connection and a cold plan in the middle of its start writes. Best effort: if it fails
- * (the database went away meanwhile), a later claim tries again, and until then the pool opens
- * connections on demand as before.
+ * After each claim, in the background: the pool's standing connections that are missing (at
+ * the first claim, or after the server dropped some) are opened and the hot statements
+ * planned on each, with values that match no row. A burst of jobs later (the first due
+ * instant, a backlog after a quiet spell or an outage) then finds them ready instead of paying
+ * for a new connection and a cold plan in the middle of its start writes. Best effort: should
+ * it fail (the database went away meanwhile), the pool opens connections on demand as before,
+ * and the next claim tries again.
  */
 function warmPool(ctx: SqlContext): void {
-  if (warmed.has(ctx) || !ctx.dialect.warm) return;
-  warmed.add(ctx);
-  const s = statements(ctx);
-  ctx.dialect
-    .warm([
-      { text: s.claim, values: ["", 0, 0, 0, 0, 0] },
-      { text: s.start, values: [[], "", 0, []] },
-      { text: s.complete, values: ["[]"] },
-      { text: s.nextDue, values: [] },
-    ])
-    .catch(() => warmed.delete(ctx));
+  ctx.dialect.warm?.(statements(ctx).warmUp).catch(() => {});
 }
 
 async function pgClaimDue(ctx: SqlContext, params: ClaimParams, signals: StoreSignal[]): Promise<JobRecord[]> {

@@ -43,7 +43,7 @@ export type SqlStoreHandle = Store & Pick<SqlStore, "migrate">;
 const UNGUARDED = new Set(["constructor", "close", "setLogger", "signalSubscribe", "guard", "listen"]);
 
 /** The longest a starting node's LISTEN connection waits for the node's first claim (ms). */
-const LISTEN_DEFER_MS = 200;
+const LISTEN_DEFER_MS = 1000;
 
 /** A promise and the function that settles it (idempotent). */
 function settleable(): { settled: Promise<void>; settle: () => void } {
