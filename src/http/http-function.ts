@@ -243,8 +243,12 @@ function send(
       lookup,
       signal,
     });
-    request.once("response", resolve);
-    request.once("error", reject);
+    request.once("response", (response) => {
+      // What fails while the body is read reaches readExcerpt; a late error must not go unheard.
+      response.on("error", () => {});
+      resolve(response);
+    });
+    request.on("error", reject); // on, not once: a second error (a reset after an abort) is heard too
     request.end(body);
   });
 }

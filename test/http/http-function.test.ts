@@ -26,6 +26,11 @@ beforeAll(async () => {
       hits.push({ method: req.method!, path: req.url!, headers: req.headers, body });
       if (req.url === "/ok") res.writeHead(200, { "content-type": "text/plain" }).end(`got ${body}`);
       else if (req.url === "/close") res.writeHead(200, { connection: "close" }).end("closed");
+      else if (req.url === "/cut") {
+        // The head and part of the body, then the connection is cut.
+        res.writeHead(200, { "content-length": "1000" });
+        res.write("partial", () => req.socket.destroy());
+      } else if (req.url === "/garbage") req.socket.end("this is not HTTP\r\n\r\n");
       else if (req.url === "/down") res.writeHead(503).end("down for maintenance");
       else if (req.url === "/big") res.writeHead(500).end("x".repeat(10_000));
       else if (req.url === "/gone") res.writeHead(404).end("no such thing");
@@ -231,6 +236,21 @@ describe("httpFunction", () => {
       );
       expect(asked).toEqual(["billing.test", "billing.test"]);
       expect(hits.length).toBe(before + 1);
+    } finally {
+      await n.stop();
+    }
+  });
+
+  it("ends the attempt when the server cuts the body or answers what is not HTTP", async () => {
+    const n = await node();
+    try {
+      const cut = await n.run({ url: `${base}/cut` });
+      // The status arrived: the call counts, with what of the body could be read.
+      expect(["Done", "DueDone"]).toContain(cut.job.status);
+      expect(n.responses.at(-1)!.status).toBe(200);
+      const garbage = await n.run({ url: `${base}/garbage` });
+      expect(garbage.job.status).toBe("Failed");
+      expect(garbage.attempts[0]!.exceptionMessage).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/garbage failed: /);
     } finally {
       await n.stop();
     }
