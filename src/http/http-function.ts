@@ -327,7 +327,9 @@ export function httpFunction(options: HttpFunctionOptions): FunctionDefinition<s
    * before the call and resolved again by the call, a name could answer differently.)
    */
   const checkedLookup: LookupFunction = (hostname, options, callback) => {
-    resolve(hostname)
+    // Through then(): a lookup option that throws, rather than rejects, fails only this call.
+    Promise.resolve(hostname)
+      .then(resolve)
       .then((answers) => {
         const usable = answers.filter((a) => !options.family || a.family === options.family);
         if (usable.length === 0) throw Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" });

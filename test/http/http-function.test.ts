@@ -241,6 +241,24 @@ describe("httpFunction", () => {
     }
   });
 
+  it("fails only the call when the lookup option throws or answers nothing", async () => {
+    for (const lookup of [
+      () => {
+        throw new Error("registry down");
+      },
+      async () => [],
+    ]) {
+      const n = await node({ allowHosts: ["billing.test"], lookup });
+      try {
+        const { job, attempts } = await n.run({ url: `http://billing.test:${new URL(base).port}/ok` });
+        expect(job.status).toBe("Failed");
+        expect(attempts[0]!.exceptionMessage).toMatch(/failed: (registry down|no address for billing\.test)$/);
+      } finally {
+        await n.stop();
+      }
+    }
+  });
+
   it("ends the attempt when the server cuts the body or answers what is not HTTP", async () => {
     const n = await node();
     try {
