@@ -85,6 +85,11 @@ async function loadPg(): Promise<Pg> {
   }
 }
 
+/** Every client of a pool, idle or checked out (pg-pool keeps them in `_clients`; there is no public list). */
+function clientsOf(pool: Pool): Client[] {
+  return (pool as unknown as { _clients?: Client[] })._clients ?? [];
+}
+
 /** A LISTEN channel per schema and prefix; hashed when it would pass PostgreSQL's 63-byte identifiers. */
 function channelName(schema: string | null, prefix: string): string {
   const name = `${schema ?? "public"}.${prefix}signals`;
@@ -129,9 +134,11 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     pool.on("error", dropped);
     pool.on("connect", (client) => client.on("error", ignore));
     // A caller's pool may hold clients connected before this store existed.
-    for (const client of (pool as unknown as { _clients?: Client[] })._clients ?? []) client.on("error", ignore);
+    for (const client of clientsOf(pool)) client.on("error", ignore);
     return pool;
   };
+  /** A Kysely the caller passed without its pool: no pool to take connections from. */
+  const kyselyOnly = Boolean(options.kysely && !options.pool);
   const getPool = (): Promise<Pool> =>
     (poolPromise ??= (async () => guardPool(options.pool ?? new (await loadPg()).Pool(config ?? {})))());
   // A caller's pool now, not at the store's first query: a Kysely the caller passed may use it first.
@@ -272,10 +279,9 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
   /** See SqlDialect.warm: opens the standing connections the pool lacks, and plans `statements` on each. */
   const warmPool = async (statements: Parameters<NonNullable<SqlDialect["warm"]>>[0]): Promise<void> => {
     const pool = await getPool();
-    const internals = pool as unknown as { options?: { max?: number }; _clients?: Client[] };
-    const open = new Set(internals._clients ?? []);
-    const missing = Math.min(STANDING_CONNECTIONS, (internals.options?.max ?? 10) - 1) - open.size;
+    const missing = Math.min(STANDING_CONNECTIONS, (pool.options.max ?? 10) - 1) - pool.totalCount;
     if (missing <= 0) return;
+    const open = new Set(clientsOf(pool));
     // Checked out side by side with the idle ones, so that the pool opens what it lacks; a
     // connection it had already goes back at once, to the engine's next call.
     const results = await Promise.allSettled(
@@ -309,14 +315,14 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     hotPath: postgresHotPath,
     // A Kysely the caller passed lends no pool: its batches take the INSERT.
     insertJobs: (table, jobs, caller, notify) =>
-      postgresInsertJobs(db, options.kysely && !options.pool ? null : getPool, table, jobs, caller, notify),
+      postgresInsertJobs(db, kyselyOnly ? null : getPool, table, jobs, caller, notify),
     async connect() {
       try {
         // One connection: a node's start runs its store calls one after the other on it. (Each
         // connection is a new server process; opened side by side on a small machine they slow
         // each other down more than a second connection saves.) Opened, not queried: the
         // schema check that follows is the first statement.
-        if (options.kysely && !options.pool) await sql`select 1`.execute(db);
+        if (kyselyOnly) await sql`select 1`.execute(db);
         else (await (await getPool()).connect()).release();
       } catch (error) {
         throw unavailable("PostgreSQL", where, error);
@@ -372,7 +378,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       );
     },
     async prepared<R>(text: string, values: readonly unknown[]): Promise<R[]> {
-      if (options.kysely && !options.pool) {
+      if (kyselyOnly) {
         return (await db.executeQuery<R>(CompiledQuery.raw(text, [...values]))).rows;
       }
       const result = await (await getPool()).query({ name: statementName(text), text, values: [...values] });
@@ -380,7 +386,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     },
     warm(statements) {
       // Asked after every claim: cheap when a warm-up runs or no standing connection is missing.
-      if (warming || (options.kysely && !options.pool)) return warming ?? Promise.resolve();
+      if (warming || kyselyOnly) return warming ?? Promise.resolve();
       warming = warmPool(statements).finally(() => (warming = null));
       return warming;
     },
@@ -419,7 +425,7 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
       clearTimeout(grace);
       if (timedOut) {
         const pool = await getPool();
-        for (const stuck of (pool as unknown as { _clients?: Client[] })._clients ?? []) discard(stuck);
+        for (const stuck of clientsOf(pool)) discard(stuck);
         await ended;
       }
     },
