@@ -164,9 +164,11 @@ export function validateUnicode(field: string, value: string): string {
   return value;
 }
 
-/** Lone surrogates and NUL, which validateUnicode() refuses at the call that received them. */
-const UNSTORABLE = /[\0\uD800-\uDFFF]/;
-const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/**
+ * NUL and lone surrogates, which validateUnicode() refuses at the call that received them
+ * (with the u flag, as LONE_SURROGATE, a well-formed pair is one code point and never matches).
+ */
+const UNSTORABLE = /[\0\uD800-\uDFFF]/gu;
 
 /**
  * Text the engine writes that nobody validated (a handler error's message and stack), made
@@ -174,7 +176,7 @@ const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])
  * PostgreSQL either one failed the write of every completion in the batch, again and again.
  */
 export function storableText(text: string): string {
-  return UNSTORABLE.test(text) ? text.replace(LONE_SURROGATES, "\uFFFD").replace(/\0/g, "\uFFFD") : text;
+  return text.replace(UNSTORABLE, "\uFFFD");
 }
 
 /** What a list call may filter and sort by, as checked by validateListQuery(). */
