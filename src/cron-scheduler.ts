@@ -8,7 +8,7 @@
  * replayed one by one: the occurrence already planned runs once, late.
  */
 
-import { randomUUID } from "node:crypto";
+import { newId } from "./ids.js";
 import { CronSchedule } from "./cron.js";
 import type { CronTickerRecord, NewJob, Store } from "./store/contract.js";
 import type { MiddlewareChain } from "./middleware.js";
@@ -241,7 +241,7 @@ export class CronScheduler {
 
 export function occurrenceOf(ticker: CronTickerRecord, at: Date, createdAt: Date): NewJob {
   return {
-    id: randomUUID(),
+    id: newId(),
     type: "CronTickerOccurrence",
     function: ticker.function,
     description: ticker.description,

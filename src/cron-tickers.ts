@@ -1,6 +1,6 @@
 /** tq.cronTickers: recurring schedules, their occurrences, and run-now. */
 
-import { randomUUID } from "node:crypto";
+import { newId } from "./ids.js";
 import { invalid, TickerQError } from "./errors.js";
 import { CronSchedule, occurrenceTimeZone } from "./cron.js";
 import { occurrenceOf } from "./cron-scheduler.js";
@@ -82,7 +82,7 @@ export class CronTickerManager<M> {
     if (t.enabled !== undefined && typeof t.enabled !== "boolean") throw invalid("enabled", t.enabled, "a boolean");
     const now = new Date(core.clock.now());
     const record: NewCronTicker = {
-      id: randomUUID(),
+      id: newId(),
       function: fn.name,
       expression: (t.expression as string).trim(),
       timeZone,

@@ -21,7 +21,7 @@ import { systemClock } from "./clock.js";
 import { LeaseBook } from "./lease-book.js";
 import { TickerQError } from "./errors.js";
 import { isUnavailable, Reporter } from "./reporter.js";
-import { randomUUID } from "node:crypto";
+import { newId } from "./ids.js";
 import type { StoreCall } from "./middleware.js";
 import { StoreLag } from "./store-lag.js";
 
@@ -297,7 +297,7 @@ export class Engine {
     const seeds = [...this.functions.values()]
       .filter((fn) => fn.options.cron !== undefined)
       .map((fn) => ({
-        id: randomUUID(),
+        id: newId(),
         function: fn.name,
         expression: fn.options.cron!.trim(),
         timeZone: fn.options.timeZone && fn.options.timeZone !== "UTC" ? fn.options.timeZone : null,

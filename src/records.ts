@@ -37,7 +37,7 @@ export type TimeTickerInput<M> = Each<
     executionTime?: DateInput;
     /** Jobs that run when this one ends, by their run condition. */
     children?: ChildTickerInput<M>[];
-    /** Your own id (e.g. for idempotency); a duplicate is refused. @default a random UUID */
+    /** Your own id (e.g. for idempotency); a duplicate is refused. @default a new UUIDv7: ids made later sort later */
     id?: string;
   }
 >;

@@ -1,6 +1,6 @@
 /** tq.timeTickers: one-shot jobs, with children, validated before anything is stored. */
 
-import { randomUUID } from "node:crypto";
+import { newId } from "./ids.js";
 import { invalid, TickerQError } from "./errors.js";
 import type { Core } from "./core.js";
 import { commonPatch, encodeRequest, enqueue, requireFunction } from "./core.js";
@@ -202,7 +202,7 @@ export class TimeTickerManager<M> {
     if (depth > MAX_DEPTH) throw invalid(`${field}children`, "...", `nested at most ${MAX_DEPTH} deep`);
     const t = readFields(field, input, INPUT_FIELDS);
     const fn = requireFunction(core, `${field}function`, t.function);
-    const id = t.id === undefined ? randomUUID() : validateId(`${field}id`, t.id);
+    const id = t.id === undefined ? newId() : validateId(`${field}id`, t.id);
     if (parent && t.executionTime !== undefined) {
       throw invalid(`${field}executionTime`, t.executionTime, "absent: a child runs when its parent ends");
     }
