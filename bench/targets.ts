@@ -265,6 +265,20 @@ export function checkTargets(results: readonly WorkloadResult[], reference: Refe
       );
     }
   }
+  // For reference: the same SDK under a middleware doing only what every attempt needs (a span,
+  // two histogram records), the floor under otelMiddleware's own figure.
+  for (const c of ["c=10", "c=50"]) {
+    const of = (label: string, metric: string) => get("W2", (l) => l === label, metric, c);
+    if (of("tickerq-pg [otel-floor]", "rate").length === 0) continue;
+    checks.push(
+      overhead(
+        `W2 PG ${c} (default): the SDK's floor (a span, two histogram records) ≤ 10 %, for reference`,
+        { traced: of("tickerq-pg [otel-floor]", "rate"), plain: of("tickerq-pg", "rate") },
+        { traced: of("tickerq-pg [otel-floor]", "cpu"), plain: of("tickerq-pg", "cpu") },
+        10,
+      ),
+    );
+  }
   checks.push(ratio("W1 PG batched ≥ 1.5 × best peer", get("W1", pg, "batch"), get("W1", isPeer, "batch"), 1.5));
   const tps = reference?.pgbenchTps;
   checks.push(ratio("W1 PG one by one ≥ 0.8 × pgbench TPS", get("W1", pg, "single"), tps ? [tps] : [], 0.8));

@@ -271,8 +271,12 @@ function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** The W2 settings that run with tracing on (issue 12: what otelMiddleware costs). */
-const isOtel = (variant: string | undefined) => variant?.endsWith("otel") ?? false;
+/**
+ * The W2 settings that run with tracing on (issue 12: what otelMiddleware costs). `otel-floor`
+ * runs the same SDK under a middleware that does only what the issue asks of every attempt,
+ * and nothing else: the SDK's own cost, which otelMiddleware cannot go below.
+ */
+const isOtel = (variant: string | undefined) => variant?.endsWith("otel") || variant === "otel-floor";
 
 interface Telemetry {
   middleware: unknown;
@@ -298,7 +302,7 @@ function telemetryModules() {
  * interval), with exporters that drop everything: the cost of tracing and metrics in the
  * process, without the network. Loaded only for the otel settings.
  */
-async function telemetry(): Promise<Telemetry> {
+async function telemetry(variant: string | undefined): Promise<Telemetry> {
   const [api, { AsyncLocalStorageContextManager }, { BasicTracerProvider, BatchSpanProcessor }, sdkMetrics, otel] =
     await telemetryModules();
   const { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } = sdkMetrics;
@@ -324,9 +328,40 @@ async function telemetry(): Promise<Telemetry> {
     ],
   });
   return {
-    middleware: otelMiddleware({ tracerProvider, meterProvider }),
+    middleware:
+      variant === "otel-floor"
+        ? floorMiddleware(api, tracerProvider, meterProvider)
+        : otelMiddleware({ tracerProvider, meterProvider }),
     async shutdown() {
       await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
+    },
+  };
+}
+
+/**
+ * The least an attempt's telemetry can be on this SDK: a CONSUMER span with no attributes,
+ * made active around the handler, and the two histogram records (lateness, duration) with one
+ * attribute. No enqueue hook, no metadata, no status or error handling.
+ */
+function floorMiddleware(
+  api: typeof import("@opentelemetry/api"),
+  tracerProvider: import("@opentelemetry/api").TracerProvider,
+  meterProvider: import("@opentelemetry/api").MeterProvider,
+): unknown {
+  const tracer = tracerProvider.getTracer("floor");
+  const meter = meterProvider.getMeter("floor");
+  const [duration, lateness] = [meter.createHistogram("duration"), meter.createHistogram("lateness")];
+  const attributes = { "messaging.destination.name": FUNCTION };
+  return {
+    name: "otel-floor",
+    run(_ctx: unknown, next: () => Promise<void>) {
+      const span = tracer.startSpan(`process ${FUNCTION}`, { kind: api.SpanKind.CONSUMER });
+      lateness.record(0, attributes);
+      const began = performance.now();
+      return api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), next).then(() => {
+        span.end();
+        duration.record(performance.now() - began, attributes);
+      });
     },
   };
 }
@@ -343,7 +378,7 @@ function systemFor(spec: StoreSpec): System {
       // Each PostgreSQL setting also with otelMiddleware, right after it in the same repeat.
       drain:
         spec.backend === "postgres"
-          ? ["default", "otel", "prefetch-0", "prefetch-100", "prefetch-100-otel"]
+          ? ["default", "otel", "otel-floor", "prefetch-0", "prefetch-100", "prefetch-100-otel"]
           : ["default"],
       precision: ["default"],
     },
@@ -362,6 +397,9 @@ function systemFor(spec: StoreSpec): System {
               "default, plus otelMiddleware on the OpenTelemetry SDK (AsyncLocalStorage context, batch span " +
               "processor, periodic metric reader) with exporters that drop everything; the jobs were enqueued " +
               "through it too (each carries its send span's traceparent)",
+            "otel-floor":
+              "default, plus the SDK of otel under a minimal middleware: per attempt one CONSUMER span with no " +
+              "attributes, active around the handler, and two histogram records; what the SDK itself costs",
             "prefetch-100-otel": "prefetch-100, plus otelMiddleware as in otel",
           }
         : {}),
@@ -390,7 +428,7 @@ function systemFor(spec: StoreSpec): System {
       const store = await spec.create(mod);
       // A producer registers the function but never starts: it only writes tickers.
       await store.init();
-      const otel = isOtel(variant) ? await telemetry() : null;
+      const otel = isOtel(variant) ? await telemetry(variant) : null;
       const tq = mod.createTickerQ({
         functions: [mod.defineFunction(FUNCTION, {}, () => undefined)],
         store,
@@ -438,7 +476,7 @@ function systemFor(spec: StoreSpec): System {
       const handler = (ctx: TickerContextLike) => {
         settings.onJob(ctx.request as BenchPayload, now());
       };
-      const otel = isOtel(settings.variant) ? await telemetry() : null;
+      const otel = isOtel(settings.variant) ? await telemetry(settings.variant) : null;
       const tq = mod.createTickerQ({
         functions: [mod.defineFunction(FUNCTION, {}, handler)],
         store,
