@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { newId } from "../../src/ids.js";
 import { createTickerQ, defineFunction } from "../../src/index.js";
 import { memoryStore } from "../../src/store/memory.js";
+import { sqliteStore } from "../../src/sqlite.js";
+import type { Store } from "../../src/store/contract.js";
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -50,6 +52,38 @@ describe("job ids", () => {
     const ids = [...first.map((j) => j.id), second.id];
     for (const id of ids) expect(id).toMatch(V7);
     expect([...ids].sort()).toEqual(ids);
+    await tq.stop();
+  });
+});
+
+describe.each([
+  ["memory", () => memoryStore()],
+  ["sqlite", () => sqliteStore({ filename: ":memory:" })],
+] as [string, () => Store][])("jobs due at one instant, on the %s store", (_name, store) => {
+  it("start in the order they were added", async () => {
+    const started: number[] = [];
+    let allStarted!: () => void;
+    const done = new Promise<void>((resolve) => (allStarted = resolve));
+    const tq = createTickerQ({
+      store: store(),
+      maxConcurrency: 1,
+      functions: [
+        defineFunction("step", {}, (ctx) => {
+          started.push((ctx.request as { n: number }).n);
+          if (started.length === 60) allStarted();
+        }),
+      ],
+    });
+    const at = new Date(Date.now() - 1_000);
+    // Three calls, the last two of one job each, all due at the same past instant.
+    await tq.timeTickers.addMany(
+      Array.from({ length: 58 }, (_, n) => ({ function: "step", executionTime: at, request: { n } })),
+    );
+    await tq.timeTickers.add({ function: "step", executionTime: at, request: { n: 58 } });
+    await tq.timeTickers.add({ function: "step", executionTime: at, request: { n: 59 } });
+    await tq.start();
+    await done;
+    expect(started).toEqual(Array.from({ length: 60 }, (_, n) => n));
     await tq.stop();
   });
 });
