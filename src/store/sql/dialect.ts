@@ -75,6 +75,8 @@ export interface HotPath {
     completions: readonly JobCompletion[],
     signals: StoreSignal[],
   ): Promise<{ superseded: string[] }>;
+  /** The earliest due time of an Idle job, when the dialect reads it its own way (a named statement). */
+  nextDue?(ctx: SqlContext): Promise<Date | null>;
 }
 
 export interface SqlDialect {
@@ -155,6 +157,18 @@ export interface SqlDialect {
   ): Promise<void>;
   /** The dialect's own claim, start and completion, when it has them. */
   readonly hotPath?: HotPath;
+  /**
+   * The dialect's indexed form of the job search (migrations 6 and 7), asked for a text of
+   * three characters or more: a condition on the jobs row that matches the same jobs as the
+   * scan of id, function, description (and request with `withRequest`), or null to scan.
+   * `like` is the search's escaped, case-insensitive LIKE against an expression.
+   */
+  searchCondition?(
+    ctx: SqlContext,
+    text: string,
+    withRequest: boolean,
+    like: (expression: RawBuilder<unknown>) => RawBuilder<boolean>,
+  ): RawBuilder<boolean> | null;
   /** Sends a signal to other processes, on `executor` when given (so it commits with it). */
   broadcast?(signal: StoreSignal, origin: string, executor?: CallerExecutor): Promise<void>;
   /** Starts receiving other processes' signals. */

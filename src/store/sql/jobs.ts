@@ -140,7 +140,7 @@ const INDEXED_SEARCH_MIN = 3;
 
 /**
  * A case-insensitive substring of id, function or description (and request when asked), in
- * each dialect's indexed form when it has one (migrations 6 and 7): the same matches either way.
+ * the dialect's indexed form when it has one (SqlDialect.searchCondition): the same matches either way.
  */
 function searchCondition(ctx: SqlContext, text: string, withRequest: boolean): RawBuilder<boolean> {
   const pattern = likePattern(text);
@@ -151,24 +151,9 @@ function searchCondition(ctx: SqlContext, text: string, withRequest: boolean): R
     if (withRequest) columns.push(like(lower("request")));
     return sql<boolean>`(${sql.join(columns, sql` or `)})`;
   };
-  const long = [...text].length >= INDEXED_SEARCH_MIN;
-  const kind = ctx.dialect.kind;
-  if (kind === "postgres" && long && !text.includes("\u0001")) {
-    // The lowered texts of the search table (migration 7) and its pg_trgm indexes; chr(1)
-    // between the columns keeps a match inside one of them.
-    const parts = [like(sql.ref("s.text"))];
-    if (withRequest) parts.push(like(sql.ref("s.request")));
-    return sql<boolean>`${sql.ref("id")} in (select s.job_id from ${sql.table(ctx.t.job_search)} s
-      where ${sql.join(parts, sql` or `)})`;
-  }
-  if (kind === "sqlite" && long) {
-    // An FTS5 phrase over the trigram index is a case-insensitive substring of one column.
-    const phrase = `"${text.replace(/"/g, '""')}"`;
-    const match = withRequest ? phrase : `{id function description} : ${phrase}`;
-    return sql<boolean>`${sql.ref("id")} in (select k.job_id from ${sql.table(ctx.t.job_search_keys)} k
-      where k.n in (select rowid from ${sql.table(ctx.t.job_search)} where ${sql.table(ctx.t.job_search)} match ${match}))`;
-  }
-  return scan();
+  const indexed =
+    [...text].length >= INDEXED_SEARCH_MIN ? ctx.dialect.searchCondition?.(ctx, text, withRequest, like) : null;
+  return indexed ?? scan();
 }
 
 const ORDER_COLUMNS = { executionTime: "execution_time", updatedAt: "updated_at", createdAt: "created_at" } as const;

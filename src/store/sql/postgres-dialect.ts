@@ -313,6 +313,15 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     skipLocked: true,
     upsertReturns: true,
     hotPath: postgresHotPath,
+    searchCondition(ctx, text, withRequest, like) {
+      // The lowered texts of the search table (migration 7) and its pg_trgm indexes; chr(1)
+      // between the columns keeps a match inside one of them, so a text holding it scans.
+      if (text.includes("\u0001")) return null;
+      const parts = [like(sql.ref("s.text"))];
+      if (withRequest) parts.push(like(sql.ref("s.request")));
+      return sql<boolean>`${sql.ref("id")} in (select s.job_id from ${sql.table(ctx.t.job_search)} s
+        where ${sql.join(parts, sql` or `)})`;
+    },
     // A Kysely the caller passed lends no pool: its batches take the INSERT.
     insertJobs: (table, jobs, caller, notify) =>
       postgresInsertJobs(db, kyselyOnly ? null : getPool, table, jobs, caller, notify),

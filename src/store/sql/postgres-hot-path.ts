@@ -270,9 +270,10 @@ export const postgresHotPath: HotPath = {
   claimDue: pgClaimDue,
   startMany: pgStartMany,
   completeMany: pgCompleteMany,
+  nextDue: pgNextDue,
 };
 
-export async function pgNextDue(ctx: SqlContext): Promise<Date | null> {
+async function pgNextDue(ctx: SqlContext): Promise<Date | null> {
   const [row] = await run<{ execution_time: string }>(ctx, statements(ctx).nextDue, []);
   return row ? new Date(Number(row.execution_time)) : null;
 }

@@ -19,7 +19,6 @@ import * as leases from "./leases.js";
 import { checkSchema, migrate } from "./migrator.js";
 import type { MigrateResult } from "./migrator.js";
 import * as nodes from "./nodes.js";
-import { pgNextDue } from "./postgres-hot-path.js";
 import { tableNames } from "./schema.js";
 import { PROCESS_ORIGIN, busPublish, busSubscribe } from "./signal-bus.js";
 
@@ -229,7 +228,7 @@ export class SqlStore implements Store {
     return jobs.jobDeleteMany(this.ctx, ids);
   }
   jobNextDue() {
-    return this.ctx.dialect.kind === "postgres" ? pgNextDue(this.ctx) : jobs.jobNextDue(this.ctx);
+    return this.ctx.dialect.hotPath?.nextDue?.(this.ctx) ?? jobs.jobNextDue(this.ctx);
   }
   jobDueCountByFunction({ now }: Parameters<Store["jobDueCountByFunction"]>[0]) {
     return jobs.jobDueCountByFunction(this.ctx, now);

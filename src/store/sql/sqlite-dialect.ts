@@ -246,6 +246,14 @@ export function sqliteDialect(options: SqliteConnectionOptions): SqlDialect {
     kind: "sqlite",
     db,
     hotPath: sqliteHotPath(together),
+    searchCondition(ctx, text, withRequest) {
+      // An FTS5 phrase over the trigram index (migration 6) is a case-insensitive substring of one column.
+      const phrase = `"${text.replace(/"/g, '""')}"`;
+      const match = withRequest ? phrase : `{id function description} : ${phrase}`;
+      const search = sql.table(ctx.t.job_search);
+      return sql<boolean>`${sql.ref("id")} in (select k.job_id from ${sql.table(ctx.t.job_search_keys)} k
+        where k.n in (select rowid from ${search} where ${search} match ${match}))`;
+    },
     capabilities: {
       signalsAcrossProcesses: false,
       callerTransactions: false,
