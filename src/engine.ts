@@ -216,7 +216,12 @@ export class Engine {
       },
       onCancelRequested: (ids) => ids.forEach((id) => this.cancelHeldOrRunning(id)),
       onFenced: (sinceMs) => this.fence(sinceMs),
-      onHealthy: () => this.dispatcher.storeAnswered(),
+      onHealthy: () => {
+        // Writes that failed in the outage retry now, not at the end of their backoff (up to 5 s).
+        this.starts.retryNow();
+        this.completions.retryNow();
+        this.dispatcher.storeAnswered();
+      },
       beforeStoreWork: clearOfStarts,
       coordinator: o.coordinator,
     });

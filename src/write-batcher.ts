@@ -10,7 +10,8 @@
  * in it) must not hold back the rest: after a failed write the next one takes half as many
  * items, down to one, and after a success the size doubles back towards `maxBatch`. While it
  * shrinks the backoff does not grow, so a batch too large is split within a few round trips;
- * an item refused on its own is retried behind the others.
+ * an item refused on its own is retried behind the others. The backoff grows to 5 s; when the
+ * node learns the store answers again (a heartbeat got through), retryNow() cuts the wait short.
  */
 
 export class WriteBatcher<T, R> {
@@ -18,6 +19,8 @@ export class WriteBatcher<T, R> {
   private running: Promise<void> | null = null;
   private closed = false;
   private closeReason: unknown = null;
+  /** Ends the backoff a failed write is waiting out, when one is. */
+  private endBackoff: (() => void) | null = null;
 
   private readonly maxBatch: number;
   /** The size of the next write: maxBatch, or less after failures (see the class comment). */
@@ -49,6 +52,14 @@ export class WriteBatcher<T, R> {
   /** Resolves once everything added so far is written. */
   async flush(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  /**
+   * The store answers again: a write waiting out its backoff is retried now rather than up to
+   * 5 s later, so work finished during an outage is written as soon as the outage ends.
+   */
+  retryNow(): void {
+    this.endBackoff?.();
   }
 
   /** Stops retrying: what is still unwritten is rejected. */
@@ -101,7 +112,14 @@ export class WriteBatcher<T, R> {
         this.limit = Math.min(this.maxBatch, this.limit * 2);
       } catch (error) {
         this.onError(error);
-        await new Promise((resolve) => setTimeout(resolve, backoff));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => this.endBackoff?.(), backoff);
+          this.endBackoff = () => {
+            clearTimeout(timer);
+            this.endBackoff = null;
+            resolve();
+          };
+        });
         if (this.closed) {
           // Closed while this write failed: its items are rejected like the rest.
           for (const entry of batch) entry.reject(this.closeReason);

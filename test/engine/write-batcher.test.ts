@@ -60,4 +60,32 @@ describe("WriteBatcher", () => {
     await vi.runAllTimersAsync(); // the refused item's retry was waiting out its backoff
     expect(await Promise.all(results)).toEqual([...Array(3).fill("written"), "closed", ...Array(4).fill("written")]);
   });
+  it("retries at once when told the store answers again, instead of waiting out its backoff", async () => {
+    let down = true;
+    const attempts: number[] = [];
+    const batcher = new WriteBatcher<string, void>(
+      async () => {
+        attempts.push(Date.now());
+        if (down) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+      },
+      () => {},
+    );
+    let written = false;
+    const done = batcher.add("completion").then(() => (written = true));
+    // Eight failed writes: the backoff doubled from 50 ms to its 5 s cap.
+    for (let i = 0; i < 1_000 && attempts.length < 8; i++) await vi.advanceTimersByTimeAsync(10);
+    expect(attempts).toHaveLength(8);
+    down = false;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(attempts).toHaveLength(8); // still waiting out the backoff
+    const toldAt = Date.now();
+    batcher.retryNow();
+    await vi.advanceTimersByTimeAsync(0); // promises only: the clock does not move
+    expect(written).toBe(true);
+    await done;
+    expect(attempts).toEqual([...attempts.slice(0, 8), toldAt]);
+    batcher.retryNow(); // nothing waits: no effect
+    await vi.runAllTimersAsync();
+    expect(attempts).toHaveLength(9);
+  });
 });
