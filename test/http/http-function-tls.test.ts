@@ -5,12 +5,11 @@
  */
 
 import { readFileSync } from "node:fs";
-import { globalAgent } from "node:https";
-import { createServer, type Server } from "node:https";
+import { createServer, globalAgent, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTickerQ, memoryStore } from "../../src/index.js";
-import { httpFunction, type HttpFunctionOptions } from "../../src/http/index.js";
+import type { HttpFunctionOptions } from "../../src/http/index.js";
+import { node } from "./http-function-node.js";
 
 const fixture = (name: string) => readFileSync(new URL(`fixtures/${name}`, import.meta.url));
 
@@ -39,29 +38,6 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-/** A started node with the http function; `run` adds a job and resolves with its job and attempts once it ended. */
-async function node(options: Partial<HttpFunctionOptions>) {
-  const tq = createTickerQ({
-    functions: [httpFunction({ allowHosts: ["*.test"], allowAddresses: ["127.0.0.1/32"], ...options })],
-    store: memoryStore(),
-  });
-  await tq.start();
-  return {
-    async run(url: string) {
-      let id = "";
-      const ended = new Promise<void>((resolve) =>
-        tq.events.on("executed", (e) => {
-          if (e.id === id && e.status !== "Idle") resolve();
-        }),
-      );
-      id = (await tq.timeTickers.add({ function: "http", request: { url } as never })).id;
-      await ended;
-      return { job: (await tq.job(id))!, attempts: await tq.attempts(id) };
-    },
-    stop: () => tq.stop(),
-  };
-}
-
 /** A lookup that answers `address` for every name, and records what it was asked. */
 function answering(address: string, asked: string[]): HttpFunctionOptions["lookup"] {
   return async (hostname) => {
@@ -73,9 +49,9 @@ function answering(address: string, asked: string[]): HttpFunctionOptions["looku
 describe("http function over HTTPS", () => {
   it("calls a name through the checked lookup and verifies the certificate against that name", async () => {
     const asked: string[] = [];
-    const n = await node({ lookup: answering("127.0.0.1", asked) });
+    const n = await node({ allowHosts: ["*.test"], lookup: answering("127.0.0.1", asked) });
     try {
-      const { job } = await n.run(`https://billing.test:${port}/pay`);
+      const { job } = await n.run({ url: `https://billing.test:${port}/pay` });
       expect(["Done", "DueDone"]).toContain(job.status);
       // The server saw the name in the handshake (SNI), and the lookup was the function's.
       expect(served.at(-1)).toBe("billing.test /pay");
@@ -86,10 +62,10 @@ describe("http function over HTTPS", () => {
   });
 
   it("fails the attempt when the certificate is not for the name called", async () => {
-    const n = await node({ lookup: answering("127.0.0.1", []) });
+    const n = await node({ allowHosts: ["*.test"], lookup: answering("127.0.0.1", []) });
     const before = served.length;
     try {
-      const { job, attempts } = await n.run(`https://payroll.test:${port}/pay`);
+      const { job, attempts } = await n.run({ url: `https://payroll.test:${port}/pay` });
       expect(job.status).toBe("Failed");
       expect(attempts[0]!.exceptionMessage).toMatch(/^GET https:\/\/payroll\.test:\d+\/pay failed: .*payroll\.test/);
       expect(served.length).toBe(before);
@@ -100,10 +76,10 @@ describe("http function over HTTPS", () => {
 
   it("refuses a name that resolves to a private address before any handshake (DNS rebinding, HTTPS)", async () => {
     const asked: string[] = [];
-    const n = await node({ lookup: answering("10.0.0.1", asked) });
+    const n = await node({ allowHosts: ["*.test"], lookup: answering("10.0.0.1", asked) });
     const before = handshakes;
     try {
-      const { job, attempts } = await n.run(`https://billing.test:${port}/pay`);
+      const { job, attempts } = await n.run({ url: `https://billing.test:${port}/pay` });
       expect(job.status).toBe("Failed");
       expect(attempts[0]!.exceptionMessage).toMatch(
         /^host "billing\.test" resolves to 10\.0\.0\.1, a private, loopback or link-local address/,

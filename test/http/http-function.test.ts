@@ -3,8 +3,9 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTickerQ, memoryStore, TickerQError } from "../../src/index.js";
-import { httpFunction, type HttpFunctionOptions, type HttpJobResponse } from "../../src/http/index.js";
+import { TickerQError } from "../../src/index.js";
+import { httpFunction } from "../../src/http/index.js";
+import { node } from "./http-function-node.js";
 
 interface Hit {
   method: string;
@@ -48,39 +49,6 @@ afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
-
-/** A started node with the http function; `run` adds a job and resolves with it and its attempts once it ended. */
-async function node(options: Partial<HttpFunctionOptions> = {}) {
-  const responses: HttpJobResponse[] = [];
-  const tq = createTickerQ({
-    functions: [
-      httpFunction({
-        allowHosts: ["127.0.0.1"],
-        allowAddresses: ["127.0.0.1/32"],
-        onResponse: (response) => responses.push(response),
-        ...options,
-      }),
-    ],
-    store: memoryStore(),
-  });
-  await tq.start();
-  return {
-    tq,
-    responses,
-    async run(request: unknown, extra: { retries?: number; retryIntervals?: number[] } = {}) {
-      let id = "";
-      const ended = new Promise<void>((resolve) =>
-        tq.events.on("executed", (e) => {
-          if (e.id === id && e.status !== "Idle") resolve();
-        }),
-      );
-      id = (await tq.timeTickers.add({ function: "http", request: request as never, ...extra })).id;
-      await ended;
-      return { job: (await tq.job(id))!, attempts: await tq.attempts(id) };
-    },
-    stop: () => tq.stop({ timeoutMs: 100 }),
-  };
-}
 
 describe("httpFunction", () => {
   it("calls the URL with the method, headers and JSON body; 2xx succeeds and onResponse gets the status and excerpt", async () => {
