@@ -2,7 +2,7 @@
  * Node liveness: this node's heartbeat, whether the node may claim, and the reaper that hands
  * the leased work of dead nodes back to Idle so a live node runs it (at least once). Also the
  * periodic chores that ride on the same beat: lease reconciliation, operator pause requests,
- * cancel requests for stores without cross-process signals, and retention.
+ * cancel requests for stores without cross-process signals, retention, and the search's index.
  *
  * Who is dead is decided by what this node saw, never by comparing clocks: another node is
  * dead once its recorded heartbeat has not changed for `leaseTimeoutMs` while this node
@@ -57,6 +57,11 @@ const RETENTION_EVERY_MS = 3_600_000;
 const RETENTION_BATCH = 500;
 /** How often a node folds the aggregates' increments (reads are exact without it; it keeps them cheap). */
 const COMPACT_EVERY_MS = 60_000;
+/** Search texts indexed per statement, and at most per beat (about a second of a server's work). */
+const SEARCH_BATCH = 2_000;
+const SEARCH_PER_BEAT = 20_000;
+/** The most beats between two looks at an empty search backlog (a minute at the default interval). */
+const SEARCH_IDLE_BEATS = 12;
 /**
  * With a coordinator: its sweep lease, in heartbeat intervals (the sweeper renews it at each
  * beat; should it die, another node takes over within this many beats).
@@ -76,6 +81,9 @@ export class NodeHeartbeat {
   private fenceTimer: unknown = null;
   private active = false;
   private lastRetention = Number.NEGATIVE_INFINITY;
+  /** Beats to skip before the next search catch-up, and the last such wait (doubling while idle). */
+  private searchWait = 0;
+  private searchIdle = 0;
   /** Not at the first beat: a node that starts has more urgent work. */
   private lastCompact: number | null = null;
   private beating: Promise<void> | null = null;
@@ -185,6 +193,7 @@ export class NodeHeartbeat {
       }
       await this.retention(startedAt);
       await this.compact(startedAt);
+      await this.searchCatchUp();
     } catch (error) {
       if (this.healthy && !isUnavailable(error) && this.lastGood === startedAt) {
         o.reporter.error(error, "heartbeat"); // the beat itself got through: a chore failed
@@ -336,6 +345,27 @@ export class NodeHeartbeat {
     this.lastCompact = nowMs;
     await this.o.beforeStoreWork();
     await this.o.store.aggregateCompact({ now: new Date(nowMs) });
+  }
+
+  /**
+   * Indexes the search texts of jobs written since (PostgreSQL's backlog): batches until one
+   * comes back short, up to SEARCH_PER_BEAT jobs a beat. Every node does it; they share the
+   * work. After a beat that found nothing it looks again 1, 2, 4 … up to SEARCH_IDLE_BEATS
+   * beats later, so an idle cluster does not ask every beat.
+   */
+  private async searchCatchUp(): Promise<void> {
+    if (this.searchWait > 0) {
+      this.searchWait -= 1;
+      return;
+    }
+    let moved = 0;
+    for (let batch = SEARCH_BATCH; batch === SEARCH_BATCH && moved < SEARCH_PER_BEAT && this.active;) {
+      await this.o.beforeStoreWork();
+      batch = await this.o.store.searchCatchUp({ limit: SEARCH_BATCH });
+      moved += batch;
+    }
+    this.searchIdle = moved > 0 ? 0 : Math.min(SEARCH_IDLE_BEATS, Math.max(1, this.searchIdle * 2));
+    this.searchWait = this.searchIdle;
   }
 
   private async retention(nowMs: number): Promise<void> {

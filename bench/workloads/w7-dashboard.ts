@@ -125,12 +125,20 @@ async function seed(system: System, ctx: RunContext): Promise<void> {
       ctx.log(`  ${system.id}: ${to.toLocaleString("en")} jobs seeded (${((epochNow() - t0) / 1000).toFixed(0)} s)`);
     }
   }
-  // Fold what the triggers appended, as a node does every minute.
+  // Fold what the triggers appended, as a node does every minute, and index the new jobs for
+  // the search, as the nodes' heartbeats do a batch at a time (PostgreSQL's backlog).
   const { store: again } = await openTickerq(system.id);
   try {
-    await (again as unknown as { aggregateCompact(p: { now: Date }): Promise<void> }).aggregateCompact({
-      now: new Date(),
-    });
+    const maintained = again as unknown as {
+      aggregateCompact(p: { now: Date }): Promise<void>;
+      searchCatchUp(p: { limit: number }): Promise<number>;
+    };
+    await maintained.aggregateCompact({ now: new Date() });
+    let indexed = 0;
+    for (let batch = -1; batch !== 0; indexed += batch) {
+      batch = await maintained.searchCatchUp({ limit: 50_000 });
+      if (batch > 0) ctx.log(`  ${system.id}: ${(indexed + batch).toLocaleString("en")} jobs indexed for the search`);
+    }
   } finally {
     await again.close();
   }

@@ -111,6 +111,10 @@ class MemoryStore implements Store {
   async aggregateCompact({ now }: Params<"aggregateCompact">) {
     this.s.jobs.rollups.prune(now);
   }
+  /** The memory store's search is a scan: nothing to index. */
+  async searchCatchUp() {
+    return 0;
+  }
 
   async jobClaimDue(params: Params<"jobClaimDue">) {
     return leases.jobClaimDue(this.s, params);

@@ -449,6 +449,25 @@ export function describeEngineContract(
       expect((await tq.timeTickers.get(pending.id))!.status).toBe("Idle");
     });
 
+    it("indexes new jobs for the search at its heartbeat, past one batch, and finds them before and after", async () => {
+      const tq = await start(node(store, clock, [ok], { pollIntervalMs: 3_600_000, heartbeatIntervalMs: 3_600_000 }));
+      const later = new Date(T0.getTime() + 86_400_000);
+      await tq.timeTickers.addMany(
+        Array.from({ length: 2_500 }, (_, i) => ({ function: "Ok", description: `order ${i}`, executionTime: later })),
+      );
+      const found = async () => (await tq.timeTickers.list({ search: "ORDER 2499" })).items.map((j) => j.description);
+      expect(await found()).toEqual(["order 2499"]);
+      await heartbeat(tq);
+      // That beat indexed all of them (on PostgreSQL: two batches out of the backlog, migration 9).
+      expect(await store.searchCatchUp({ limit: 10 })).toBe(0);
+      expect(await found()).toEqual(["order 2499"]);
+      await tq.timeTickers.update((await tq.timeTickers.list({ search: "order 7" })).items[0]!.id, {
+        description: "edited",
+      });
+      expect(await found()).toEqual(["order 2499"]);
+      expect((await tq.timeTickers.list({ search: "EDITED" })).items.map((j) => j.description)).toEqual(["edited"]);
+    });
+
     it("starts a job claimed ahead on its instant, and a cancel in the meantime means it never runs", async () => {
       const ran: number[] = [];
       const fn = defineFunction("Ahead", async () => {

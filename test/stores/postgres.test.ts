@@ -399,7 +399,7 @@ describe.skipIf(!server.available)("postgres store", () => {
       `drop index "${schema}".tickerq_jobs_list_ix, "${schema}".tickerq_jobs_list_status_ix, "${schema}".tickerq_jobs_changed_ix`,
     );
     await pool.query(`drop function "${schema}".tickerq_jobs_search_fn() cascade`);
-    await pool.query(`drop table "${schema}".tickerq_job_search`);
+    await pool.query(`drop table "${schema}".tickerq_job_search, "${schema}".tickerq_job_search_backlog`);
     await pool.query(`drop index "${schema}".tickerq_jobs_claim_ix, "${schema}".tickerq_jobs_parent_ix,
       "${schema}".tickerq_jobs_occurrence_uq`);
     await pool.query(`create index tickerq_jobs_claim_ix on ${t} (status, priority_rank, execution_time, id)`);

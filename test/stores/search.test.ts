@@ -9,9 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { postgresStore } from "../../src/postgres.js";
+import type { SqlContext } from "../../src/store/sql/context.js";
 import { COPY_THRESHOLD } from "../../src/store/sql/postgres-job-insert.js";
+import { postgresSearchCatchUp } from "../../src/store/sql/postgres-search.js";
 import { sqliteStore } from "../../src/sqlite.js";
 import type { NewJob, Store } from "../../src/store/contract.js";
 import { memoryStore } from "../../src/store/memory.js";
@@ -169,7 +171,7 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     await first.jobInsertMany({ jobs: list });
     // Back to version 5 with the jobs in it: no search table, no trigram index.
     await query(PG_URL, `drop function "${schema}".tickerq_jobs_search_fn() cascade`);
-    await query(PG_URL, `drop table "${schema}".tickerq_job_search`);
+    await query(PG_URL, `drop table "${schema}".tickerq_job_search, "${schema}".tickerq_job_search_backlog`);
     await query(PG_URL, `alter table "${schema}".tickerq_attempts drop column rolled_up`);
     await query(PG_URL, `delete from "${schema}".tickerq_migrations where version >= 6`);
     const store = postgresStore({ connectionString: PG_URL, schema, poolSize: 2 });
@@ -185,8 +187,8 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
       ["tickerq_job_search", "tickerq_job_search_text_ix"],
     ]);
     expect(indexes.rows[0].indexdef).toContain("gin_trgm_ops");
-    const count = async () =>
-      Number((await query(PG_URL, `select count(*) as n from "${schema}".tickerq_job_search`)).rows[0].n);
+    const count = async (table = "job_search") =>
+      Number((await query(PG_URL, `select count(*) as n from "${schema}".tickerq_${table}`)).rows[0].n);
     expect(await count()).toBe(list.length);
     await expectSameAsScan(store, list);
 
@@ -215,8 +217,12 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     });
     expect(claimed?.id).toBe("inv-1");
     expect(await matches(store, "quarterly", false)).toEqual(["inv-1"]);
-    expect(await count()).toBe(4);
+    // The job inserted again waits in the backlog (migration 9) until a catch-up moves it.
+    expect([await count(), await count("job_search_backlog")]).toEqual([3, 1]);
     const now = [{ ...list[0]!, description: "Quarterly statement" }, list[2]!, list[3]!, again];
+    await expectSameAsScan(store, now);
+    expect(await store.searchCatchUp({ limit: 100 })).toBe(1);
+    expect([await count(), await count("job_search_backlog")]).toEqual([4, 0]);
     await expectSameAsScan(store, now);
 
     // The list's own condition on the search table is answered from its indexes (plain scans off, as on a large table).
@@ -233,6 +239,74 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     await query(PG_URL, `delete from "${schema}".tickerq_job_search`);
     expect(await matches(store, "welcome", false)).toEqual([]);
     expect(await matches(store, "d-", false)).toEqual(["d-123456"]);
+  });
+
+  it("keeps new jobs' texts in a backlog that catch-ups move into the indexed table, finding the same jobs on either side", async () => {
+    const scratch = await postgresScratch();
+    cleanups.push(() => scratch.drop());
+    const store = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 2 });
+    cleanups.push(() => store.close());
+    await store.init();
+    const count = async (table: string) =>
+      Number((await query(PG_URL, `select count(*) as n from "${scratch.schema}".tickerq_${table}`)).rows[0].n);
+    const list = jobs();
+    await store.jobInsertMany({ jobs: list });
+    expect([await count("job_search"), await count("job_search_backlog")]).toEqual([0, list.length]);
+    await expectSameAsScan(store, list);
+    // Part moved, part waiting: still the same answers.
+    expect(await store.searchCatchUp({ limit: 2 })).toBe(2);
+    expect([await count("job_search"), await count("job_search_backlog")]).toEqual([2, 3]);
+    await expectSameAsScan(store, list);
+    // Edits and deletes reach a text wherever it is.
+    await editDeleteInsert(store);
+    let moved = 0;
+    for (let batch = 2; batch === 2; moved += batch) batch = await store.searchCatchUp({ limit: 2 });
+    expect(moved).toBe(list.length - 2 + 1 - 2 + 1); // the rest, minus the two deleted, plus the one inserted again
+    expect(await count("job_search_backlog")).toBe(0);
+    expect(await store.searchCatchUp({ limit: 2 })).toBe(0);
+    const after = await store.jobList({ order: "asc", limit: 100 });
+    await expectSameAsScan(
+      store,
+      after.items.map((job) => newJob({ ...job })),
+    );
+  });
+
+  it("loses no edit or delete that waits on a catch-up: the text ends in the index as the job has it, or goes with the job", async () => {
+    const scratch = await postgresScratch();
+    cleanups.push(() => scratch.drop());
+    const store = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 4 });
+    cleanups.push(() => store.close());
+    await store.init();
+    const ctx = (store as unknown as { ctx: SqlContext }).ctx;
+    const [edited, deleted] = [newJob({ id: "race-edit", description: "before" }), newJob({ id: "race-delete" })];
+    await store.jobInsertMany({ jobs: [edited, deleted] });
+    // A catch-up whose transaction stays open (its locks held) while an edit and a delete of the
+    // rows it moved arrive and wait; then it commits.
+    let writes: Promise<unknown> | null = null;
+    await ctx.dialect.db.transaction().execute(async (tx) => {
+      expect(await postgresSearchCatchUp({ ...ctx, dialect: { ...ctx.dialect, db: tx } }, 10)).toBe(2);
+      writes = Promise.all([
+        store.jobUpdateIdle({ id: edited.id, patch: { description: "after" }, now: at(0) }),
+        store.jobDeleteMany({ ids: [deleted.id] }),
+      ]);
+      await vi.waitFor(
+        async () => {
+          const waiting = await query(
+            PG_URL,
+            `select count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%${scratch.schema}%'`,
+          );
+          expect(Number(waiting.rows[0].n)).toBe(2);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+    });
+    await writes;
+    const texts = await query(PG_URL, `select job_id, text from "${scratch.schema}".tickerq_job_search order by 1`);
+    expect(texts.rows).toEqual([
+      { job_id: "race-edit", text: `race-edit\u0001${edited.function.toLowerCase()}\u0001after` },
+    ]);
+    expect(await matches(store, "after", false)).toEqual(["race-edit"]);
+    expect(await matches(store, "before", false)).toEqual([]);
   });
 
   it("falls back to the scan, with a warning, when pg_trgm cannot be created", async () => {

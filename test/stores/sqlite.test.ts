@@ -33,6 +33,7 @@ describe("sqlite store", () => {
       { version: 6, name: "search index" },
       { version: 7, name: "search table (PostgreSQL)" },
       { version: 8, name: "run rollup: cheaper triggers" },
+      { version: 9, name: "search backlog (PostgreSQL)" },
     ]);
     const definition = (name: string) =>
       (db.prepare("select sql from sqlite_master where name = ?").get(name) as { sql: string }).sql;

@@ -169,6 +169,12 @@ export interface SqlDialect {
     withRequest: boolean,
     like: (expression: RawBuilder<unknown>) => RawBuilder<boolean>,
   ): RawBuilder<boolean> | null;
+  /**
+   * Moves up to `limit` new jobs' search texts from where the insert left them into the
+   * search's index (PostgreSQL's backlog, migration 9); returns how many it moved. Absent
+   * where the insert indexes them itself.
+   */
+  searchCatchUp?(ctx: SqlContext, limit: number): Promise<number>;
   /** Sends a signal to other processes, on `executor` when given (so it commits with it). */
   broadcast?(signal: StoreSignal, origin: string, executor?: CallerExecutor): Promise<void>;
   /** Starts receiving other processes' signals. */

@@ -17,6 +17,7 @@ import type { CallerExecutor, SqlDialect } from "./dialect.js";
 import { isKyselyLike } from "./dialect.js";
 import { postgresHotPath } from "./postgres-hot-path.js";
 import { postgresInsertJobs } from "./postgres-job-insert.js";
+import { postgresSearchCatchUp } from "./postgres-search.js";
 import type { Database } from "./schema.js";
 import { decodeSignal, encodeSignal } from "./signal-bus.js";
 
@@ -314,14 +315,21 @@ export function postgresDialect(options: PostgresConnectionOptions): SqlDialect 
     upsertReturns: true,
     hotPath: postgresHotPath,
     searchCondition(ctx, text, withRequest, like) {
-      // The lowered texts of the search table (migration 7) and its pg_trgm indexes; chr(1)
-      // between the columns keeps a match inside one of them, so a text holding it scans.
+      // The lowered texts of the search table (migration 7) and its pg_trgm indexes, and those
+      // of new jobs not moved there yet (migration 9's backlog, scanned); chr(1) between the
+      // columns keeps a match inside one of them, so a text holding it scans the jobs instead.
       if (text.includes("\u0001")) return null;
-      const parts = [like(sql.ref("s.text"))];
-      if (withRequest) parts.push(like(sql.ref("s.request")));
-      return sql<boolean>`${sql.ref("id")} in (select s.job_id from ${sql.table(ctx.t.job_search)} s
-        where ${sql.join(parts, sql` or `)})`;
+      const matches = (alias: string) => {
+        const parts = [like(sql.ref(`${alias}.text`))];
+        if (withRequest) parts.push(like(sql.ref(`${alias}.request`)));
+        return sql.join(parts, sql` or `);
+      };
+      return sql<boolean>`${sql.ref("id")} in (
+        select s.job_id from ${sql.table(ctx.t.job_search)} s where ${matches("s")}
+        union all
+        select b.job_id from ${sql.table(ctx.t.job_search_backlog)} b where ${matches("b")})`;
     },
+    searchCatchUp: postgresSearchCatchUp,
     // A Kysely the caller passed lends no pool: its batches take the INSERT.
     insertJobs: (table, jobs, caller, notify) =>
       postgresInsertJobs(db, kyselyOnly ? null : getPool, table, jobs, caller, notify),

@@ -150,6 +150,8 @@ export interface Database {
    * pg_trgm indexes, queried in raw SQL. MySQL: none.
    */
   job_search: JobSearchTable;
+  /** PostgreSQL only (migration 9): new jobs' texts, until a heartbeat moves them to job_search. */
+  job_search_backlog: JobSearchBacklogTable;
   /** SQLite only (migration 6): the FTS5 rowid of each job. */
   job_search_keys: JobSearchKeysTable;
 }
@@ -159,6 +161,12 @@ export interface JobSearchTable {
   id: string;
   function: string;
   description: string | null;
+  request: string | null;
+}
+
+export interface JobSearchBacklogTable {
+  job_id: string;
+  text: string;
   request: string | null;
 }
 
@@ -199,6 +207,7 @@ export function tableNames(prefix: string, schema: string | null): TableNames {
     run_rollup: qualify("run_rollup") as "run_rollup",
     run_rollup_deltas: qualify("run_rollup_deltas") as "run_rollup_deltas",
     job_search: qualify("job_search") as "job_search",
+    job_search_backlog: qualify("job_search_backlog") as "job_search_backlog",
     job_search_keys: qualify("job_search_keys") as "job_search_keys",
   };
 }

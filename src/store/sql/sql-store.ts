@@ -283,6 +283,9 @@ export class SqlStore implements Store {
   aggregateCompact({ now }: { now: Date }) {
     return aggregates.aggregateCompact(this.ctx, now);
   }
+  async searchCatchUp({ limit }: { limit: number }) {
+    return (await this.ctx.dialect.searchCatchUp?.(this.ctx, limit)) ?? 0;
+  }
 
   cronTickerInsert({ cronTicker }: Parameters<Store["cronTickerInsert"]>[0]) {
     return this.withSignals((s) => cron.cronTickerInsert(this.ctx, cronTicker, s));

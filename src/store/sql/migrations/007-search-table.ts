@@ -22,10 +22,10 @@ import { sql } from "kysely";
 import { quote, trigramSchema } from "./006-search.js";
 import type { Migration, MigrationEnv } from "./index.js";
 
-/** Fixed here: the list's query reads these columns (src/store/sql/jobs.ts). */
-const TEXT = (row: string) =>
+/** Fixed here: the list's query reads these columns (src/store/sql/jobs.ts). Migration 9 writes the same. */
+export const TEXT = (row: string) =>
   `lower(${row}id || chr(1) || ${row}"function" || chr(1) || coalesce(${row}description, ''))`;
-const REQUEST = (row: string) => `lower(${row}request)`;
+export const REQUEST = (row: string) => `lower(${row}request)`;
 
 async function postgres(db: Kysely<any>, env: MigrationEnv): Promise<void> {
   const run = (text: string) => sql.raw(text).execute(db);

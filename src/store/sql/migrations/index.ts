@@ -11,6 +11,7 @@ import { aggregates } from "./005-aggregates.js";
 import { search } from "./006-search.js";
 import { searchTable } from "./007-search-table.js";
 import { rollupBins } from "./008-rollup-bins.js";
+import { searchBacklog } from "./009-search-backlog.js";
 
 export interface MigrationEnv {
   kind: DialectKind;
@@ -37,6 +38,7 @@ export const MIGRATIONS: readonly Migration[] = [
   search,
   searchTable,
   rollupBins,
+  searchBacklog,
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
