@@ -366,6 +366,20 @@ function floorMiddleware(
   };
 }
 
+/**
+ * W1's `floor` on PostgreSQL: what the jobs table keeps is what a queue needs to insert and
+ * claim (its primary key, the claim index); the dashboard's indexes, the job counters' and the
+ * search's triggers go. The run's reset drops the schema after it.
+ */
+async function stripToFloor(): Promise<void> {
+  const jobs = `"${PG_SCHEMA}".tickerq_jobs`;
+  const index = (name: string) => `"${PG_SCHEMA}".tickerq_jobs_${name}`;
+  await pgQuery(`drop trigger tickerq_jobs_count_ins on ${jobs}; drop trigger tickerq_jobs_search_ins on ${jobs}`);
+  await pgQuery(
+    `drop index ${["list_ix", "list_status_ix", "changed_ix", "updated_ix", "function_ix", "due_ix"].map(index).join(", ")}`,
+  );
+}
+
 function systemFor(spec: StoreSpec): System {
   const core = () => importSrc<CoreModule>("index.js");
   return {
@@ -381,12 +395,16 @@ function systemFor(spec: StoreSpec): System {
           ? ["default", "otel", "otel-floor", "prefetch-0", "prefetch-100", "prefetch-100-otel"]
           : ["default"],
       precision: ["default"],
+      ...(spec.id === "tickerq-pg" ? { enqueue: ["floor"] } : {}),
     },
     variantNotes: {
       default: spec.redis
         ? "MariaDB with redisCoordinator (shared Redis, own key prefix) on every node; the producer is a started, " +
           "paused node so that its adds are announced (a process that never starts announces nothing)"
         : "concurrency c = maxConcurrency option; default timings",
+      floor:
+        "for reference, not a setting: the jobs table stripped after migration to its primary key and claim " +
+        "index (no dashboard indexes, job counters or search table): the least a bulk insert of tickerq's rows costs",
       "prefetch-0":
         "prefetch: 0, the default before adaptive claiming (issue 16): each claim takes the free slots only",
       "prefetch-100":
@@ -428,6 +446,7 @@ function systemFor(spec: StoreSpec): System {
       const store = await spec.create(mod);
       // A producer registers the function but never starts: it only writes tickers.
       await store.init();
+      if (variant === "floor") await stripToFloor();
       const otel = isOtel(variant) ? await telemetry(variant) : null;
       const tq = mod.createTickerQ({
         functions: [mod.defineFunction(FUNCTION, {}, () => undefined)],

@@ -49,8 +49,11 @@ export interface System {
   readonly backend: Backend;
   /** The store lives in the process: producer and worker must share it (no child process). */
   readonly inProcess: boolean;
-  /** Worker settings worth comparing: W2 uses `drain`, W4 uses `precision`. */
-  readonly variants: { drain: readonly string[]; precision: readonly string[] };
+  /**
+   * Worker settings worth comparing: W2 uses `drain`, W4 uses `precision`; W1 runs its bulk
+   * path again under each of `enqueue` (reference settings, after the default).
+   */
+  readonly variants: { drain: readonly string[]; precision: readonly string[]; enqueue?: readonly string[] };
   /** What each variant means, for the report. */
   readonly variantNotes: Readonly<Record<string, string>>;
   /** Null when usable; otherwise why the system is skipped (missing module, server down). */

@@ -1,7 +1,7 @@
 /** W1 enqueue: jobs added one by one and through each system's bulk path; jobs/s. */
 import type { System } from "../systems/types.js";
 import { epochNow } from "./produce.js";
-import type { Measurement, RunContext, Workload } from "./types.js";
+import { label, type Measurement, type RunContext, type Workload } from "./types.js";
 
 async function oneByOne(system: System, ctx: RunContext): Promise<{ rate: number; added: number }> {
   const producer = await system.producer();
@@ -20,8 +20,8 @@ async function oneByOne(system: System, ctx: RunContext): Promise<{ rate: number
   }
 }
 
-async function batched(system: System, ctx: RunContext): Promise<number> {
-  const producer = await system.producer();
+async function batched(system: System, ctx: RunContext, variant?: string): Promise<number> {
+  const producer = await system.producer(variant);
   try {
     const { w1Jobs, w1Batch } = ctx.sizes;
     const slices = [];
@@ -56,7 +56,7 @@ export const w1Enqueue: Workload = {
     ctx.log(
       `${system.id}: one by one ${single.rate.toFixed(0)}/s (${single.added} jobs), batched ${batch.toFixed(0)}/s`,
     );
-    return [
+    const rows: Measurement[] = [
       {
         system: system.id,
         case: "",
@@ -66,5 +66,12 @@ export const w1Enqueue: Workload = {
           : {}),
       },
     ];
+    for (const variant of system.variants.enqueue ?? []) {
+      await system.reset();
+      const rate = await batched(system, ctx, variant);
+      ctx.log(`${label(system, variant)}: batched ${rate.toFixed(0)}/s`);
+      rows.push({ system: label(system, variant), case: "", values: { batch: rate } });
+    }
+    return rows;
   },
 };
