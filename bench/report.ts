@@ -153,11 +153,26 @@ export function markdown(report: RunReport): string {
     out.push("## Reference: the physical limit on this machine", "");
     out.push(
       mdTable(
-        ["pgbench simple-update TPS (1 client)", "redis-benchmark SET/s", "redis-benchmark GET/s"],
-        [[fixed(ref.pgbenchTps), fixed(ref.redisSet), fixed(ref.redisGet)]],
+        [
+          "pgbench simple-update TPS (1 client)",
+          "redis-benchmark SET/s",
+          "redis-benchmark GET/s",
+          "RSS MB: node + pg, connected",
+          "+ Kysely",
+        ],
+        [
+          [
+            fixed(ref.pgbenchTps),
+            fixed(ref.redisSet),
+            fixed(ref.redisGet),
+            fixed(ref.rssPgMb),
+            fixed(ref.rssPgKyselyMb),
+          ],
+        ],
       ),
       "",
       ...ref.commands.map((c) => `- \`${c}\``),
+      "- RSS: a fresh `node` that imports pg (and Kysely), opens one connection and runs `select 1`; the lower of three",
       ...ref.notes.map((n) => `- ${n}`),
       "",
     );

@@ -333,6 +333,16 @@ export function checkTargets(results: readonly WorkloadResult[], reference: Refe
       figure: `${fmt(rss, 0)} MB vs ${fmt(min, 0)} MB`,
       met: rss <= min,
     });
+    // For reference: a process holding only the driver and Kysely, connected, before any work.
+    const floor = reference?.rssPgKyselyMb;
+    if (floor !== null && floor !== undefined) {
+      checks.push({
+        target:
+          "W2 worker RSS floor (node + pg + Kysely, connected, idle) ≤ leanest peer's after its drain, for reference",
+        figure: `${fmt(floor, 0)} MB vs ${fmt(min, 0)} MB (node + pg alone: ${fmt(reference?.rssPgMb ?? Number.NaN, 0)} MB)`,
+        met: floor <= min,
+      });
+    }
   }
   return checks;
 }
