@@ -57,8 +57,11 @@ const RETENTION_EVERY_MS = 3_600_000;
 const RETENTION_BATCH = 500;
 /** How often a node folds the aggregates' increments (reads are exact without it; it keeps them cheap). */
 const COMPACT_EVERY_MS = 60_000;
-/** Search texts indexed per statement, and at most per beat (about a second of a server's work). */
-const SEARCH_BATCH = 2_000;
+/**
+ * Search texts indexed per statement (tens of ms of a server's work, so a job due meanwhile
+ * waits at most that long for a core), and at most per beat (about a second's).
+ */
+const SEARCH_BATCH = 500;
 const SEARCH_PER_BEAT = 20_000;
 /** The most beats between two looks at an empty search backlog (a minute at the default interval). */
 const SEARCH_IDLE_BEATS = 12;

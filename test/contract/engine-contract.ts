@@ -458,7 +458,7 @@ export function describeEngineContract(
       const found = async () => (await tq.timeTickers.list({ search: "ORDER 2499" })).items.map((j) => j.description);
       expect(await found()).toEqual(["order 2499"]);
       await heartbeat(tq);
-      // That beat indexed all of them (on PostgreSQL: two batches out of the backlog, migration 9).
+      // That beat indexed all of them (on PostgreSQL: five batches out of the backlog, migration 9).
       expect(await store.searchCatchUp({ limit: 10 })).toBe(0);
       expect(await found()).toEqual(["order 2499"]);
       await tq.timeTickers.update((await tq.timeTickers.list({ search: "order 7" })).items[0]!.id, {

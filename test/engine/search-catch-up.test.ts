@@ -37,15 +37,15 @@ describe("search catch-up at the heartbeat", () => {
     return { beat, beats };
   }
 
-  it("takes batches until one comes back short, at most 20,000 jobs a beat", async () => {
-    const backlog = { n: 45_000 };
+  it("takes batches of 500 until one comes back short, at most 20,000 jobs a beat", async () => {
+    const backlog = { n: 45_200 };
     const { beat, beats } = await started(backlog);
     await beat();
-    expect(beats[0]).toHaveLength(10); // 10 × 2,000
-    expect(backlog.n).toBe(25_000);
+    expect(beats[0]).toEqual(Array(40).fill(500));
+    expect(backlog.n).toBe(25_200);
     await beat();
     await beat();
-    expect(beats.slice(1).map((b) => b.length)).toEqual([10, 3]); // 2,000 + 2,000 + 1,000 (short)
+    expect(beats.slice(1).map((b) => b.length)).toEqual([40, 11]); // 10 × 500 + 200 (short)
     expect(backlog.n).toBe(0);
   });
 

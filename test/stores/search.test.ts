@@ -269,6 +269,24 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
       store,
       after.items.map((job) => newJob({ ...job })),
     );
+
+    // A second node's catch-up while a first one's is still open takes the rows the first did
+    // not lock (SKIP LOCKED), at once; each row moves once.
+    const other = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 2 });
+    cleanups.push(() => other.close());
+    await store.jobInsertMany({
+      jobs: Array.from({ length: 300 }, (_, i) => newJob({ id: `pair-${i}`, function: "Pair", executionTime: at(9) })),
+    });
+    const ctx = (store as unknown as { ctx: SqlContext }).ctx;
+    await ctx.dialect.db.transaction().execute(async (tx) => {
+      expect(await postgresSearchCatchUp({ ...ctx, dialect: { ...ctx.dialect, db: tx } }, 100)).toBe(100);
+      expect(await other.searchCatchUp({ limit: 1000 })).toBe(200);
+    });
+    expect(await store.searchCatchUp({ limit: 1000 })).toBe(0);
+    expect([await count("job_search"), await count("job_search_backlog")]).toEqual([after.items.length + 300, 0]);
+    expect((await store.jobList({ search: "pair-29", limit: 100 })).items.map((job) => job.id).sort()).toEqual(
+      ["pair-29", ...Array.from({ length: 10 }, (_, i) => `pair-29${i}`)].sort(),
+    );
   });
 
   it("loses no edit or delete that waits on a catch-up: the text ends in the index as the job has it, or goes with the job", async () => {
