@@ -113,6 +113,7 @@ class MemoryStore implements Store {
   }
   /** The memory store's search is a scan: nothing to index. */
   async searchCatchUp() {
+    void this.s;
     return 0;
   }
 
