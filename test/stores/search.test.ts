@@ -160,6 +160,29 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
     }
   }
 
+  /** A store on a scratch schema of its own, both gone after the test. */
+  async function scratchStore(poolSize: number): Promise<{ store: Store; schema: string }> {
+    const scratch = await postgresScratch();
+    cleanups.push(() => scratch.drop());
+    const store = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize });
+    cleanups.push(() => store.close());
+    await store.init();
+    return { store, schema: scratch.schema };
+  }
+
+  /**
+   * A catch-up of up to `limit` texts on `store` whose transaction stays open, its row locks
+   * held, while `meanwhile` runs; then it commits. Returns how many it moved.
+   */
+  async function catchUpHeldOpen(store: Store, limit: number, meanwhile: () => Promise<void>): Promise<number> {
+    const ctx = (store as unknown as { ctx: SqlContext }).ctx;
+    return ctx.dialect.db.transaction().execute(async (tx) => {
+      const moved = await postgresSearchCatchUp({ ...ctx, dialect: { ...ctx.dialect, db: tx } }, limit);
+      await meanwhile();
+      return moved;
+    });
+  }
+
   it("builds the search table and its pg_trgm indexes over existing jobs, follows edits and deletes, plans the search on them, and finds what a scan finds", async () => {
     const scratch = await postgresScratch();
     cleanups.push(() => scratch.drop());
@@ -242,13 +265,9 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
   });
 
   it("keeps new jobs' texts in a backlog that catch-ups move into the indexed table, finding the same jobs on either side", async () => {
-    const scratch = await postgresScratch();
-    cleanups.push(() => scratch.drop());
-    const store = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 2 });
-    cleanups.push(() => store.close());
-    await store.init();
+    const { store, schema } = await scratchStore(2);
     const count = async (table: string) =>
-      Number((await query(PG_URL, `select count(*) as n from "${scratch.schema}".tickerq_${table}`)).rows[0].n);
+      Number((await query(PG_URL, `select count(*) as n from "${schema}".tickerq_${table}`)).rows[0].n);
     const list = jobs();
     await store.jobInsertMany({ jobs: list });
     expect([await count("job_search"), await count("job_search_backlog")]).toEqual([0, list.length]);
@@ -272,16 +291,16 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
 
     // A second node's catch-up while a first one's is still open takes the rows the first did
     // not lock (SKIP LOCKED), at once; each row moves once.
-    const other = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 2 });
+    const other = postgresStore({ connectionString: PG_URL, schema, poolSize: 2 });
     cleanups.push(() => other.close());
     await store.jobInsertMany({
       jobs: Array.from({ length: 300 }, (_, i) => newJob({ id: `pair-${i}`, function: "Pair", executionTime: at(9) })),
     });
-    const ctx = (store as unknown as { ctx: SqlContext }).ctx;
-    await ctx.dialect.db.transaction().execute(async (tx) => {
-      expect(await postgresSearchCatchUp({ ...ctx, dialect: { ...ctx.dialect, db: tx } }, 100)).toBe(100);
-      expect(await other.searchCatchUp({ limit: 1000 })).toBe(200);
+    let theirs = 0;
+    const mine = await catchUpHeldOpen(store, 100, async () => {
+      theirs = await other.searchCatchUp({ limit: 1000 });
     });
+    expect([mine, theirs]).toEqual([100, 200]);
     expect(await store.searchCatchUp({ limit: 1000 })).toBe(0);
     expect([await count("job_search"), await count("job_search_backlog")]).toEqual([after.items.length + 300, 0]);
     expect((await store.jobList({ search: "pair-29", limit: 100 })).items.map((job) => job.id).sort()).toEqual(
@@ -290,19 +309,13 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
   });
 
   it("loses no edit or delete that waits on a catch-up: the text ends in the index as the job has it, or goes with the job", async () => {
-    const scratch = await postgresScratch();
-    cleanups.push(() => scratch.drop());
-    const store = postgresStore({ connectionString: PG_URL, schema: scratch.schema, poolSize: 4 });
-    cleanups.push(() => store.close());
-    await store.init();
-    const ctx = (store as unknown as { ctx: SqlContext }).ctx;
+    const { store, schema } = await scratchStore(4);
     const [edited, deleted] = [newJob({ id: "race-edit", description: "before" }), newJob({ id: "race-delete" })];
     await store.jobInsertMany({ jobs: [edited, deleted] });
     // A catch-up whose transaction stays open (its locks held) while an edit and a delete of the
     // rows it moved arrive and wait; then it commits.
     let writes: Promise<unknown> | null = null;
-    await ctx.dialect.db.transaction().execute(async (tx) => {
-      expect(await postgresSearchCatchUp({ ...ctx, dialect: { ...ctx.dialect, db: tx } }, 10)).toBe(2);
+    const moved = await catchUpHeldOpen(store, 10, async () => {
       writes = Promise.all([
         store.jobUpdateIdle({ id: edited.id, patch: { description: "after" }, now: at(0) }),
         store.jobDeleteMany({ ids: [deleted.id] }),
@@ -311,15 +324,16 @@ describe.skipIf(!server.available)("search index on PostgreSQL", () => {
         async () => {
           const waiting = await query(
             PG_URL,
-            `select count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%${scratch.schema}%'`,
+            `select count(*) as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%${schema}%'`,
           );
           expect(Number(waiting.rows[0].n)).toBe(2);
         },
         { timeout: 10_000, interval: 20 },
       );
     });
+    expect(moved).toBe(2);
     await writes;
-    const texts = await query(PG_URL, `select job_id, text from "${scratch.schema}".tickerq_job_search order by 1`);
+    const texts = await query(PG_URL, `select job_id, text from "${schema}".tickerq_job_search order by 1`);
     expect(texts.rows).toEqual([
       { job_id: "race-edit", text: `race-edit\u0001${edited.function.toLowerCase()}\u0001after` },
     ]);
