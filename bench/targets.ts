@@ -289,11 +289,12 @@ export function checkTargets(results: readonly WorkloadResult[], reference: Refe
     ),
   );
   // For reference: the same insert into a jobs table with only its primary key and claim index.
-  if (get("W1", (l) => l === "tickerq-pg [floor]", "batch").length > 0) {
+  const w1Floor = get("W1", (l) => l === "tickerq-pg [floor]", "batch");
+  if (w1Floor.length > 0) {
     checks.push(
       ratio(
         "W1 PG batched, jobs table with its primary key and claim index only, ≥ 1.5 × best peer, for reference",
-        get("W1", (l) => l === "tickerq-pg [floor]", "batch"),
+        w1Floor,
         w1Peers,
         1.5,
       ),
